@@ -1,0 +1,43 @@
+/**
+ * The engine's public surface: load a Graph on a backend, then explain inputs. Framework-free; the app, the CLI,
+ * the tests and the benchmark all go through here.
+ */
+import type { Graph, Shape } from './graph';
+import type { RuleAssignment } from '../rules/assignment';
+
+export type BackendKind = 'webgpu' | 'cpu';
+
+export interface ExplainOptions {
+  /** Class to explain; default: the top class. */
+  readonly target?: number;
+  /** Contrast: explain `target` against this class (relevance of target minus relevance of this one). */
+  readonly contrastTarget?: number;
+  readonly rules?: RuleAssignment;
+  /** Read back the relevance arriving at every layer's input (default true). */
+  readonly layerRelevance?: boolean;
+}
+
+export interface LayerRelevance {
+  readonly layer: string;
+  readonly shape: Shape;
+  readonly data: Float32Array;
+}
+
+export interface Explanation {
+  readonly logits: Float32Array;
+  readonly target: number;
+  /** Relevance of every input element; same shape as the input. */
+  readonly relevance: Float32Array;
+  readonly inputShape: Shape;
+  /** Relevance arriving at the input of each layer that has a rule, in execution order. */
+  readonly layers: readonly LayerRelevance[];
+  readonly timings: { readonly totalMs: number };
+  readonly backend: BackendKind;
+}
+
+export interface LoadedModel {
+  readonly graph: Graph;
+  readonly backend: BackendKind;
+  explain(input: Float32Array, options?: ExplainOptions): Promise<Explanation>;
+  dispose(): void;
+}

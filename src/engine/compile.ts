@@ -1,0 +1,107 @@
+/**
+ * Compiles a graph and a rule assignment into a Program: forward steps for every node, the seed, then relevance
+ * steps in reverse execution order. Relevance of a value used by several nodes (residual shortcuts) is summed.
+ */
+import { shapeSize, type Graph, type Shape } from './graph';
+import { ops } from './ops/registry';
+import { ShapeError, type RelevanceTarget } from './ops/op';
+import { ProgramBuilder, type Program, type TensorRef } from './program';
+import type { ResolvedLayerRule } from '../rules/assignment';
+
+/** Infers and checks every value's shape; throws ShapeError naming the first layer that does not fit. */
+export function inferShapes(graph: Graph): Map<string, Shape> {
+  const shapes = new Map<string, Shape>([[graph.input.name, graph.input.shape]]);
+  for (const node of graph.nodes) {
+    const def = ops[node.op];
+    if (!def) throw new ShapeError(`layer "${node.name}": unknown op "${node.op}"`);
+    const inputs = node.inputs.map((name) => {
+      const s = shapes.get(name);
+      if (!s) throw new ShapeError(`layer "${node.name}" reads "${name}", which no earlier layer produces`);
+      return s;
+    });
+    shapes.set(node.output, def.inferShape(node, inputs));
+  }
+  if (!shapes.has(graph.output)) throw new ShapeError(`the graph output "${graph.output}" is never produced`);
+  const out = shapes.get(graph.output)!;
+  if (out.length !== 2 || out[0] !== 1) throw new ShapeError(`the model output must be [1, classes], got [${out.join(', ')}]`);
+  return shapes;
+}
+
+export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>): Program {
+  const shapes = inferShapes(graph);
+  const b = new ProgramBuilder();
+  const input = b.tensor(graph.input.shape, 'input', 'input');
+  const control = b.tensor([2], 'control', 'input');
+  const values = new Map<string, TensorRef>([[graph.input.name, input]]);
+
+  for (const node of graph.nodes) {
+    const def = ops[node.op];
+    const out = def.forward({ node, inputs: node.inputs.map((v) => values.get(v)!), outShape: shapes.get(node.output)!, b });
+    values.set(node.output, out);
+  }
+
+  const logits = values.get(graph.output)!;
+  const seed = b.tensor(logits.shape, 'seed');
+  const chosen = b.tensor([1], 'target');
+  b.emit('relevance', { kernel: 'seed-relevance', logits, control, out: seed, chosen });
+
+  // Relevance per value: storage plus whether something has written it yet.
+  const relevance = new Map<string, { ref: TensorRef; written: boolean }>([[graph.output, { ref: seed, written: true }]]);
+  const consumers = new Map<string, number>();
+  for (const node of graph.nodes) for (const v of node.inputs) consumers.set(v, (consumers.get(v) ?? 0) + 1);
+
+  const layerInputs: { layer: string; value: string }[] = [];
+  for (let k = graph.nodes.length - 1; k >= 0; k--) {
+    const node = graph.nodes[k]!;
+    const r = relevance.get(node.output);
+    if (!r) continue; // nothing downstream reaches the output through this node
+    const inputs = node.inputs.map((v) => values.get(v)!);
+    const rule = rules.get(node.name);
+    if (!rule) throw new Error(`no rule resolved for layer "${node.name}"`);
+    const target = (i: number): RelevanceTarget => {
+      const name = node.inputs[i]!;
+      let entry = relevance.get(name);
+      if (!entry) {
+        entry = { ref: b.tensor(values.get(name)!.shape, `R:${name}`), written: false };
+        relevance.set(name, entry);
+      }
+      const accumulate = entry.written;
+      entry.written = true;
+      return { ref: entry.ref, accumulate };
+    };
+    const pass = (i: number, ref: TensorRef) => {
+      const name = node.inputs[i]!;
+      const shape = values.get(name)!.shape;
+      if (shapeSize(shape) !== ref.size) throw new ShapeError(`layer "${node.name}": relevance cannot pass unchanged to an input of another size`);
+      // Share storage when this node is the value's only consumer; otherwise add into the value's own buffer.
+      if (!relevance.has(name) && consumers.get(name) === 1) {
+        relevance.set(name, { ref: b.view(ref, shape), written: true });
+        return;
+      }
+      const t = target(i);
+      b.emit('relevance', { kernel: 'elementwise', op: 'copy', a: b.view(ref, shape), b: null, out: t.ref, accumulate: t.accumulate });
+    };
+    ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r: r.ref, program: rule.program, b, target, pass });
+    if (node.op !== 'reshape') layerInputs.push({ layer: node.name, value: node.inputs[0]! });
+  }
+
+  const inputRelevance = relevance.get(graph.input.name);
+  if (!inputRelevance) throw new ShapeError('no relevance reaches the input: the output does not depend on it');
+  return {
+    tensors: b.tensors,
+    input,
+    control,
+    paramSteps: b.paramSteps,
+    forwardSteps: b.forwardSteps,
+    relevanceSteps: b.relevanceSteps,
+    outputs: {
+      logits,
+      relevance: inputRelevance.ref.shape === input.shape ? inputRelevance.ref : b.view(inputRelevance.ref, input.shape),
+      target: chosen,
+      layers: layerInputs.reverse().map(({ layer, value }) => {
+        const rel = relevance.get(value)!;
+        return { layer, ref: b.view(rel.ref, values.get(value)!.shape) };
+      }),
+    },
+  };
+}

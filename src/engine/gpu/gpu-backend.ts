@@ -1,0 +1,185 @@
+/**
+ * The WebGPU backend: a Program becomes GPU buffers, cached pipelines and one bind group per step, built once.
+ * An explanation is then one queue submission (forward and relevance dispatches in one compute pass) and one
+ * readback of the outputs; activations never leave the GPU.
+ */
+import type { Program, TensorRef } from '../program';
+import type { Step } from '../kernels/steps';
+import { kernelFor } from '../kernels/registry';
+import type { ProgramRunner, RunRequest, RunResult } from '../runner';
+import { PipelineCache } from './pipeline-cache';
+
+const WORKGROUP = 64;
+const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment's largest allowed value
+
+interface Dispatch {
+  readonly pipeline: GPUComputePipeline;
+  readonly bindGroup: GPUBindGroup;
+  readonly workgroups: readonly [number, number];
+}
+
+export class GpuError extends Error {
+  override name = 'GpuError';
+}
+
+function workgroups(invocations: number, limit: number): [number, number] {
+  const groups = Math.max(1, Math.ceil(invocations / WORKGROUP));
+  const x = Math.min(groups, limit);
+  return [x, Math.ceil(groups / x)];
+}
+
+function packUniforms(fields: ReturnType<ReturnType<typeof kernelFor>['gpu']['uniforms']>, view: DataView, offset: number): void {
+  fields.forEach(([type, value], i) => {
+    const at = offset + 4 * i;
+    if (type === 'u') view.setUint32(at, value, true);
+    else if (type === 'i') view.setInt32(at, value, true);
+    else view.setFloat32(at, value, true);
+  });
+}
+
+export class GpuProgramRunner implements ProgramRunner {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly device: GPUDevice,
+    readonly program: Program,
+    private readonly buffers: GPUBuffer[],
+    private readonly owned: GPUBuffer[],
+    private readonly forward: Dispatch[],
+    private readonly relevance: Dispatch[],
+    private readonly staging: GPUBuffer,
+    private readonly readout: { ref: TensorRef; offset: number }[],
+    private readonly layersFrom: number,
+  ) {}
+
+  static async create(device: GPUDevice, cache: PipelineCache, program: Program): Promise<GpuProgramRunner> {
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    const owned: GPUBuffer[] = [];
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+    const buffers = program.tensors.map((t) => {
+      const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((t.size * 4) / 16) * 16), usage, label: t.label });
+      if (t.data) device.queue.writeBuffer(buffer, 0, t.data);
+      owned.push(buffer);
+      return buffer;
+    });
+    const placeholder = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: 'placeholder' });
+    owned.push(placeholder);
+
+    const all: Step[] = [...program.paramSteps, ...program.forwardSteps, ...program.relevanceSteps];
+    const uniformBuffer = device.createBuffer({ size: Math.max(1, all.length) * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' });
+    owned.push(uniformBuffer);
+    const uniformData = new ArrayBuffer(all.length * UNIFORM_SLOT);
+    const view = new DataView(uniformData);
+    const limit = device.limits.maxComputeWorkgroupsPerDimension;
+
+    const dispatches = await Promise.all(
+      all.map(async (step, i): Promise<Dispatch> => {
+        const spec = kernelFor(step).gpu;
+        packUniforms(spec.uniforms(step), view, i * UNIFORM_SLOT);
+        const pipeline = await cache.get(spec.shader, spec.overrides(step));
+        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniformBuffer, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
+        spec.bindings(step).forEach((ref, k) => entries.push({ binding: k + 1, resource: { buffer: ref ? buffers[ref.id]! : placeholder } }));
+        const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: step.kernel });
+        return { pipeline, bindGroup, workgroups: workgroups(spec.invocations(step), limit) };
+      }),
+    );
+    device.queue.writeBuffer(uniformBuffer, 0, uniformData);
+
+    // Outputs land in one staging buffer: logits, input relevance, chosen target, then per-layer relevance.
+    const { outputs } = program;
+    const readout: { ref: TensorRef; offset: number }[] = [];
+    let offset = 0;
+    for (const ref of [outputs.logits, outputs.relevance, outputs.target, ...outputs.layers.map((l) => l.ref)]) {
+      readout.push({ ref, offset });
+      offset += Math.ceil((ref.size * 4) / 8) * 8;
+    }
+    const staging = device.createBuffer({ size: Math.max(8, offset), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
+    owned.push(staging);
+
+    const nParam = program.paramSteps.length;
+    const nForward = program.forwardSteps.length;
+    const runner = new GpuProgramRunner(
+      device,
+      program,
+      buffers,
+      owned,
+      dispatches.slice(nParam, nParam + nForward),
+      dispatches.slice(nParam + nForward),
+      staging,
+      readout,
+      3,
+    );
+    runner.submit(dispatches.slice(0, nParam));
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (oom) {
+      runner.dispose();
+      throw new GpuError(`the GPU ran out of memory preparing this model: ${oom.message}`);
+    }
+    if (validation) {
+      runner.dispose();
+      throw new GpuError(`WebGPU rejected the prepared model: ${validation.message}`);
+    }
+    return runner;
+  }
+
+  private submit(dispatches: readonly Dispatch[], after?: (encoder: GPUCommandEncoder) => void): void {
+    const encoder = this.device.createCommandEncoder();
+    if (dispatches.length) {
+      const pass = encoder.beginComputePass();
+      for (const d of dispatches) {
+        pass.setPipeline(d.pipeline);
+        pass.setBindGroup(0, d.bindGroup);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1]);
+      }
+      pass.end();
+    }
+    after?.(encoder);
+    this.device.queue.submit([encoder.finish()]);
+  }
+
+  run(request: RunRequest): Promise<RunResult> {
+    const result = this.queue.then(() => this.runNow(request));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async runNow(request: RunRequest): Promise<RunResult> {
+    const p = this.program;
+    if (request.input.length !== p.input.size) throw new RangeError(`input has ${request.input.length} values, the model takes ${p.input.size}`);
+    this.device.queue.writeBuffer(this.buffers[p.input.id]!, 0, request.input);
+    this.device.queue.writeBuffer(this.buffers[p.control.id]!, 0, new Int32Array([request.target, request.contrastTarget]));
+    const count = request.layerRelevance ? this.readout.length : this.layersFrom;
+    const last = this.readout[count - 1]!;
+    const bytes = last.offset + last.ref.size * 4;
+    this.device.pushErrorScope('validation');
+    this.submit([...this.forward, ...this.relevance], (encoder) => {
+      for (const { ref, offset } of this.readout.slice(0, count)) {
+        encoder.copyBufferToBuffer(this.buffers[ref.id]!, 0, this.staging, offset, ref.size * 4);
+      }
+    });
+    const error = await this.device.popErrorScope();
+    if (error) throw new GpuError(`WebGPU rejected the explanation: ${error.message}`);
+    await this.staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 8) * 8);
+    try {
+      const mapped = this.staging.getMappedRange(0, Math.ceil(bytes / 8) * 8);
+      const f32 = (i: number) => new Float32Array(mapped, this.readout[i]!.offset, this.readout[i]!.ref.size).slice();
+      const layers: Float32Array[] = [];
+      for (let i = this.layersFrom; i < count; i++) layers.push(f32(i));
+      return {
+        logits: f32(0),
+        relevance: f32(1),
+        target: new Int32Array(mapped, this.readout[2]!.offset, 1)[0]!,
+        layers,
+      };
+    } finally {
+      this.staging.unmap();
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}

@@ -1,0 +1,29 @@
+import shader from '../../shaders/seed-relevance.wgsl?raw';
+import type { KernelDef } from './kernel';
+import type { SeedStep } from './steps';
+
+export const seedRelevanceKernel: KernelDef<SeedStep> = {
+  kind: 'seed-relevance',
+  cpu(step, mem) {
+    const logits = mem.get(step.logits);
+    const control = mem.get(step.control);
+    const out = mem.get(step.out);
+    let target = control[0]!;
+    if (target < 0) {
+      target = 0;
+      for (let k = 1; k < logits.length; k++) if (logits[k]! > logits[target]!) target = k;
+    }
+    const contrast = control[1]!;
+    out.fill(0);
+    out[target] = logits[target]!;
+    if (contrast >= 0 && contrast !== target) out[contrast] = -logits[contrast]!;
+    mem.get(step.chosen)[0] = target;
+  },
+  gpu: {
+    shader,
+    overrides: () => ({}),
+    uniforms: (s) => [['u', s.out.size]],
+    bindings: (s) => [s.control, s.logits, s.chosen, s.out],
+    invocations: (s) => s.out.size,
+  },
+};

@@ -1,0 +1,32 @@
+import shader from '../../shaders/stabilized-divide.wgsl?raw';
+import { stabilize, type KernelDef } from './kernel';
+import type { StabilizedDivideStep } from './steps';
+
+const maskCode = { all: 0, positive: 1, negative: 2 } as const;
+
+export const stabilizedDivideKernel: KernelDef<StabilizedDivideStep> = {
+  kind: 'stabilized-divide',
+  cpu(step, mem) {
+    const r = mem.get(step.r);
+    const z = mem.get(step.z);
+    const zref = mem.get(step.zref);
+    const s = mem.get(step.s);
+    for (let i = 0; i < s.length; i++) {
+      const zr = zref[i]!;
+      const keep = step.mask === 'all' || (step.mask === 'positive' ? zr > 0 : zr < 0);
+      if (!keep) {
+        s[i] = 0;
+        continue;
+      }
+      const v = step.coefficient * r[i]!;
+      s[i] = step.epsilon === null ? v : v / stabilize(z[i]!, step.epsilon);
+    }
+  },
+  gpu: {
+    shader,
+    overrides: (s) => ({ MASK: maskCode[s.mask], DIVIDE: s.epsilon === null ? 0 : 1 }),
+    uniforms: (s) => [['u', s.s.size], ['f', s.epsilon ?? 0], ['f', s.coefficient]],
+    bindings: (s) => [s.r, s.z, s.zref, s.s],
+    invocations: (s) => s.s.size,
+  },
+};

@@ -1,0 +1,109 @@
+/**
+ * Forward and LRP relevance for every convolution-shaped layer (Linear, Conv2d, BatchNorm, average pools):
+ * one implementation of the rule-program interpretation, driven by the layer's geometry and parameters.
+ */
+import { isPlainForward, type Group } from '../../rules/rule-program';
+import type { TensorRef } from '../program';
+import type { ConvGeometry } from '../kernels/steps';
+import { shapeSize } from '../graph';
+import { fail, type ForwardContext, type RelevanceContext } from './op';
+
+export interface ConvLayer {
+  readonly geom: ConvGeometry;
+  readonly weight: TensorRef;
+  readonly bias: TensorRef | null;
+}
+
+export function emitConvForward(ctx: ForwardContext, layer: ConvLayer): TensorRef {
+  const out = ctx.b.tensor(ctx.outShape, `${ctx.node.name}:out`);
+  ctx.b.emit('forward', {
+    kernel: 'conv2d',
+    geom: layer.geom,
+    x: ctx.inputs[0]!,
+    weight: layer.weight,
+    bias: layer.bias,
+    bounds: null,
+    inputMod: 'identity',
+    out,
+    accumulate: false,
+  });
+  return out;
+}
+
+/** ZBox's bounds as one tensor [low per channel, high per channel]. */
+function boundsTensor(ctx: RelevanceContext, channels: number): TensorRef | null {
+  if (ctx.program.kind !== 'lrp' || !ctx.program.bounds) return null;
+  const data = new Float32Array(2 * channels);
+  const fill = (v: number | readonly number[], offset: number, what: string) => {
+    if (typeof v === 'number') data.fill(v, offset, offset + channels);
+    else if (v.length === channels) data.set(v, offset);
+    else fail(ctx.node, `ZBox ${what} has ${v.length} values but the layer has ${channels} input channels`);
+  };
+  fill(ctx.program.bounds.low, 0, 'low');
+  fill(ctx.program.bounds.high, channels, 'high');
+  const key = `bounds:${ctx.node.name}:${Array.from(data).join(',')}`;
+  return ctx.b.param(key, { shape: [2 * channels], data });
+}
+
+export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void {
+  const { b, program } = ctx;
+  const x = ctx.inputs[0]!;
+  const xView = b.view(x, [layer.geom.n, layer.geom.c, layer.geom.h, layer.geom.w]);
+  if (program.kind === 'pass') {
+    if (shapeSize(x.shape) !== ctx.r.size) fail(ctx.node, 'relevance cannot pass unchanged through a layer that changes shape');
+    ctx.pass(0, ctx.r);
+    return;
+  }
+  const groups: readonly Group[] =
+    program.kind === 'gradient'
+      ? [{ terms: [{ input: 'ones', weight: { kind: 'affine', plain: 1, pos: 0, neg: 0 } }], bias: { kind: 'zero' }, coefficient: 1, mask: 'all', epsilon: null }]
+      : program.groups;
+  const bounds = boundsTensor(ctx, layer.geom.c);
+  const needsBounds = groups.some((g) => g.terms.some((t) => t.input === 'low' || t.input === 'high'));
+  if (needsBounds && !bounds) fail(ctx.node, 'rule uses ZBox bounds but none were given');
+  for (const group of groups) {
+    let z = ctx.output;
+    if (group.epsilon !== null && !isPlainForward(group)) {
+      z = b.tensor(ctx.output.shape, `${ctx.node.name}:z`);
+      group.terms.forEach((term, i) => {
+        const bias = i === 0 && layer.bias && group.bias.kind !== 'zero' ? b.modified(layer.bias, group.bias) : null;
+        b.emit('relevance', {
+          kernel: 'conv2d',
+          geom: layer.geom,
+          x: xView,
+          weight: b.modified(layer.weight, term.weight),
+          bias,
+          bounds,
+          inputMod: term.input,
+          out: z,
+          accumulate: i > 0,
+        });
+      });
+    }
+    const s = b.tensor(ctx.output.shape, `${ctx.node.name}:s`);
+    b.emit('relevance', {
+      kernel: 'stabilized-divide',
+      r: ctx.r,
+      z,
+      zref: ctx.output,
+      s,
+      epsilon: group.epsilon,
+      coefficient: group.coefficient,
+      mask: group.mask,
+    });
+    for (const term of group.terms) {
+      const t = ctx.target(0);
+      b.emit('relevance', {
+        kernel: 'conv2d-relevance',
+        geom: layer.geom,
+        x: xView,
+        weight: b.modified(layer.weight, term.weight),
+        s,
+        bounds,
+        inputMod: term.input,
+        rin: b.view(t.ref, xView.shape),
+        accumulate: t.accumulate,
+      });
+    }
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * An op: shape inference, the forward steps it emits, and the relevance steps it emits for a rule program.
+ * The float64 CPU reference and GPU kernels live in ../kernels; ops only compose them.
+ */
+import type { GraphNode, OpType, Shape } from '../graph';
+import type { ProgramBuilder, TensorRef } from '../program';
+import type { RuleProgram } from '../../rules/rule-program';
+
+export interface ForwardContext {
+  readonly node: GraphNode;
+  readonly inputs: readonly TensorRef[];
+  readonly outShape: Shape;
+  readonly b: ProgramBuilder;
+}
+
+export interface RelevanceTarget {
+  readonly ref: TensorRef;
+  readonly accumulate: boolean;
+}
+
+export interface RelevanceContext {
+  readonly node: GraphNode;
+  readonly inputs: readonly TensorRef[];
+  /** The node's forward output (pre-activation z for Linear/Conv). */
+  readonly output: TensorRef;
+  /** Relevance at the node's output, complete. */
+  readonly r: TensorRef;
+  readonly program: RuleProgram;
+  readonly b: ProgramBuilder;
+  /** Where relevance for input i goes; the first writer overwrites, later writers accumulate. */
+  target(i: number): RelevanceTarget;
+  /** Relevance for input i is `ref` unchanged (reshaped to the input's shape). */
+  pass(i: number, ref: TensorRef): void;
+}
+
+export interface OpDef {
+  readonly op: OpType;
+  /** Checks attributes, parameters and input shapes; throws a clear error naming the layer. */
+  inferShape(node: GraphNode, inputShapes: readonly Shape[]): Shape;
+  forward(ctx: ForwardContext): TensorRef;
+  relevance(ctx: RelevanceContext): void;
+}
+
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+}
+
+export function fail(node: GraphNode, message: string): never {
+  throw new ShapeError(`layer "${node.name}" (${node.op}): ${message}`);
+}
+
+export function expectRank(node: GraphNode, shape: Shape, rank: number): void {
+  if (shape.length !== rank) fail(node, `expects a rank-${rank} input, got [${shape.join(', ')}]`);
+}
+
+export function unsupportedRule(ctx: RelevanceContext): never {
+  return fail(ctx.node, `rule program "${ctx.program.kind}" does not apply to this layer`);
+}

@@ -1,0 +1,95 @@
+/**
+ * A compiled explanation is a Program: tensors plus three lists of kernel steps (derived parameters, forward,
+ * relevance). Ops emit steps through ProgramBuilder; a backend executes them (the CPU backend directly in
+ * float64, the WebGPU backend as dispatches of one submission). Steps name tensors by id, so one program serves
+ * every input and target.
+ */
+import type { Shape, Tensor } from './graph';
+import { shapeSize } from './graph';
+import { paramModifierKey, type ParamModifier } from '../rules/rule-program';
+import type { Step } from './kernels/steps';
+
+export interface TensorRef {
+  /** Storage id: views (reshapes) share the id of what they view. */
+  readonly id: number;
+  readonly shape: Shape;
+  readonly size: number;
+}
+
+export type TensorKind = 'input' | 'param' | 'temp';
+
+export interface TensorDecl {
+  readonly id: number;
+  readonly size: number;
+  readonly kind: TensorKind;
+  /** Initial contents of params and constants. */
+  readonly data?: Float32Array;
+  readonly label: string;
+}
+
+export interface ProgramOutputs {
+  readonly logits: TensorRef;
+  readonly relevance: TensorRef;
+  /** One int: the class the seed chose (the top class when none was asked for). */
+  readonly target: TensorRef;
+  readonly layers: readonly { readonly layer: string; readonly ref: TensorRef }[];
+}
+
+export interface Program {
+  readonly tensors: readonly TensorDecl[];
+  readonly input: TensorRef;
+  /** Two ints written per explanation: target (-1 = top class) and contrast target (-1 = none). */
+  readonly control: TensorRef;
+  readonly paramSteps: readonly Step[];
+  readonly forwardSteps: readonly Step[];
+  readonly relevanceSteps: readonly Step[];
+  readonly outputs: ProgramOutputs;
+}
+
+export type Phase = 'param' | 'forward' | 'relevance';
+
+export class ProgramBuilder {
+  readonly tensors: TensorDecl[] = [];
+  readonly paramSteps: Step[] = [];
+  readonly forwardSteps: Step[] = [];
+  readonly relevanceSteps: Step[] = [];
+  private readonly byKey = new Map<string, TensorRef>();
+
+  tensor(shape: Shape, label: string, kind: TensorKind = 'temp', data?: Float32Array): TensorRef {
+    const id = this.tensors.length;
+    const size = shapeSize(shape);
+    if (data && data.length !== size) throw new Error(`${label}: ${data.length} values for shape [${shape.join(', ')}]`);
+    this.tensors.push({ id, size, kind, label, ...(data ? { data } : {}) });
+    return { id, shape, size };
+  }
+
+  /** A learned parameter or constant, uploaded once; deduplicated by key. */
+  param(key: string, tensor: Tensor, shape: Shape = tensor.shape): TensorRef {
+    const found = this.byKey.get(key);
+    if (found) return found;
+    const ref = this.tensor(shape, key, 'param', tensor.data);
+    this.byKey.set(key, ref);
+    return ref;
+  }
+
+  /** A parameter transformed by a rule's modifier, computed once per program in the param phase. */
+  modified(source: TensorRef, mod: ParamModifier): TensorRef {
+    if (mod.kind === 'affine' && mod.plain === 1 && mod.pos === 0 && mod.neg === 0) return source;
+    const key = `mod:${source.id}:${paramModifierKey(mod)}`;
+    const found = this.byKey.get(key);
+    if (found) return found;
+    const ref = this.tensor(source.shape, key);
+    this.paramSteps.push({ kernel: 'modify-params', src: source, dst: ref, mod });
+    this.byKey.set(key, ref);
+    return ref;
+  }
+
+  view(ref: TensorRef, shape: Shape): TensorRef {
+    if (shapeSize(shape) !== ref.size) throw new Error(`cannot view ${ref.size} values as [${shape.join(', ')}]`);
+    return { id: ref.id, shape, size: ref.size };
+  }
+
+  emit(phase: Phase, step: Step): void {
+    (phase === 'param' ? this.paramSteps : phase === 'forward' ? this.forwardSteps : this.relevanceSteps).push(step);
+  }
+}

@@ -1,0 +1,72 @@
+// LRP multiply pass of a grouped 2-D convolution, NCHW: rin (+)= input_mod(x) * conv_transpose(s, weight),
+// i.e. R_j = x'_j * sum_k w'_jk s_k. Linear layers run here as the 1x1-on-1x1 case.
+// Bindings: 0 uniform Params (the forward convolution's geometry; total = N*C*H*W); 1 x [N,C,H,W];
+//           2 weight [O, C/groups, KH, KW]; 3 s [N,O,OH,OW]; 4 bounds [2C] (ZBox low, high per channel);
+//           5 rin [N,C,H,W] (written).
+// Dispatch: one invocation per input element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
+// Overrides: INPUT_MOD (as in conv2d.wgsl), ACCUMULATE (0/1).
+
+struct Params {
+  n: u32, c: u32, h: u32, w: u32,
+  o: u32, oh: u32, ow: u32, groups: u32,
+  kh: u32, kw: u32, stride_h: u32, stride_w: u32,
+  pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
+  total: u32,
+}
+
+override INPUT_MOD: u32 = 0u;
+override ACCUMULATE: u32 = 0u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> s: array<f32>;
+@group(0) @binding(4) var<storage, read> bounds: array<f32>;
+@group(0) @binding(5) var<storage, read_write> rin: array<f32>;
+
+fn modify_input(v: f32, ch: u32) -> f32 {
+  switch INPUT_MOD {
+    case 1u: { return max(v, 0.0); }
+    case 2u: { return min(v, 0.0); }
+    case 3u: { return 1.0; }
+    case 4u: { return bounds[ch]; }
+    case 5u: { return bounds[p.c + ch]; }
+    default: { return v; }
+  }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = gid.x + gid.y * nwg.x * 64u;
+  if (idx >= p.total) { return; }
+  let ix = i32(idx % p.w);
+  let iy = i32((idx / p.w) % p.h);
+  let ch = (idx / (p.w * p.h)) % p.c;
+  let n = idx / (p.w * p.h * p.c);
+  let cpg = p.c / p.groups;
+  let opg = p.o / p.groups;
+  let grp = ch / cpg;
+  let ci = ch - grp * cpg;
+  var acc = 0.0;
+  for (var oo = 0u; oo < opg; oo++) {
+    let o = grp * opg + oo;
+    let s_base = (n * p.o + o) * p.oh;
+    let w_base = (o * cpg + ci) * p.kh;
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let ty = iy + p.pad_top - i32(ky * p.dil_h);
+      if (ty < 0 || ty % i32(p.stride_h) != 0) { continue; }
+      let oy = u32(ty) / p.stride_h;
+      if (oy >= p.oh) { continue; }
+      for (var kx = 0u; kx < p.kw; kx++) {
+        let tx = ix + p.pad_left - i32(kx * p.dil_w);
+        if (tx < 0 || tx % i32(p.stride_w) != 0) { continue; }
+        let ox = u32(tx) / p.stride_w;
+        if (ox >= p.ow) { continue; }
+        acc += weight[(w_base + ky) * p.kw + kx] * s[(s_base + oy) * p.ow + ox];
+      }
+    }
+  }
+  var r = modify_input(x[idx], ch) * acc;
+  if (ACCUMULATE == 1u) { r += rin[idx]; }
+  rin[idx] = r;
+}
