@@ -35,9 +35,18 @@ export interface Explanation {
   readonly backend: BackendKind;
 }
 
+export interface ModelStats {
+  readonly programs: number;
+  readonly bufferBytes: number;
+}
+
 export interface LoadedModel {
   readonly graph: Graph;
   readonly backend: BackendKind;
   explain(input: Float32Array, options?: ExplainOptions): Promise<Explanation>;
+  /** The forward pass alone: the logits. */
+  forward(input: Float32Array): Promise<Float32Array>;
+  /** Memory the compiled programs hold on the backend, in bytes (GPU buffers, or CPU arrays). */
+  stats(): ModelStats;
   dispose(): void;
 }

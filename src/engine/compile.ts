@@ -82,7 +82,8 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
       b.emit('relevance', { kernel: 'elementwise', op: 'copy', a: b.view(ref, shape), b: null, out: t.ref, accumulate: t.accumulate });
     };
     ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r: r.ref, program: rule.program, b, target, pass });
-    if (node.op !== 'reshape') layerInputs.push({ layer: node.name, value: node.inputs[0]! });
+    // A residual add's first input is only part of what it splits; every other layer reports its input's relevance.
+    if (node.op !== 'reshape' && node.op !== 'add') layerInputs.push({ layer: node.name, value: node.inputs[0]! });
   }
 
   const inputRelevance = relevance.get(graph.input.name);

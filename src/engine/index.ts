@@ -79,6 +79,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     async load(graph) {
       const classes = inferShapes(graph).get(graph.output)![1]!;
       const runners = new Map<string, Promise<ProgramRunner>>();
+      const programs = new Map<string, Program>();
       const runnerFor = (options: ExplainOptions): Promise<ProgramRunner> => {
         const key = JSON.stringify(options.rules ?? {});
         let runner = runners.get(key);
@@ -86,13 +87,19 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           runners.delete(key);
         } else {
           const rules = resolveAssignment(graph, options.rules);
-          runner = makeRunner(compileProgram(graph, rules));
-          runner.catch(() => runners.delete(key));
+          const program = compileProgram(graph, rules);
+          programs.set(key, program);
+          runner = makeRunner(program);
+          runner.catch(() => {
+            runners.delete(key);
+            programs.delete(key);
+          });
         }
         runners.set(key, runner); // most recently used last
         while (runners.size > PROGRAM_CACHE_SIZE) {
           const [oldKey, old] = runners.entries().next().value as [string, Promise<ProgramRunner>];
           runners.delete(oldKey);
+          programs.delete(oldKey);
           void old.then((r) => r.dispose(), () => undefined);
         }
         return runner;
@@ -124,6 +131,16 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
             timings: { totalMs: performance.now() - start },
             backend,
           };
+        },
+        async forward(input) {
+          const runner = await (runners.size ? [...runners.values()].at(-1)! : runnerFor({}));
+          const result = await runner.run({ input, target: -1, contrastTarget: -1, layerRelevance: false, forwardOnly: true });
+          return result.logits;
+        },
+        stats() {
+          let bufferBytes = 0;
+          for (const p of programs.values()) for (const t of p.tensors) bufferBytes += t.size * (backend === 'cpu' ? 8 : 4);
+          return { programs: programs.size, bufferBytes };
         },
         dispose() {
           for (const r of runners.values()) void r.then((x) => x.dispose(), () => undefined);

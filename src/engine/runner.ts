@@ -6,6 +6,8 @@ export interface RunRequest {
   /** -1: no contrast. */
   readonly contrastTarget: number;
   readonly layerRelevance: boolean;
+  /** Run the forward pass only and read back the logits. */
+  readonly forwardOnly?: boolean;
 }
 
 export interface RunResult {

@@ -11,6 +11,7 @@ import { isWeightedLayer, type Graph, type GraphNode } from '../engine/graph';
 import { compileRule, findRule, RuleError, type LayerClass, type ParamValue, type RuleParams } from './rules';
 import type { RuleProgram } from './rule-program';
 import { findComposite } from './composites';
+import { layerClassOfOp } from './layer-class';
 
 export interface LayerRuleEntry {
   readonly layer: string;
@@ -35,24 +36,7 @@ export interface ResolvedLayerRule extends RuleChoice {
 }
 
 export function layerClass(node: GraphNode): LayerClass {
-  switch (node.op) {
-    case 'linear':
-    case 'conv2d':
-      return 'weighted';
-    case 'batchnorm':
-      return 'batchnorm';
-    case 'avgpool2d':
-    case 'globalavgpool':
-      return 'avgpool';
-    case 'maxpool2d':
-      return 'maxpool';
-    case 'relu':
-      return 'activation';
-    case 'add':
-      return 'add';
-    default:
-      return 'structural';
-  }
+  return layerClassOfOp(node.op);
 }
 
 /** Finds the node an assignment entry names: its name, or "#i" for the i-th Linear/Conv2d layer. */

@@ -5,6 +5,7 @@
 import { isWeightedLayer, type Graph } from '../engine/graph';
 import type { RuleChoice } from './assignment';
 import type { LayerClass, RuleParams } from './rules';
+import { layerClassOfOp } from './layer-class';
 
 export interface Composite {
   readonly id: string;
@@ -14,21 +15,6 @@ export interface Composite {
   readonly params: readonly string[];
   assign(graph: Graph, params: RuleParams): Map<string, RuleChoice>;
 }
-
-const layerClassOf = (op: string): LayerClass =>
-  op === 'linear' || op === 'conv2d'
-    ? 'weighted'
-    : op === 'batchnorm'
-      ? 'batchnorm'
-      : op === 'avgpool2d' || op === 'globalavgpool'
-        ? 'avgpool'
-        : op === 'maxpool2d'
-          ? 'maxpool'
-          : op === 'relu'
-            ? 'activation'
-            : op === 'add'
-              ? 'add'
-              : 'structural';
 
 type Pick = (info: { op: string; cls: LayerClass; first: boolean; firstConv: boolean }) => RuleChoice | undefined;
 
@@ -43,7 +29,7 @@ function composite(id: string, label: string, description: string, pick: Pick, p
       const weighted = graph.nodes.filter(isWeightedLayer);
       const firstConv = graph.nodes.find((n) => n.op === 'conv2d');
       for (const node of graph.nodes) {
-        const cls = layerClassOf(node.op);
+        const cls = layerClassOfOp(node.op);
         const choice = pick({ op: node.op, cls, first: node === weighted[0], firstConv: node === firstConv });
         if (choice) {
           const params: Record<string, unknown> = { ...choice.params };

@@ -134,3 +134,63 @@ describe('WebGPU kernels match the float64 CPU backend', () => {
     }, 120_000);
   }
 });
+
+describe('grouped and depthwise convolution', () => {
+  /** A grouped convolution is the concatenation of ordinary convolutions over channel slices. */
+  function sliceGraph(k: ConvCase, g: number): Graph {
+    const graph = convGraph(k, 'none');
+    const conv = graph.nodes[0]!;
+    const cpg = k.c / k.groups;
+    const opg = k.o / k.groups;
+    const w = conv.params.weight!.data.slice(g * opg * cpg * k.kh * k.kw, (g + 1) * opg * cpg * k.kh * k.kw);
+    const b = conv.params.bias?.data.slice(g * opg, (g + 1) * opg);
+    return {
+      name: 'slice',
+      input: { name: 'x', shape: [1, cpg, k.h, k.w] },
+      output: 'out',
+      nodes: [
+        {
+          ...conv,
+          attrs: { ...conv.attrs, groups: 1 },
+          params: { weight: { shape: [opg, cpg, k.kh, k.kw], data: w }, ...(b ? { bias: { shape: [opg], data: b } } : {}) },
+        },
+        { name: 'flatten', op: 'reshape', inputs: ['z1'], output: 'out', attrs: { shape: [1, -1] }, params: {} },
+      ] as GraphNode[],
+    };
+  }
+
+  it('the CPU reference of a grouped and of a depthwise convolution equals per-group convolutions', async () => {
+    const cpu = await cpuEngine();
+    for (const k of [
+      { c: 6, o: 4, groups: 2, h: 7, w: 5, kh: 3, kw: 2, stride: [2, 1], pads: [1, 0, 2, 1], dilation: [1, 2], bias: true, seed: 3 },
+      { c: 5, o: 10, groups: 5, h: 6, w: 6, kh: 3, kw: 3, stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1], bias: true, seed: 4 },
+      { c: 4, o: 4, groups: 4, h: 5, w: 8, kh: 3, kw: 3, stride: [2, 2], pads: [0, 1, 1, 0], dilation: [1, 1], bias: false, seed: 5 },
+    ] as ConvCase[]) {
+      const full = convGraph(k, 'none');
+      full.nodes.splice(1); // conv only
+      const graph: Graph = { ...full, output: 'out', nodes: [...full.nodes, { name: 'flatten', op: 'reshape', inputs: ['z1'], output: 'out', attrs: { shape: [1, -1] }, params: {} }] };
+      const input = randomArray(k.c * k.h * k.w, rng(k.seed), 2);
+      const whole = await (await cpu.load(graph)).forward(input);
+      const cpg = k.c / k.groups;
+      const parts: number[] = [];
+      for (let g = 0; g < k.groups; g++) {
+        const part = input.slice(g * cpg * k.h * k.w, (g + 1) * cpg * k.h * k.w);
+        parts.push(...(await (await cpu.load(sliceGraph(k, g))).forward(part)));
+      }
+      expect(relL2(whole, parts)).toBeLessThan(1e-7);
+    }
+  });
+
+  it('depthwise convolution forward and every rule: WebGPU equals the CPU backend', async () => {
+    const [cpu, gpu] = await Promise.all([cpuEngine(), gpuEngine()]);
+    const k: ConvCase = { c: 6, o: 12, groups: 6, h: 9, w: 7, kh: 3, kw: 3, stride: [2, 2], pads: [1, 1, 1, 1], dilation: [1, 1], bias: true, seed: 9 };
+    const graph = convGraph(k, 'max');
+    const input = randomArray(k.c * k.h * k.w, rng(10), 2);
+    const [mc, mg] = await Promise.all([cpu.load(graph), gpu.load(graph)]);
+    for (const [name, rules] of Object.entries(assignments)) {
+      const a = await mc.explain(input, { rules, target: 0 });
+      const b = await mg.explain(input, { rules, target: 0 });
+      expect(relL2(b.relevance, a.relevance), name).toBeLessThan(1e-4);
+    }
+  });
+});

@@ -29,8 +29,9 @@ export class CpuProgramRunner implements ProgramRunner {
     control[0] = request.target;
     control[1] = request.contrastTarget;
     for (const step of p.forwardSteps) kernelFor(step).cpu(step, this.mem);
-    for (const step of p.relevanceSteps) kernelFor(step).cpu(step, this.mem);
     const read = (ref: TensorRef) => Float32Array.from(this.mem.get(ref));
+    if (request.forwardOnly) return { logits: read(p.outputs.logits), relevance: new Float32Array(0), target: -1, layers: [] };
+    for (const step of p.relevanceSteps) kernelFor(step).cpu(step, this.mem);
     return {
       logits: read(p.outputs.logits),
       relevance: read(p.outputs.relevance),

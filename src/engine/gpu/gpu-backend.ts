@@ -150,11 +150,11 @@ export class GpuProgramRunner implements ProgramRunner {
     if (request.input.length !== p.input.size) throw new RangeError(`input has ${request.input.length} values, the model takes ${p.input.size}`);
     this.device.queue.writeBuffer(this.buffers[p.input.id]!, 0, request.input);
     this.device.queue.writeBuffer(this.buffers[p.control.id]!, 0, new Int32Array([request.target, request.contrastTarget]));
-    const count = request.layerRelevance ? this.readout.length : this.layersFrom;
+    const count = request.forwardOnly ? 1 : request.layerRelevance ? this.readout.length : this.layersFrom;
     const last = this.readout[count - 1]!;
     const bytes = last.offset + last.ref.size * 4;
     this.device.pushErrorScope('validation');
-    this.submit([...this.forward, ...this.relevance], (encoder) => {
+    this.submit(request.forwardOnly ? this.forward : [...this.forward, ...this.relevance], (encoder) => {
       for (const { ref, offset } of this.readout.slice(0, count)) {
         encoder.copyBufferToBuffer(this.buffers[ref.id]!, 0, this.staging, offset, ref.size * 4);
       }
@@ -165,6 +165,7 @@ export class GpuProgramRunner implements ProgramRunner {
     try {
       const mapped = this.staging.getMappedRange(0, Math.ceil(bytes / 8) * 8);
       const f32 = (i: number) => new Float32Array(mapped, this.readout[i]!.offset, this.readout[i]!.ref.size).slice();
+      if (request.forwardOnly) return { logits: f32(0), relevance: new Float32Array(0), target: -1, layers: [] };
       const layers: Float32Array[] = [];
       for (let i = this.layersFrom; i < count; i++) layers.push(f32(i));
       return {

@@ -71,9 +71,25 @@ export interface ModifyParamsStep {
   readonly mod: ParamModifier;
 }
 
-export type ElementwiseOp = 'relu' | 'relu-gradient' | 'add' | 'multiply' | 'copy';
+export type ElementwiseOp =
+  | 'relu'
+  | 'relu-gradient'
+  | 'add'
+  | 'multiply'
+  | 'copy'
+  | 'leaky-relu'
+  | 'leaky-relu-gradient'
+  | 'clip'
+  | 'clip-gradient'
+  | 'sigmoid'
+  | 'sigmoid-gradient'
+  | 'tanh'
+  | 'tanh-gradient';
 
-/** out (+)= f(a, b): relu(a); b where a > 0 else 0; a + b; a * b; a */
+/**
+ * out (+)= f(a, b). Forward activations read a; their "-gradient" forms multiply the relevance b by f'(a).
+ * p0/p1: LeakyReLU's slope (p0), Clip's bounds (p0, p1).
+ */
 export interface ElementwiseStep {
   readonly kernel: 'elementwise';
   readonly op: ElementwiseOp;
@@ -81,6 +97,8 @@ export interface ElementwiseStep {
   readonly b: TensorRef | null;
   readonly out: TensorRef;
   readonly accumulate: boolean;
+  readonly p0?: number;
+  readonly p1?: number;
 }
 
 export interface PoolGeometry {

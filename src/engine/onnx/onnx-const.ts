@@ -83,15 +83,6 @@ function alloc(dtype: number, n: number): Float32Array | Float64Array {
   return dtype === DT.FLOAT ? new Float32Array(n) : new Float64Array(n);
 }
 
-export function makeConst(dtype: number, shape: readonly number[], data: ArrayLike<number>): ConstTensor {
-  const out = alloc(dtype, data.length);
-  out.set(data as ArrayLike<number>);
-  if (dtype !== DT.FLOAT && !isFloatType(dtype)) {
-    for (let i = 0; i < out.length; i++) out[i] = Math.trunc(out[i]!);
-  }
-  return { dtype, shape: [...shape], data: out };
-}
-
 function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
@@ -143,7 +134,10 @@ export function decodeRaw(dtype: number, bytes: Uint8Array, count: number): Floa
   if (dtype === DT.FLOAT) {
     // Copy into a fresh, aligned buffer (the payload sits at any offset inside the protobuf). Every host that runs
     // WebGPU is little-endian, which is also ONNX's byte order.
-    return new Float32Array(bytes.slice(0, count * 4).buffer);
+    // (Node's Buffer.slice makes a view, not a copy: copy explicitly.)
+    const copy = new Uint8Array(count * 4);
+    copy.set(bytes.subarray(0, count * 4));
+    return new Float32Array(copy.buffer);
   }
   const out = new Float64Array(count);
   for (let i = 0; i < count; i++) {

@@ -9,13 +9,22 @@ import { maxPoolOp } from './maxpool2d';
 import { avgPoolOp, globalAvgPoolOp } from './avgpool2d';
 import { reshapeOp } from './reshape';
 import { addOp } from './add';
-import { padOp, sliceOp } from './pad';
+import { padOp } from './pad';
+import { sliceOp } from './slice';
+import { leakyReluOp } from './leakyrelu';
+import { clipOp } from './clip';
+import { sigmoidOp } from './sigmoid';
+import { tanhOp } from './tanh';
 
 export const ops: Record<OpType, OpDef> = {
   linear: linearOp,
   conv2d: conv2dOp,
   batchnorm: batchNormOp,
   relu: reluOp,
+  leakyrelu: leakyReluOp,
+  clip: clipOp,
+  sigmoid: sigmoidOp,
+  tanh: tanhOp,
   maxpool2d: maxPoolOp,
   avgpool2d: avgPoolOp,
   globalavgpool: globalAvgPoolOp,

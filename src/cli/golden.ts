@@ -1,0 +1,236 @@
+/**
+ * `lrp-lens golden`: runs the reference cases of a golden manifest through the engine and compares the input
+ * relevance with Captum's / Zennit's (relL2 against max(1e-4, 4 f32_rel_err), see ../shared/goldens/README.md).
+ * One line per case; a failing case never stops the run.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import type { BackendKind, Explanation, LoadedModel } from '../engine/api';
+import type { Graph } from '../engine/graph';
+import { createEngine } from '../engine/index';
+import { importOnnx } from '../engine/onnx/import-onnx';
+import { foldBatchNorm } from '../engine/canonicalize';
+import { parseNpy, toFloat32, toFloat64 } from '../engine/io/npy';
+import { parseNpz } from '../engine/io/npz';
+import {
+  caseInputFile,
+  caseTolerance,
+  caseToAssignment,
+  formatSci,
+  loadManifest,
+  matchLayerName,
+  relL2,
+  selectCases,
+  type GoldenCase,
+  type GoldenManifest,
+} from './golden-cases';
+
+export interface GoldenOptions {
+  readonly backend: BackendKind;
+  readonly reference?: 'captum' | 'zennit';
+  /** Runs only the cases whose id contains this substring. */
+  readonly filter?: string;
+  readonly verbose?: boolean;
+}
+
+export interface GoldenResult {
+  readonly passed: number;
+  readonly failed: number;
+}
+
+type Engine = Awaited<ReturnType<typeof createEngine>>;
+
+interface ModelEntry {
+  readonly graph: Graph;
+  readonly model: LoadedModel;
+}
+
+const errorMessage = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim() || String(e);
+
+async function readBytes(dir: string, file: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(join(dir, file)));
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`);
+  }
+}
+
+async function readNpy(dir: string, file: string) {
+  const bytes = await readBytes(dir, file);
+  try {
+    return parseNpy(bytes);
+  } catch (e) {
+    throw new Error(`${file}: ${errorMessage(e)}`);
+  }
+}
+
+/** The engine-side step of loading a graph (one place, should the engine's method change). */
+async function loadOnEngine(engine: Engine, graph: Graph): Promise<LoadedModel> {
+  return engine.load(graph);
+}
+
+async function loadGraph(manifest: GoldenManifest, modelFile: string, sideFile: string | undefined, merge: boolean): Promise<Graph> {
+  const bytes = await readBytes(manifest.dir, modelFile);
+  const sideFiles = new Map<string, Uint8Array>();
+  if (sideFile !== undefined) sideFiles.set(basename(sideFile), await readBytes(manifest.dir, sideFile));
+  let graph = await importOnnx({ name: basename(modelFile), bytes }, sideFiles);
+  if (merge) graph = foldBatchNorm(graph);
+  return graph;
+}
+
+/** Relevance at every layer with a reference, in execution order, with its relL2. */
+function layerComparison(explanation: Explanation, reference: Map<string, Float64Array>): { layer: string; err: number }[] {
+  const names = explanation.layers.map((l) => l.layer);
+  const refFor = new Map<string, Float64Array>();
+  for (const [torchName, data] of reference) {
+    const name = matchLayerName(names, torchName);
+    if (name !== undefined) refFor.set(name, data);
+  }
+  const out: { layer: string; err: number }[] = [];
+  for (const l of explanation.layers) {
+    const ref = refFor.get(l.layer);
+    if (!ref) continue;
+    out.push({ layer: l.layer, err: l.data.length === ref.length ? relL2(l.data, ref) : NaN });
+  }
+  return out;
+}
+
+export async function runGolden(
+  manifestPath: string,
+  options: GoldenOptions,
+  log: (line: string) => void = console.log,
+): Promise<GoldenResult> {
+  const manifest = loadManifest(manifestPath);
+  const cases = selectCases(manifest, { reference: options.reference, filter: options.filter });
+  const verbose = options.verbose ?? false;
+  if (cases.length === 0) {
+    log(`no cases selected in ${manifestPath}`);
+    log('0 passed, 0 failed');
+    return { passed: 0, failed: 0 };
+  }
+
+  let gpu: GPU | undefined;
+  if (options.backend === 'webgpu') {
+    // Loaded only when needed: it brings in Dawn's native addon.
+    const { createNodeGpu } = await import('../node/node-gpu');
+    gpu = await createNodeGpu();
+  }
+  const engine: Engine = await createEngine(gpu ? { backend: options.backend, gpu } : { backend: options.backend });
+
+  const models = new Map<string, Promise<ModelEntry>>();
+  const loadModel = (modelFile: string, sideFile: string | undefined, batchnorm: 'layer' | 'merge'): Promise<ModelEntry> => {
+    const key = `${modelFile}\u0000${batchnorm}`;
+    let entry = models.get(key);
+    if (!entry) {
+      entry = (async () => {
+        const graph = await loadGraph(manifest, modelFile, sideFile, batchnorm === 'merge');
+        const model = await loadOnEngine(engine, graph);
+        if (verbose) {
+          log(`      loaded ${modelFile} (batchnorm ${batchnorm}): ${graph.nodes.length} layers on ${options.backend}`);
+          for (const note of graph.notes ?? []) log(`      note: ${note}`);
+        }
+        return { graph, model };
+      })();
+      // A model that fails to load fails every case that uses it, with the same reason; don't retry.
+      entry.catch(() => undefined);
+      models.set(key, entry);
+    }
+    return entry;
+  };
+
+  let passed = 0;
+  let failed = 0;
+  try {
+    for (const c of cases) {
+      const t0 = performance.now();
+      let line: string;
+      let details: string[] = [];
+      try {
+        const r = await runCase(manifest, c, loadModel, verbose);
+        line = `${r.pass ? 'PASS' : 'FAIL'}  ${c.id}  relL2=${formatSci(r.err)}  tol=${formatSci(r.tol)}${r.reason ? `  ${r.reason}` : ''}`;
+        details = r.details;
+        if (r.pass) passed++;
+        else failed++;
+      } catch (e) {
+        const message = errorMessage(e);
+        line = `FAIL  ${c.id}  ${message.startsWith(`${c.id}: `) ? message.slice(c.id.length + 2) : message}`;
+        failed++;
+        if (verbose && e instanceof Error && e.stack) details = e.stack.split('\n').slice(1, 6).map((s) => `      ${s.trim()}`);
+      }
+      if (verbose) line += `  (${(performance.now() - t0).toFixed(0)} ms)`;
+      log(line);
+      for (const d of details) log(d);
+    }
+  } finally {
+    for (const entry of models.values()) {
+      try {
+        (await entry).model.dispose();
+      } catch {
+        // failed loads have nothing to dispose
+      }
+    }
+    engine.dispose();
+  }
+  log(`${passed} passed, ${failed} failed`);
+  return { passed, failed };
+}
+
+interface CaseResult {
+  readonly pass: boolean;
+  readonly err: number;
+  readonly tol: number;
+  readonly reason?: string;
+  readonly details: string[];
+}
+
+async function runCase(
+  manifest: GoldenManifest,
+  c: GoldenCase,
+  loadModel: (modelFile: string, sideFile: string | undefined, batchnorm: 'layer' | 'merge') => Promise<ModelEntry>,
+  verbose: boolean,
+): Promise<CaseResult> {
+  const modelInfo = manifest.models[c.model];
+  if (!modelInfo) throw new Error(`unknown model "${c.model}"`);
+  const first = caseToAssignment(c, modelInfo); // throws for TF.js models and unknown rules
+  const { graph, model } = await loadModel(first.modelFile, first.sideFile, first.batchnorm);
+  const plan = caseToAssignment(c, modelInfo, graph); // names resolved against the loaded graph
+
+  const inputArr = await readNpy(manifest.dir, caseInputFile(c, modelInfo));
+  const input = toFloat32(inputArr);
+  const refArr = await readNpy(manifest.dir, c.relevance);
+  const ref = toFloat64(refArr);
+
+  const explanation = await model.explain(input, { target: c.target, rules: plan.assignment, layerRelevance: c.layer_relevance !== undefined });
+  const tol = caseTolerance(c);
+  if (explanation.relevance.length !== ref.length) {
+    throw new Error(`relevance has ${explanation.relevance.length} values (shape [${explanation.inputShape.join(', ')}]), the reference ${ref.length} (shape [${refArr.shape.join(', ')}])`);
+  }
+  const err = relL2(explanation.relevance, ref);
+  const details: string[] = [];
+  const reasons: string[] = [];
+  if (explanation.target !== c.target) reasons.push(`explained class ${explanation.target}, not ${c.target}`);
+  let pass = err <= tol && reasons.length === 0; // NaN fails
+
+  if ((!pass || verbose) && c.layer_relevance !== undefined) {
+    let layerRefs: Map<string, Float64Array> | undefined;
+    try {
+      const npz = parseNpz(await readBytes(manifest.dir, c.layer_relevance));
+      layerRefs = new Map([...npz].map(([k, v]) => [k, toFloat64(v)]));
+    } catch (e) {
+      if (!pass) reasons.push(`(layer relevance unavailable: ${errorMessage(e)})`);
+    }
+    if (layerRefs) {
+      const layers = layerComparison(explanation, layerRefs);
+      if (verbose) for (const l of layers) details.push(`      ${l.layer.padEnd(24)} relL2=${formatSci(l.err)}${l.err <= tol ? '' : '  > tol'}`);
+      if (!pass) {
+        // Relevance flows backwards: the departing layer is the first one, from the output, that exceeds the tolerance.
+        const departed = [...layers].reverse().find((l) => !(l.err <= tol));
+        if (departed) reasons.push(`first departs at ${departed.layer} (relL2=${formatSci(departed.err)})`);
+        else if (layers.length) reasons.push('every Linear/Conv layer relevance within tolerance');
+        else reasons.push('(no layer of the explanation matches the reference layer names)');
+      }
+    }
+  }
+  pass = pass && reasons.length === 0;
+  return { pass, err, tol, ...(reasons.length ? { reason: reasons.join('; ') } : {}), details };
+}

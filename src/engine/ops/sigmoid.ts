@@ -1,0 +1,3 @@
+import { activationOp } from './activation';
+
+export const sigmoidOp = activationOp('sigmoid', 'sigmoid', 'sigmoid-gradient');

@@ -1,0 +1,3 @@
+import { activationOp } from './activation';
+
+export const tanhOp = activationOp('tanh', 'tanh', 'tanh-gradient');

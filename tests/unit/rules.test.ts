@@ -1,0 +1,157 @@
+/** Rules as data: validation, compiled programs, and conservation where a rule conserves relevance. */
+import { describe, expect, it } from 'vitest';
+import type { Graph, GraphNode } from '../../src/engine/graph';
+import { compileRule, findRule, ruleDefinitions, RuleError } from '../../src/rules/rules';
+import { resolveAssignment } from '../../src/rules/assignment';
+import { cpuEngine, gpuEngine, randomArray, relL2, rng, sum } from './helpers/engines';
+
+describe('rule catalogue', () => {
+  it('has every Captum and Zennit rule the tool promises', () => {
+    const ids = ruleDefinitions.map((r) => r.id);
+    for (const id of ['captum.epsilon', 'captum.gamma', 'captum.alpha1beta0', 'captum.identity', 'epsilon', 'zplus', 'alphabeta', 'gamma', 'flat', 'wsquare', 'zbox', 'norm', 'pass', 'gradient']) {
+      expect(ids).toContain(id);
+    }
+  });
+
+  it('rejects AlphaBeta unless alpha - beta = 1 with both >= 0', () => {
+    expect(() => compileRule('alphabeta', { alpha: 2, beta: 2 })).toThrow(/alpha - beta = 1/);
+    expect(() => compileRule('alphabeta', { alpha: 0.5, beta: -0.5 })).toThrow(RuleError);
+    expect(compileRule('alphabeta', { alpha: 1, beta: 0 })).toMatchObject({ kind: 'lrp' });
+  });
+
+  it('rejects unknown rules, unknown parameters and out-of-range values with the rule named', () => {
+    expect(() => compileRule('nope')).toThrow(/unknown rule "nope"/);
+    expect(() => compileRule('epsilon', { gamma: 1 })).toThrow(/rule "epsilon" has no parameter "gamma"/);
+    expect(() => compileRule('epsilon', { epsilon: -1 })).toThrow(/epsilon/);
+    expect(() => compileRule('epsilon', { epsilon: Number.NaN })).toThrow(/epsilon/);
+    expect(() => compileRule('captum.gamma', { zeroBias: 1 as unknown as boolean })).toThrow(/true or false/);
+    expect(() => compileRule('zbox', { low: [] })).toThrow(/one per channel/);
+  });
+
+  it("Captum's gamma modifies weights only; Zennit's splits inputs and boosts the bias", () => {
+    const captum = compileRule('captum.gamma', { gamma: 0.5 });
+    expect(captum).toEqual({
+      kind: 'lrp',
+      groups: [{ terms: [{ input: 'identity', weight: { kind: 'affine', plain: 1, pos: 0.5, neg: 0 } }], bias: { kind: 'affine', plain: 1, pos: 0, neg: 0 }, coefficient: 1, mask: 'all', epsilon: 1e-9 }],
+    });
+    const zennit = compileRule('gamma', { gamma: 0.5 });
+    if (zennit.kind !== 'lrp') throw new Error('expected an lrp program');
+    expect(zennit.groups.map((g) => g.mask)).toEqual(['positive', 'negative']);
+    expect(zennit.groups[0]!.bias).toEqual({ kind: 'affine', plain: 1, pos: 0.5, neg: 0 });
+    expect(zennit.groups[0]!.terms.map((t) => t.input)).toEqual(['positive', 'negative']);
+  });
+
+  it('finds aliases used by the golden manifests', () => {
+    expect(findRule('identity')?.id).toBe('captum.identity');
+    expect(findRule('alpha1beta0')?.id).toBe('captum.alpha1beta0');
+  });
+});
+
+/** conv (3 -> 4 channels, 3x3, fan-in 27) -> relu -> avgpool -> add(shortcut) -> flatten -> linear */
+function testGraph(seed: number): Graph {
+  const random = rng(seed);
+  const conv = (name: string, input: string, output: string, c: number, o: number): GraphNode => ({
+    name,
+    op: 'conv2d',
+    inputs: [input],
+    output,
+    attrs: { stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1], groups: 1 },
+    params: { weight: { shape: [o, c, 3, 3], data: randomArray(o * c * 9, random) }, bias: { shape: [o], data: randomArray(o, random, 0.3) } },
+  });
+  return {
+    name: 'conservation',
+    input: { name: 'x', shape: [1, 3, 6, 6] },
+    output: 'logits',
+    nodes: [
+      conv('conv1', 'x', 'z1', 3, 4),
+      { name: 'relu1', op: 'relu', inputs: ['z1'], output: 'a1', attrs: {}, params: {} },
+      conv('conv2', 'a1', 'z2', 4, 4),
+      { name: 'add', op: 'add', inputs: ['z2', 'a1'], output: 's', attrs: {}, params: {} },
+      { name: 'pool', op: 'avgpool2d', inputs: ['s'], output: 'p', attrs: { kernel: [2, 2], stride: [2, 2], pads: [0, 0, 0, 0] }, params: {} },
+      { name: 'flatten', op: 'reshape', inputs: ['p'], output: 'f', attrs: { shape: [1, 36] }, params: {} },
+      {
+        name: 'fc',
+        op: 'linear',
+        inputs: ['f'],
+        output: 'logits',
+        attrs: {},
+        params: { weight: { shape: [5, 36], data: randomArray(180, random) }, bias: { shape: [5], data: randomArray(5, random, 0.3) } },
+      },
+    ],
+  };
+}
+
+describe('conservation: input relevance sums to the output relevance where the rule conserves it', () => {
+  const conserving: Record<string, Record<string, unknown>> = {
+    'epsilon 0, no bias': { rule: 'epsilon', epsilon: 0, zeroBias: true },
+    'captum epsilon 0 (bias zeroed via gamma 0)': { rule: 'captum.gamma', gamma: 0, zeroBias: true },
+    'zplus, no bias': { rule: 'zplus', epsilon: 0, zeroBias: true },
+    'alphabeta(2,1), no bias': { rule: 'alphabeta', alpha: 2, beta: 1, epsilon: 0, zeroBias: true },
+    'alphabeta(1,0), no bias': { rule: 'alphabeta', alpha: 1, beta: 0, epsilon: 0, zeroBias: true },
+    flat: { rule: 'flat', epsilon: 0 },
+    'wsquare, no bias': { rule: 'wsquare', epsilon: 0, zeroBias: true },
+    zbox: { rule: 'zbox', low: -4, high: 4, epsilon: 0 },
+  };
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    for (const [name, rule] of Object.entries(conserving)) {
+      it(`${name} (${backend})`, async () => {
+        const engine = backend === 'cpu' ? await cpuEngine() : await gpuEngine();
+        const graph = testGraph(7);
+        const model = await engine.load(graph);
+        const input = randomArray(3 * 36, rng(11), 2);
+        const rules = {
+          preset: 'gradient',
+          layers: [
+            { layer: 'conv1', ...rule },
+            { layer: 'relu1', rule: 'pass' },
+            { layer: 'conv2', rule: 'epsilon', epsilon: 0, zeroBias: true },
+            { layer: 'add', rule: 'norm', epsilon: 0 },
+            { layer: 'pool', rule: 'norm', epsilon: 0 },
+            { layer: 'fc', rule: 'epsilon', epsilon: 0, zeroBias: true },
+          ],
+        } as const;
+        const ex = await model.explain(input, { rules: rules as never, target: 2 });
+        const logit = ex.logits[2]!;
+        // Results come back as float32: the CPU backend's float64 sums are exact to float32 rounding.
+        const tol = backend === 'cpu' ? 1e-6 : 1e-4;
+        expect(Math.abs(sum(ex.relevance) - logit) / Math.abs(logit)).toBeLessThan(tol);
+        for (const layer of ex.layers) expect(Math.abs(sum(layer.data) - logit) / Math.abs(logit), layer.layer).toBeLessThan(tol);
+        model.dispose();
+      });
+    }
+  }
+
+  it('a non-conserving setting does not conserve (the check can fail)', async () => {
+    const model = await (await cpuEngine()).load(testGraph(7));
+    const input = randomArray(3 * 36, rng(11), 2);
+    const ex = await model.explain(input, { rules: { preset: 'gradient', layers: [{ layer: 'conv1', rule: 'epsilon', epsilon: 0.5 }, { layer: 'relu1', rule: 'pass' }] }, target: 2 });
+    expect(Math.abs(sum(ex.relevance) - ex.logits[2]!) / Math.abs(ex.logits[2]!)).toBeGreaterThan(1e-3);
+  });
+});
+
+describe('rule assignment', () => {
+  it('resolves presets, overrides by name and by #index, and rejects rules that do not fit a layer', () => {
+    const graph = testGraph(1);
+    const r = resolveAssignment(graph, { preset: 'EpsilonPlusFlat', layers: [{ layer: '#1', rule: 'gamma', gamma: 0.1 }] });
+    expect(r.get('conv1')!.rule).toBe('flat');
+    expect(r.get('conv2')!.rule).toBe('gamma');
+    expect(r.get('fc')!.rule).toBe('epsilon');
+    expect(r.get('relu1')!.rule).toBe('pass');
+    expect(r.get('pool')!.rule).toBe('norm');
+    expect(() => resolveAssignment(graph, { layers: [{ layer: 'relu1', rule: 'zplus' }] })).toThrow(/does not apply/);
+    expect(() => resolveAssignment(graph, { layers: [{ layer: '#9', rule: 'flat' }] })).toThrow(/#0 to #2/);
+    expect(() => resolveAssignment(graph, { layers: [{ layer: 'nope', rule: 'flat' }] })).toThrow(/no layer named "nope"/);
+    expect(() => resolveAssignment(graph, { preset: 'Nope' })).toThrow(/unknown preset/);
+  });
+
+  it('the same explanation on both backends for a residual graph under a composite', async () => {
+    const graph = testGraph(3);
+    const input = randomArray(3 * 36, rng(5), 2);
+    const rules = { preset: 'EpsilonGammaBox', presetParams: { low: -2, high: 2 } };
+    const [a, b] = await Promise.all([(await cpuEngine()).load(graph), (await gpuEngine()).load(graph)]);
+    const ea = await a.explain(input, { rules });
+    const eb = await b.explain(input, { rules });
+    expect(eb.target).toBe(ea.target);
+    expect(relL2(eb.relevance, ea.relevance)).toBeLessThan(1e-4);
+  });
+});
