@@ -40,6 +40,7 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
     values.set(node.output, out);
   }
 
+  const forwardTensors = b.tensors.length;
   const logits = values.get(graph.output)!;
   const seed = b.tensor(logits.shape, 'seed');
   const chosen = b.tensor([1], 'target');
@@ -90,6 +91,7 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
   if (!inputRelevance) throw new ShapeError('no relevance reaches the input: the output does not depend on it');
   return {
     tensors: b.tensors,
+    forwardTensors,
     input,
     control,
     paramSteps: b.paramSteps,

@@ -7,7 +7,8 @@ import type { BackendKind, Explanation, ExplainOptions, LoadedModel } from './ap
 import { compileProgram, inferShapes } from './compile';
 import { resolveAssignment } from '../rules/assignment';
 import { CpuProgramRunner } from './cpu/cpu-backend';
-import { GpuError, GpuProgramRunner } from './gpu/gpu-backend';
+import { createGpuSharedForward, GpuError, GpuProgramRunner } from './gpu/gpu-backend';
+import { SharedForward } from './runner';
 import { PipelineCache } from './gpu/pipeline-cache';
 import type { ProgramRunner } from './runner';
 import type { Program } from './program';
@@ -68,8 +69,6 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const backend: BackendKind = device ? 'webgpu' : 'cpu';
   const cache = device ? new PipelineCache(device) : null;
 
-  const makeRunner = async (program: Program): Promise<ProgramRunner> =>
-    device ? GpuProgramRunner.create(device, cache!, program) : new CpuProgramRunner(program);
 
   return {
     backend,
@@ -79,6 +78,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     async load(graph) {
       const classes = inferShapes(graph).get(graph.output)![1]!;
       const runners = new Map<string, Promise<ProgramRunner>>();
+      // The forward state all of this model's programs share (see Program.forwardTensors).
+      const gpuForward = device ? createGpuSharedForward() : null;
+      const cpuForward = new SharedForward<Float64Array[]>([]);
+      const makeRunner = async (program: Program): Promise<ProgramRunner> =>
+        device ? GpuProgramRunner.create(device, cache!, program, gpuForward!) : new CpuProgramRunner(program, cpuForward);
       const programs = new Map<string, Program>();
       const runnerFor = (options: ExplainOptions): Promise<ProgramRunner> => {
         const key = JSON.stringify(options.rules ?? {});
@@ -145,6 +149,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         dispose() {
           for (const r of runners.values()) void r.then((x) => x.dispose(), () => undefined);
           runners.clear();
+          for (const b of gpuForward?.storage.buffers ?? []) b.destroy();
+          cpuForward.storage.length = 0;
         },
       };
       return model;

@@ -37,6 +37,12 @@ export interface ProgramOutputs {
 
 export interface Program {
   readonly tensors: readonly TensorDecl[];
+  /**
+   * Tensors [0, forwardTensors) are the forward state (input, control, forward parameters and activations). They
+   * are allocated before any rule is looked at, so every program of one graph numbers them identically and can
+   * share them: a rule change then reuses the cached forward pass.
+   */
+  readonly forwardTensors: number;
   readonly input: TensorRef;
   /** Two ints written per explanation: target (-1 = top class) and contrast target (-1 = none). */
   readonly control: TensorRef;

@@ -25,3 +25,28 @@ export interface ProgramRunner {
   run(request: RunRequest): Promise<RunResult>;
   dispose(): void;
 }
+
+/**
+ * The forward state one model's programs share on a backend, and which input it currently holds, so that an
+ * explanation with other rules (or another target) for the same input skips the forward pass.
+ */
+export class SharedForward<Storage> {
+  private input: Float32Array | null = null;
+
+  constructor(readonly storage: Storage) {}
+
+  holds(input: Float32Array): boolean {
+    const held = this.input;
+    if (!held || held.length !== input.length) return false;
+    for (let i = 0; i < held.length; i++) if (held[i] !== input[i] && !(Number.isNaN(held[i]) && Number.isNaN(input[i]))) return false;
+    return true;
+  }
+
+  remember(input: Float32Array): void {
+    this.input = input.slice();
+  }
+
+  forget(): void {
+    this.input = null;
+  }
+}

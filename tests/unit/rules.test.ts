@@ -155,3 +155,28 @@ describe('rule assignment', () => {
     expect(relL2(eb.relevance, ea.relevance)).toBeLessThan(1e-4);
   });
 });
+
+describe('re-explanation', () => {
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    it(`reuses the cached forward pass across rule changes and gives the same result as a fresh model (${backend})`, async () => {
+      const engine = backend === 'cpu' ? await cpuEngine() : await gpuEngine();
+      const graph = testGraph(21);
+      const input = randomArray(3 * 36, rng(22), 2);
+      const other = randomArray(3 * 36, rng(23), 2);
+      const a = { preset: 'EpsilonPlusFlat' };
+      const b = { preset: 'EpsilonGammaBox', presetParams: { low: -3, high: 3 } };
+      const model = await engine.load(graph);
+      await model.explain(input, { rules: a });
+      const again = await model.explain(input, { rules: b, target: 4 });
+      const switched = await model.explain(other, { rules: a });
+      const back = await model.explain(input, { rules: b, target: 4 });
+      const fresh = await (await engine.load(graph)).explain(input, { rules: b, target: 4 });
+      const freshOther = await (await engine.load(graph)).explain(other, { rules: a });
+      expect(Array.from(again.relevance)).toEqual(Array.from(fresh.relevance));
+      expect(Array.from(back.relevance)).toEqual(Array.from(fresh.relevance));
+      expect(Array.from(switched.relevance)).toEqual(Array.from(freshOther.relevance));
+      expect(Array.from(await model.forward(other))).toEqual(Array.from(freshOther.logits));
+      expect(model.stats().programs).toBe(2);
+    });
+  }
+});

@@ -5,15 +5,25 @@
 import type { Program, TensorRef } from '../program';
 import { kernelFor } from '../kernels/registry';
 import type { CpuMemory } from '../kernels/kernel';
-import type { ProgramRunner, RunRequest, RunResult } from '../runner';
+import { SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
+
+export type CpuSharedForward = SharedForward<Float64Array[]>;
+
+const allocate = (t: Program['tensors'][number]) => (t.data ? Float64Array.from(t.data) : new Float64Array(t.size));
 
 export class CpuProgramRunner implements ProgramRunner {
   private readonly memory: Float64Array[];
   private readonly mem: CpuMemory;
   private paramsReady = false;
 
-  constructor(readonly program: Program) {
-    this.memory = program.tensors.map((t) => (t.data ? Float64Array.from(t.data) : new Float64Array(t.size)));
+  /** `shared` holds the forward state of every program of the same graph (see Program.forwardTensors). */
+  constructor(
+    readonly program: Program,
+    private readonly shared: CpuSharedForward = new SharedForward<Float64Array[]>([]),
+  ) {
+    const forward = shared.storage;
+    if (forward.length === 0) forward.push(...program.tensors.slice(0, program.forwardTensors).map(allocate));
+    this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map(allocate)];
     this.mem = { get: (ref: TensorRef) => this.memory[ref.id]! };
   }
 
@@ -24,11 +34,14 @@ export class CpuProgramRunner implements ProgramRunner {
       this.paramsReady = true;
     }
     if (request.input.length !== p.input.size) throw new RangeError(`input has ${request.input.length} values, the model takes ${p.input.size}`);
-    this.mem.get(p.input).set(request.input);
     const control = this.mem.get(p.control);
     control[0] = request.target;
     control[1] = request.contrastTarget;
-    for (const step of p.forwardSteps) kernelFor(step).cpu(step, this.mem);
+    if (!this.shared.holds(request.input)) {
+      this.mem.get(p.input).set(request.input);
+      for (const step of p.forwardSteps) kernelFor(step).cpu(step, this.mem);
+      this.shared.remember(request.input);
+    }
     const read = (ref: TensorRef) => Float32Array.from(this.mem.get(ref));
     if (request.forwardOnly) return { logits: read(p.outputs.logits), relevance: new Float32Array(0), target: -1, layers: [] };
     for (const step of p.relevanceSteps) kernelFor(step).cpu(step, this.mem);

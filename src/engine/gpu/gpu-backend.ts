@@ -6,7 +6,7 @@
 import type { Program, TensorRef } from '../program';
 import type { Step } from '../kernels/steps';
 import { kernelFor } from '../kernels/registry';
-import type { ProgramRunner, RunRequest, RunResult } from '../runner';
+import { SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
 import { PipelineCache } from './pipeline-cache';
 
 const WORKGROUP = 64;
@@ -20,6 +20,24 @@ interface Dispatch {
 
 export class GpuError extends Error {
   override name = 'GpuError';
+}
+
+/** Forward-state buffers shared by one model's programs, and the queue that serialises their runs. */
+export interface GpuForwardStorage {
+  buffers: GPUBuffer[];
+  queue: Promise<unknown>;
+}
+export type GpuSharedForward = SharedForward<GpuForwardStorage>;
+
+export function createGpuSharedForward(): GpuSharedForward {
+  return new SharedForward<GpuForwardStorage>({ buffers: [], queue: Promise.resolve() });
+}
+
+function createTensorBuffer(device: GPUDevice, t: Program['tensors'][number]): GPUBuffer {
+  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
+  const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((t.size * 4) / 16) * 16), usage, label: t.label });
+  if (t.data) device.queue.writeBuffer(buffer, 0, t.data);
+  return buffer;
 }
 
 function workgroups(invocations: number, limit: number): [number, number] {
@@ -38,9 +56,8 @@ function packUniforms(fields: ReturnType<ReturnType<typeof kernelFor>['gpu']['un
 }
 
 export class GpuProgramRunner implements ProgramRunner {
-  private queue: Promise<unknown> = Promise.resolve();
-
   private constructor(
+    private readonly shared: GpuSharedForward,
     private readonly device: GPUDevice,
     readonly program: Program,
     private readonly buffers: GPUBuffer[],
@@ -52,17 +69,13 @@ export class GpuProgramRunner implements ProgramRunner {
     private readonly layersFrom: number,
   ) {}
 
-  static async create(device: GPUDevice, cache: PipelineCache, program: Program): Promise<GpuProgramRunner> {
+  static async create(device: GPUDevice, cache: PipelineCache, program: Program, shared: GpuSharedForward): Promise<GpuProgramRunner> {
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
-    const owned: GPUBuffer[] = [];
-    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-    const buffers = program.tensors.map((t) => {
-      const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((t.size * 4) / 16) * 16), usage, label: t.label });
-      if (t.data) device.queue.writeBuffer(buffer, 0, t.data);
-      owned.push(buffer);
-      return buffer;
-    });
+    const forward = shared.storage.buffers;
+    if (forward.length === 0) forward.push(...program.tensors.slice(0, program.forwardTensors).map((t) => createTensorBuffer(device, t)));
+    const owned = program.tensors.slice(program.forwardTensors).map((t) => createTensorBuffer(device, t));
+    const buffers = [...forward, ...owned];
     const placeholder = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: 'placeholder' });
     owned.push(placeholder);
 
@@ -100,6 +113,7 @@ export class GpuProgramRunner implements ProgramRunner {
     const nParam = program.paramSteps.length;
     const nForward = program.forwardSteps.length;
     const runner = new GpuProgramRunner(
+      shared,
       device,
       program,
       buffers,
@@ -140,27 +154,34 @@ export class GpuProgramRunner implements ProgramRunner {
   }
 
   run(request: RunRequest): Promise<RunResult> {
-    const result = this.queue.then(() => this.runNow(request));
-    this.queue = result.catch(() => undefined);
+    const storage = this.shared.storage;
+    const result = storage.queue.then(() => this.runNow(request));
+    storage.queue = result.catch(() => undefined);
     return result;
   }
 
   private async runNow(request: RunRequest): Promise<RunResult> {
     const p = this.program;
     if (request.input.length !== p.input.size) throw new RangeError(`input has ${request.input.length} values, the model takes ${p.input.size}`);
-    this.device.queue.writeBuffer(this.buffers[p.input.id]!, 0, request.input);
     this.device.queue.writeBuffer(this.buffers[p.control.id]!, 0, new Int32Array([request.target, request.contrastTarget]));
+    const cached = this.shared.holds(request.input);
+    if (!cached) this.device.queue.writeBuffer(this.buffers[p.input.id]!, 0, request.input);
     const count = request.forwardOnly ? 1 : request.layerRelevance ? this.readout.length : this.layersFrom;
     const last = this.readout[count - 1]!;
     const bytes = last.offset + last.ref.size * 4;
     this.device.pushErrorScope('validation');
-    this.submit(request.forwardOnly ? this.forward : [...this.forward, ...this.relevance], (encoder) => {
+    const forward = cached ? [] : this.forward;
+    this.submit(request.forwardOnly ? forward : [...forward, ...this.relevance], (encoder) => {
       for (const { ref, offset } of this.readout.slice(0, count)) {
         encoder.copyBufferToBuffer(this.buffers[ref.id]!, 0, this.staging, offset, ref.size * 4);
       }
     });
+    this.shared.remember(request.input);
     const error = await this.device.popErrorScope();
-    if (error) throw new GpuError(`WebGPU rejected the explanation: ${error.message}`);
+    if (error) {
+      this.shared.forget();
+      throw new GpuError(`WebGPU rejected the explanation: ${error.message}`);
+    }
     await this.staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 8) * 8);
     try {
       const mapped = this.staging.getMappedRange(0, Math.ceil(bytes / 8) * 8);
