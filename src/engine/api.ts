@@ -15,6 +15,8 @@ export interface ExplainOptions {
   readonly rules?: RuleAssignment;
   /** Read back the relevance arriving at every layer's input (default true). */
   readonly layerRelevance?: boolean;
+  /** Cancels the explanation: it then rejects with an AbortError instead of resolving late. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LayerRelevance {
@@ -31,6 +33,11 @@ export interface Explanation {
   readonly inputShape: Shape;
   /** Relevance arriving at the input of each layer that has a rule, in execution order. */
   readonly layers: readonly LayerRelevance[];
+  /**
+   * Set when some relevance is NaN or infinite (an overflow, or a user's epsilon of 0 meeting z = 0): the layer
+   * whose input relevance first went bad, in the order relevance flows. Such a result must not be drawn.
+   */
+  readonly nonFinite: { readonly layer: string; readonly count: number } | null;
   readonly timings: { readonly totalMs: number };
   readonly backend: BackendKind;
 }

@@ -64,7 +64,8 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   }
   if (MODE == 1u) {
     let a = x[idx];
-    acc = acc * a / (a + select(-p.epsilon, p.epsilon, a >= 0.0));
+    let d = a + select(-p.epsilon, p.epsilon, a >= 0.0);
+    acc = select(acc * a / d, 0.0, d == 0.0);
   }
   if (ACCUMULATE == 1u) { acc += rin[idx]; }
   rin[idx] = acc;

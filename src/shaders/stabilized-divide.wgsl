@@ -26,8 +26,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (keep) {
     v = p.coefficient * r[i];
     if (DIVIDE == 1u) {
-      let d = z[i];
-      v = v / (d + select(-p.epsilon, p.epsilon, d >= 0.0));
+      let d = z[i] + select(-p.epsilon, p.epsilon, z[i] >= 0.0);
+      // Only an epsilon of 0 meeting z = 0 reaches d = 0: no contribution, so no relevance passes (never 0/0).
+      v = select(v / d, 0.0, d == 0.0);
     }
   }
   s[i] = v;

@@ -33,6 +33,20 @@ export function createGpuSharedForward(): GpuSharedForward {
   return new SharedForward<GpuForwardStorage>({ buffers: [], queue: Promise.resolve() });
 }
 
+/**
+ * Refuses, before allocating anything, a program with a tensor larger than the device allows, naming the tensor
+ * and both numbers (the CPU backend has no such limit).
+ */
+export function checkLimits(device: GPUDevice, program: Program): void {
+  const limit = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
+  for (const t of program.tensors) {
+    const bytes = t.size * 4;
+    if (bytes > limit) {
+      throw new GpuError(`"${t.label}" needs a ${bytes.toLocaleString('en-US')}-byte buffer, above this GPU's limit of ${limit.toLocaleString('en-US')} bytes; use the CPU backend for this model`);
+    }
+  }
+}
+
 function createTensorBuffer(device: GPUDevice, t: Program['tensors'][number]): GPUBuffer {
   const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
   const buffer = device.createBuffer({ size: Math.max(16, Math.ceil((t.size * 4) / 16) * 16), usage, label: t.label });

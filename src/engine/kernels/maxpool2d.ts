@@ -81,7 +81,10 @@ export const maxPoolRelevanceKernel: KernelDef<MaxPoolRelevanceStep> = {
     }
     for (let i = 0; i < acc.length; i++) {
       let v = acc[i]!;
-      if (step.epsilon !== null) v = (v * x[i]!) / stabilize(x[i]!, step.epsilon);
+      if (step.epsilon !== null) {
+        const d = stabilize(x[i]!, step.epsilon);
+        v = d === 0 ? 0 : (v * x[i]!) / d;
+      }
       rin[i] = step.accumulate ? rin[i]! + v : v;
     }
   },

@@ -19,7 +19,9 @@ export const stabilizedDivideKernel: KernelDef<StabilizedDivideStep> = {
         continue;
       }
       const v = step.coefficient * r[i]!;
-      s[i] = step.epsilon === null ? v : v / stabilize(z[i]!, step.epsilon);
+      const d = step.epsilon === null ? 1 : stabilize(z[i]!, step.epsilon);
+      // Only an epsilon of 0 meeting z = 0 gets here: no contribution, so no relevance passes (never 0/0).
+      s[i] = d === 0 ? 0 : v / d;
     }
   },
   gpu: {
