@@ -53,6 +53,8 @@ export interface LoadedModel {
   explain(input: Float32Array, options?: ExplainOptions): Promise<Explanation>;
   /** The forward pass alone: the logits. */
   forward(input: Float32Array): Promise<Float32Array>;
+  /** The forward pass over n inputs laid end to end: n rows of logits (perturbation curves). */
+  forwardBatch(inputs: Float32Array, n: number): Promise<Float32Array>;
   /** Memory the compiled programs hold on the backend, in bytes (GPU buffers, or CPU arrays). */
   stats(): ModelStats;
   dispose(): void;

@@ -23,12 +23,49 @@ export function inferShapes(graph: Graph): Map<string, Shape> {
   }
   if (!shapes.has(graph.output)) throw new ShapeError(`the graph output "${graph.output}" is never produced`);
   const out = shapes.get(graph.output)!;
-  if (out.length !== 2 || out[0] !== 1) throw new ShapeError(`the model output must be [1, classes], got [${out.join(', ')}]`);
+  const batch = graph.input.shape[0];
+  if (out.length !== 2 || out[0] !== batch) throw new ShapeError(`the model output must be [${batch}, classes], got [${out.join(', ')}]`);
   return shapes;
+}
+
+/** The same graph over a batch of n inputs (for perturbation curves): only the batch dimensions change. */
+export function withBatch(graph: Graph, n: number): Graph {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`batch size must be a positive integer, got ${n}`);
+  return {
+    ...graph,
+    input: { ...graph.input, shape: [n, ...graph.input.shape.slice(1)] },
+    nodes: graph.nodes.map((node) =>
+      node.op === 'reshape' ? { ...node, attrs: { ...node.attrs, shape: [n, ...(node.attrs.shape as number[]).slice(1)] } } : node,
+    ),
+  };
+}
+
+/** A program with the forward pass only (its relevance output is the logits; nothing else is computed). */
+export function compileForward(graph: Graph): Program {
+  const shapes = inferShapes(graph);
+  const b = new ProgramBuilder();
+  const input = b.tensor(graph.input.shape, 'input', 'input');
+  const control = b.tensor([2], 'control', 'input');
+  const values = new Map<string, TensorRef>([[graph.input.name, input]]);
+  for (const node of graph.nodes) {
+    values.set(node.output, ops[node.op].forward({ node, inputs: node.inputs.map((v) => values.get(v)!), outShape: shapes.get(node.output)!, b }));
+  }
+  const logits = values.get(graph.output)!;
+  return {
+    tensors: b.tensors,
+    forwardTensors: b.tensors.length,
+    input,
+    control,
+    paramSteps: b.paramSteps,
+    forwardSteps: b.forwardSteps,
+    relevanceSteps: [],
+    outputs: { logits, relevance: logits, target: control, layers: [] },
+  };
 }
 
 export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>): Program {
   const shapes = inferShapes(graph);
+  if (graph.input.shape[0] !== 1) throw new ShapeError('explanations take one input at a time (batch 1)');
   const b = new ProgramBuilder();
   const input = b.tensor(graph.input.shape, 'input', 'input');
   const control = b.tensor([2], 'control', 'input');

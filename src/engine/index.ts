@@ -2,9 +2,9 @@
  * Engine entry point: pick a backend, load graphs, explain. The same code runs in the browser (navigator.gpu)
  * and in Node (the `webgpu` package's GPU object, passed in).
  */
-import type { Graph } from './graph';
+import { shapeSize, type Graph } from './graph';
 import type { BackendKind, Explanation, ExplainOptions, LoadedModel } from './api';
-import { compileProgram, inferShapes } from './compile';
+import { compileForward, compileProgram, inferShapes, withBatch } from './compile';
 import { resolveAssignment } from '../rules/assignment';
 import { CpuProgramRunner } from './cpu/cpu-backend';
 import { checkLimits, createGpuSharedForward, GpuError, GpuProgramRunner, type GpuSharedForward } from './gpu/gpu-backend';
@@ -151,6 +151,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       // The forward state all of this model's programs share (see Program.forwardTensors), per device.
       let gpuForward: { generation: number; shared: GpuSharedForward } | null = null;
       const cpuForward = new SharedForward<Float64Array[]>([]);
+      let batchRunner: { n: number; generation: number; runner: Promise<ProgramRunner> } | null = null;
 
       const makeRunner = async (program: Program): Promise<{ generation: number; runner: Promise<ProgramRunner> }> => {
         if (backend === 'cpu') return { generation: 0, runner: Promise.resolve(new CpuProgramRunner(program, cpuForward)) };
@@ -238,6 +239,27 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           const { result } = await run(options, { input, target: -1, contrastTarget: -1, layerRelevance: false, forwardOnly: true });
           return result.logits;
         },
+        async forwardBatch(inputs, n) {
+          const size = shapeSize(graph.input.shape);
+          if (inputs.length !== n * size) throw new RangeError(`a batch of ${n} needs ${n * size} values, got ${inputs.length}`);
+          if (batchRunner?.n !== n || batchRunner.generation !== (state?.generation ?? 0) || state?.lost) {
+            void batchRunner?.runner.then((r) => r.dispose(), () => undefined);
+            const program = compileForward(withBatch(graph, n));
+            // A batch program has its own forward state: its shapes differ from the explanation programs'.
+            const made =
+              backend === 'cpu'
+                ? { generation: 0, runner: Promise.resolve<ProgramRunner>(new CpuProgramRunner(program)) }
+                : await (async () => {
+                    const s = await liveDevice();
+                    checkLimits(s.device, program);
+                    return { generation: s.generation, runner: GpuProgramRunner.create(s.device, s.cache, program, createGpuSharedForward()) };
+                  })();
+            batchRunner = { n, ...made };
+          }
+          const runner = await batchRunner.runner;
+          const result = await runner.run({ input: inputs, target: -1, contrastTarget: -1, layerRelevance: false, forwardOnly: true });
+          return result.logits;
+        },
         stats() {
           let bufferBytes = 0;
           for (const { program } of entries.values()) for (const t of program.tensors) bufferBytes += t.size * (backend === 'cpu' ? 8 : 4);
@@ -245,6 +267,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         },
         dispose() {
           for (const key of [...entries.keys()]) evict(key);
+          void batchRunner?.runner.then((r) => r.dispose(), () => undefined);
+          batchRunner = null;
           for (const b of gpuForward?.shared.storage.buffers ?? []) b.destroy();
           cpuForward.storage.length = 0;
         },
