@@ -1,4 +1,4 @@
-import { attrNumbers, type GraphNode, type Shape } from '../graph';
+import { attrNumbers, type GraphNode } from '../graph';
 import { expectRank, fail, type OpDef } from './op';
 
 type Quad = [number, number, number, number];
