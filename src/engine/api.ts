@@ -39,6 +39,9 @@ export interface Explanation {
    */
   readonly nonFinite: { readonly layer: string; readonly count: number } | null;
   readonly timings: { readonly totalMs: number };
+  /** What this explanation recomputed: the forward pass or not (cached for the same input), and how many of the
+   * program's relevance steps (the layers above the first changed rule are reused). */
+  readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly ofRelevanceSteps: number };
   readonly backend: BackendKind;
 }
 

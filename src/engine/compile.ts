@@ -5,7 +5,7 @@
 import { shapeSize, type Graph, type Shape } from './graph';
 import { ops } from './ops/registry';
 import { ShapeError, type RelevanceTarget } from './ops/op';
-import { ProgramBuilder, type Program, type TensorRef } from './program';
+import { ProgramBuilder, type Program, type Segment, type TensorRef } from './program';
 import type { ResolvedLayerRule } from '../rules/assignment';
 
 /** Infers and checks every value's shape; throws ShapeError naming the first layer that does not fit. */
@@ -59,6 +59,7 @@ export function compileForward(graph: Graph): Program {
     paramSteps: b.paramSteps,
     forwardSteps: b.forwardSteps,
     relevanceSteps: [],
+    segments: [],
     outputs: { logits, relevance: logits, target: control, layers: [] },
   };
 }
@@ -77,55 +78,73 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
     values.set(node.output, out);
   }
 
-  const forwardTensors = b.tensors.length;
   const logits = values.get(graph.output)!;
-  const seed = b.tensor(logits.shape, 'seed');
-  const chosen = b.tensor([1], 'target');
-  b.emit('relevance', { kernel: 'seed-relevance', logits, control, out: seed, chosen });
-
-  // Relevance per value: storage plus whether something has written it yet.
-  const relevance = new Map<string, { ref: TensorRef; written: boolean }>([[graph.output, { ref: seed, written: true }]]);
   const consumers = new Map<string, number>();
   for (const node of graph.nodes) for (const v of node.inputs) consumers.set(v, (consumers.get(v) ?? 0) + 1);
 
+  // Every value's relevance has its own storage, allocated with the forward state so that all programs of this
+  // graph share it: a rule change then recomputes only the layers from the changed one down (Program.segments).
+  // A reshape's sole input shares its relevance storage, as its activation does.
+  const store = new Map<string, TensorRef>([[graph.output, b.tensor(logits.shape, `R:${graph.output}`)]]);
+  for (let k = graph.nodes.length - 1; k >= 0; k--) {
+    const node = graph.nodes[k]!;
+    const out = store.get(node.output);
+    for (const v of node.inputs) {
+      if (store.has(v)) continue;
+      const shape = values.get(v)!.shape;
+      store.set(v, node.op === 'reshape' && out && consumers.get(v) === 1 ? b.view(out, shape) : b.tensor(shape, `R:${v}`));
+    }
+  }
+  const chosen = b.tensor([1], 'target');
+  const forwardTensors = b.tensors.length;
+
+  const segments: Segment[] = [];
+  const segment = (key: string, emit: () => readonly string[]) => {
+    const start = b.relevanceSteps.length;
+    const written = emit();
+    segments.push({ key, start, end: b.relevanceSteps.length, writes: written.map((v) => store.get(v)!.id) });
+  };
+  const seed = store.get(graph.output)!;
+  segment('seed', () => {
+    b.emit('relevance', { kernel: 'seed-relevance', logits, control, out: seed, chosen });
+    return [graph.output];
+  });
+
+  // Whether a value's relevance has been written yet in this program: the first writer overwrites.
+  const written = new Set<string>([graph.output]);
+  const reached = new Set<string>([graph.output]);
   const layerInputs: { layer: string; value: string }[] = [];
   for (let k = graph.nodes.length - 1; k >= 0; k--) {
     const node = graph.nodes[k]!;
-    const r = relevance.get(node.output);
-    if (!r) continue; // nothing downstream reaches the output through this node
+    if (!reached.has(node.output)) continue; // nothing downstream reaches the output through this node
     const inputs = node.inputs.map((v) => values.get(v)!);
     const rule = rules.get(node.name);
     if (!rule) throw new Error(`no rule resolved for layer "${node.name}"`);
     const target = (i: number): RelevanceTarget => {
       const name = node.inputs[i]!;
-      let entry = relevance.get(name);
-      if (!entry) {
-        entry = { ref: b.tensor(values.get(name)!.shape, `R:${name}`), written: false };
-        relevance.set(name, entry);
-      }
-      const accumulate = entry.written;
-      entry.written = true;
-      return { ref: entry.ref, accumulate };
+      reached.add(name);
+      const accumulate = written.has(name);
+      written.add(name);
+      return { ref: store.get(name)!, accumulate };
     };
     const pass = (i: number, ref: TensorRef) => {
       const name = node.inputs[i]!;
       const shape = values.get(name)!.shape;
       if (shapeSize(shape) !== ref.size) throw new ShapeError(`layer "${node.name}": relevance cannot pass unchanged to an input of another size`);
-      // Share storage when this node is the value's only consumer; otherwise add into the value's own buffer.
-      if (!relevance.has(name) && consumers.get(name) === 1) {
-        relevance.set(name, { ref: b.view(ref, shape), written: true });
-        return;
-      }
       const t = target(i);
+      if (t.ref.id === ref.id) return; // shared storage (reshape): nothing to move
       b.emit('relevance', { kernel: 'elementwise', op: 'copy', a: b.view(ref, shape), b: null, out: t.ref, accumulate: t.accumulate });
     };
-    ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r: r.ref, program: rule.program, b, target, pass });
+    segment(`${node.name}:${JSON.stringify(rule.program)}`, () => {
+      ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r: store.get(node.output)!, program: rule.program, b, target, pass });
+      return node.inputs;
+    });
     // A residual add's first input is only part of what it splits; every other layer reports its input's relevance.
     if (node.op !== 'reshape' && node.op !== 'add') layerInputs.push({ layer: node.name, value: node.inputs[0]! });
   }
 
-  const inputRelevance = relevance.get(graph.input.name);
-  if (!inputRelevance) throw new ShapeError('no relevance reaches the input: the output does not depend on it');
+  if (!reached.has(graph.input.name)) throw new ShapeError('no relevance reaches the input: the output does not depend on it');
+  const inputRelevance = store.get(graph.input.name)!;
   return {
     tensors: b.tensors,
     forwardTensors,
@@ -134,14 +153,12 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
     paramSteps: b.paramSteps,
     forwardSteps: b.forwardSteps,
     relevanceSteps: b.relevanceSteps,
+    segments,
     outputs: {
       logits,
-      relevance: inputRelevance.ref.shape === input.shape ? inputRelevance.ref : b.view(inputRelevance.ref, input.shape),
+      relevance: b.view(inputRelevance, input.shape),
       target: chosen,
-      layers: layerInputs.reverse().map(({ layer, value }) => {
-        const rel = relevance.get(value)!;
-        return { layer, ref: b.view(rel.ref, values.get(value)!.shape) };
-      }),
+      layers: layerInputs.reverse().map(({ layer, value }) => ({ layer, ref: b.view(store.get(value)!, values.get(value)!.shape) })),
     },
   };
 }

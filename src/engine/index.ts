@@ -230,6 +230,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
             layers,
             nonFinite: findNonFinite(result.relevance, layers),
             timings: { totalMs: performance.now() - start },
+            work: { ...result.work, ofRelevanceSteps: entry.program.relevanceSteps.length },
             backend,
           };
         },

@@ -35,6 +35,19 @@ export interface ProgramOutputs {
   readonly layers: readonly { readonly layer: string; readonly ref: TensorRef }[];
 }
 
+/**
+ * The relevance steps of one layer (or of the seed). Key: the layer and its compiled rule, so two programs whose
+ * segments agree up to some point computed the same relevance up to there.
+ */
+export interface Segment {
+  readonly key: string;
+  /** Range in relevanceSteps. */
+  readonly start: number;
+  readonly end: number;
+  /** Storage ids of the relevance tensors the segment writes. */
+  readonly writes: readonly number[];
+}
+
 export interface Program {
   readonly tensors: readonly TensorDecl[];
   /**
@@ -49,6 +62,8 @@ export interface Program {
   readonly paramSteps: readonly Step[];
   readonly forwardSteps: readonly Step[];
   readonly relevanceSteps: readonly Step[];
+  /** relevanceSteps cut per layer, in the order they run (seed first). */
+  readonly segments: readonly Segment[];
   readonly outputs: ProgramOutputs;
 }
 

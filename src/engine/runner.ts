@@ -16,9 +16,11 @@ export interface RunResult {
   readonly target: number;
   /** In the order of program.outputs.layers; empty when not requested. */
   readonly layers: readonly Float32Array[];
+  /** What was recomputed: the forward pass or not, and how many of the relevance steps. */
+  readonly work: { readonly forward: boolean; readonly relevanceSteps: number };
 }
 
-import type { Program } from './program';
+import type { Program, Segment } from './program';
 
 export interface ProgramRunner {
   readonly program: Program;
@@ -27,11 +29,14 @@ export interface ProgramRunner {
 }
 
 /**
- * The forward state one model's programs share on a backend, and which input it currently holds, so that an
- * explanation with other rules (or another target) for the same input skips the forward pass.
+ * The state one model's programs share on a backend: the forward pass and every value's relevance (see
+ * Program.forwardTensors), plus what they currently hold, so that an explanation with other rules for the same
+ * input skips the forward pass and the layers above the first changed one.
  */
 export class SharedForward<Storage> {
   private input: Float32Array | null = null;
+  /** The relevance segments last run, with their context (target, contrast); null when nothing is valid. */
+  private chain: { context: string; segments: readonly Segment[] } | null = null;
 
   constructor(readonly storage: Storage) {}
 
@@ -43,10 +48,45 @@ export class SharedForward<Storage> {
   }
 
   remember(input: Float32Array): void {
+    if (!this.holds(input)) this.chain = null;
     this.input = input.slice();
   }
 
   forget(): void {
     this.input = null;
+    this.chain = null;
   }
+
+  /**
+   * How many leading segments of `program` can be skipped: those equal to the last run's (same input and
+   * context), cut back so that no value written by a skipped segment is also written by a segment that runs now
+   * or that ran after the cut last time (accumulated sums would otherwise count twice).
+   */
+  reusableSegments(program: Program, input: Float32Array, context: string): number {
+    const last = this.chain;
+    if (!last || last.context !== context || !this.holds(input)) return 0;
+    const now = program.segments;
+    let p = 0;
+    while (p < now.length && p < last.segments.length && now[p]!.key === last.segments[p]!.key) p++;
+    for (; p > 0; p--) {
+      const skipped = new Set(now.slice(0, p).flatMap((s) => s.writes));
+      const later = [...now.slice(p), ...last.segments.slice(p)];
+      if (!later.some((s) => s.writes.some((id) => skipped.has(id)))) break;
+    }
+    return p;
+  }
+
+  ran(program: Program, context: string): void {
+    this.chain = { context, segments: program.segments };
+  }
+
+  /** Forward-only runs leave relevance as it was; a failed run leaves it unknown. */
+  invalidateRelevance(): void {
+    this.chain = null;
+  }
+}
+
+/** What a run's relevance depends on besides the input and the rules. */
+export function runContext(request: RunRequest): string {
+  return `${request.target}/${request.contrastTarget}`;
 }

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import { compileRule, findRule, ruleDefinitions, RuleError } from '../../src/rules/rules';
-import { resolveAssignment } from '../../src/rules/assignment';
+import { resolveAssignment, type RuleAssignment } from '../../src/rules/assignment';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng, sum } from './helpers/engines';
 
 describe('rule catalogue', () => {
@@ -177,6 +177,48 @@ describe('re-explanation', () => {
       expect(Array.from(switched.relevance)).toEqual(Array.from(freshOther.relevance));
       expect(Array.from(await model.forward(other))).toEqual(Array.from(freshOther.logits));
       expect(model.stats().programs).toBe(2);
+    });
+  }
+});
+
+describe('re-explanation recomputes only the layers from the changed one down', () => {
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    it(`changing one layer at a time gives what a fresh model gives (${backend})`, async () => {
+      const engine = backend === 'cpu' ? await cpuEngine() : await gpuEngine();
+      const graph = testGraph(31);
+      const input = randomArray(3 * 36, rng(32), 2);
+      const model = await engine.load(graph);
+      const steps: RuleAssignment[] = [
+        { preset: 'EpsilonPlusFlat' },
+        { preset: 'EpsilonPlusFlat', layers: [{ layer: 'conv1', rule: 'zbox', low: -3, high: 3 }] }, // first layer only
+        { preset: 'EpsilonPlusFlat', layers: [{ layer: 'conv1', rule: 'zbox', low: -3, high: 3 }, { layer: 'fc', rule: 'epsilon', epsilon: 0.3 }] }, // top layer
+        { preset: 'EpsilonPlusFlat', layers: [{ layer: 'conv2', rule: 'gamma', gamma: 0.5 }] }, // middle, inside the residual block
+        { preset: 'EpsilonPlusFlat', layers: [{ layer: 'add', rule: 'norm', epsilon: 0.01 }] },
+        { preset: 'EpsilonPlusFlat' },
+      ];
+      const work: string[] = [];
+      for (const target of [undefined, 3]) {
+        for (const [i, rules] of steps.entries()) {
+          const got = await model.explain(input, { rules, target });
+          // 'all', 'seed+' (everything but the one seed step), or the count of relevance steps run.
+          const n = got.work.relevanceSteps;
+          const of = got.work.ofRelevanceSteps;
+          work.push(`${got.work.forward ? 'F' : '-'}${n === of ? 'all' : n === of - 1 ? 'seed+' : n}`);
+          const fresh = await (await engine.load(graph)).explain(input, { rules, target });
+          expect(Array.from(got.relevance), `step ${i}, target ${target}`).toEqual(Array.from(fresh.relevance));
+          got.layers.forEach((l, k) => expect(Array.from(l.data), `step ${i} ${l.layer}`).toEqual(Array.from(fresh.layers[k]!.data)));
+        }
+      }
+      // First run: everything. A first-layer change: only that layer's steps (ZBox: 3 z terms, the divide, 3
+      // multiply terms). A top-layer change: all relevance but the seed. A change at the residual add: from the add
+      // down. A new target: all relevance, never the forward pass.
+      const [first, firstLayer, top, block, add, back, ...otherTarget] = work;
+      expect([first, firstLayer, top]).toEqual(['Fall', '-7', '-seed+']);
+      // The block change also puts fc back to its preset rule, so it starts at fc; the add change starts at the add.
+      expect(block).toBe('-seed+');
+      for (const w of [add, back]) expect(Number(w!.slice(1)), w).toBeGreaterThan(7);
+      expect(otherTarget[0]).toBe('-all');
+      expect(otherTarget.slice(1)).toEqual(work.slice(1, 6));
     });
   }
 });

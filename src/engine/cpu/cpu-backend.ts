@@ -5,7 +5,7 @@
 import type { Program, TensorRef } from '../program';
 import { kernelFor } from '../kernels/registry';
 import type { CpuMemory } from '../kernels/kernel';
-import { SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
+import { runContext, SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
 
 export type CpuSharedForward = SharedForward<Float64Array[]>;
 
@@ -37,19 +37,26 @@ export class CpuProgramRunner implements ProgramRunner {
     const control = this.mem.get(p.control);
     control[0] = request.target;
     control[1] = request.contrastTarget;
-    if (!this.shared.holds(request.input)) {
+    const forward = !this.shared.holds(request.input);
+    if (forward) {
       this.mem.get(p.input).set(request.input);
       for (const step of p.forwardSteps) kernelFor(step).cpu(step, this.mem);
       this.shared.remember(request.input);
     }
     const read = (ref: TensorRef) => Float32Array.from(this.mem.get(ref));
-    if (request.forwardOnly) return { logits: read(p.outputs.logits), relevance: new Float32Array(0), target: -1, layers: [] };
-    for (const step of p.relevanceSteps) kernelFor(step).cpu(step, this.mem);
+    if (request.forwardOnly) return { logits: read(p.outputs.logits), relevance: new Float32Array(0), target: -1, layers: [], work: { forward, relevanceSteps: 0 } };
+    const context = runContext(request);
+    const skip = this.shared.reusableSegments(p, request.input, context);
+    const from = skip < p.segments.length ? p.segments[skip]!.start : p.relevanceSteps.length;
+    this.shared.invalidateRelevance();
+    for (const step of p.relevanceSteps.slice(from)) kernelFor(step).cpu(step, this.mem);
+    this.shared.ran(p, context);
     return {
       logits: read(p.outputs.logits),
       relevance: read(p.outputs.relevance),
       target: this.mem.get(p.outputs.target)[0]!,
       layers: request.layerRelevance ? p.outputs.layers.map((l) => read(l.ref)) : [],
+      work: { forward, relevanceSteps: p.relevanceSteps.length - from },
     };
   }
 

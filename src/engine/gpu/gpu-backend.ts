@@ -5,8 +5,8 @@
  */
 import type { Program, TensorRef } from '../program';
 import type { Step } from '../kernels/steps';
-import { kernelFor } from '../kernels/registry';
-import { SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
+import { gpuSpecFor } from '../kernels/registry';
+import { runContext, SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
 import { PipelineCache } from './pipeline-cache';
 
 const WORKGROUP = 64;
@@ -15,7 +15,7 @@ const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment's largest allowed v
 interface Dispatch {
   readonly pipeline: GPUComputePipeline;
   readonly bindGroup: GPUBindGroup;
-  readonly workgroups: readonly [number, number];
+  readonly workgroups: readonly [number, number, number];
 }
 
 export class GpuError extends Error {
@@ -54,13 +54,24 @@ function createTensorBuffer(device: GPUDevice, t: Program['tensors'][number]): G
   return buffer;
 }
 
-function workgroups(invocations: number, limit: number): [number, number] {
+function workgroups(invocations: number, limit: number): [number, number, number] {
   const groups = Math.max(1, Math.ceil(invocations / WORKGROUP));
   const x = Math.min(groups, limit);
-  return [x, Math.ceil(groups / x)];
+  return [x, Math.ceil(groups / x), 1];
 }
 
-function packUniforms(fields: ReturnType<ReturnType<typeof kernelFor>['gpu']['uniforms']>, view: DataView, offset: number): void {
+/** A spec's dispatch size: its explicit workgroup counts, or its invocations folded into x then y. */
+function dispatchSize(spec: ReturnType<typeof gpuSpecFor>, step: Step, limit: number): readonly [number, number, number] {
+  if (spec.workgroups) {
+    const size = spec.workgroups(step);
+    if (size.some((n) => n > limit)) throw new GpuError(`${step.kernel}: ${size.join(' x ')} workgroups exceed this GPU's limit of ${limit} per dimension`);
+    return size;
+  }
+  if (!spec.invocations) throw new Error(`${step.kernel}: the GPU spec gives neither invocations nor workgroups`);
+  return workgroups(spec.invocations(step), limit);
+}
+
+function packUniforms(fields: ReturnType<ReturnType<typeof gpuSpecFor>['uniforms']>, view: DataView, offset: number): void {
   fields.forEach(([type, value], i) => {
     const at = offset + 4 * i;
     if (type === 'u') view.setUint32(at, value, true);
@@ -102,13 +113,13 @@ export class GpuProgramRunner implements ProgramRunner {
 
     const dispatches = await Promise.all(
       all.map(async (step, i): Promise<Dispatch> => {
-        const spec = kernelFor(step).gpu;
+        const spec = gpuSpecFor(step);
         packUniforms(spec.uniforms(step), view, i * UNIFORM_SLOT);
         const pipeline = await cache.get(spec.shader, spec.overrides(step));
         const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniformBuffer, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
         spec.bindings(step).forEach((ref, k) => entries.push({ binding: k + 1, resource: { buffer: ref ? buffers[ref.id]! : placeholder } }));
         const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: step.kernel });
-        return { pipeline, bindGroup, workgroups: workgroups(spec.invocations(step), limit) };
+        return { pipeline, bindGroup, workgroups: dispatchSize(spec, step, limit) };
       }),
     );
     device.queue.writeBuffer(uniformBuffer, 0, uniformData);
@@ -159,7 +170,7 @@ export class GpuProgramRunner implements ProgramRunner {
       for (const d of dispatches) {
         pass.setPipeline(d.pipeline);
         pass.setBindGroup(0, d.bindGroup);
-        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1]);
+        pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
       }
       pass.end();
     }
@@ -185,22 +196,29 @@ export class GpuProgramRunner implements ProgramRunner {
     const bytes = last.offset + last.ref.size * 4;
     this.device.pushErrorScope('validation');
     const forward = cached ? [] : this.forward;
-    this.submit(request.forwardOnly ? forward : [...forward, ...this.relevance], (encoder) => {
+    const context = runContext(request);
+    if (!cached) this.shared.remember(request.input);
+    // Segments of the relevance pass that the last run already computed identically are skipped.
+    const skip = request.forwardOnly ? 0 : this.shared.reusableSegments(p, request.input, context);
+    const from = skip < p.segments.length ? p.segments[skip]!.start : p.relevanceSteps.length;
+    if (!request.forwardOnly) this.shared.invalidateRelevance();
+    this.submit(request.forwardOnly ? forward : [...forward, ...this.relevance.slice(from)], (encoder) => {
       for (const { ref, offset } of this.readout.slice(0, count)) {
         encoder.copyBufferToBuffer(this.buffers[ref.id]!, 0, this.staging, offset, ref.size * 4);
       }
     });
-    this.shared.remember(request.input);
     const error = await this.device.popErrorScope();
     if (error) {
       this.shared.forget();
       throw new GpuError(`WebGPU rejected the explanation: ${error.message}`);
     }
+    if (!request.forwardOnly) this.shared.ran(p, context);
     await this.staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 8) * 8);
     try {
       const mapped = this.staging.getMappedRange(0, Math.ceil(bytes / 8) * 8);
       const f32 = (i: number) => new Float32Array(mapped, this.readout[i]!.offset, this.readout[i]!.ref.size).slice();
-      if (request.forwardOnly) return { logits: f32(0), relevance: new Float32Array(0), target: -1, layers: [] };
+      const work = { forward: !cached, relevanceSteps: request.forwardOnly ? 0 : p.relevanceSteps.length - from };
+      if (request.forwardOnly) return { logits: f32(0), relevance: new Float32Array(0), target: -1, layers: [], work };
       const layers: Float32Array[] = [];
       for (let i = this.layersFrom; i < count; i++) layers.push(f32(i));
       return {
@@ -208,6 +226,7 @@ export class GpuProgramRunner implements ProgramRunner {
         relevance: f32(1),
         target: new Int32Array(mapped, this.readout[2]!.offset, 1)[0]!,
         layers,
+        work,
       };
     } finally {
       this.staging.unmap();

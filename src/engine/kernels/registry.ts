@@ -1,8 +1,9 @@
 /** The one table of kernels: step kind -> CPU reference and GPU spec. */
-import type { KernelDef } from './kernel';
+import type { GpuKernelSpec, KernelDef } from './kernel';
 import type { Step, StepKind } from './steps';
 import { conv2dKernel } from './conv2d';
 import { conv2dRelevanceKernel } from './conv2d-relevance';
+import { conv2dGpuVariants, conv2dRelevanceGpuVariants } from './conv2d-fast';
 import { stabilizedDivideKernel } from './stabilized-divide';
 import { modifyParamsKernel } from './modify-params';
 import { elementwiseKernel } from './elementwise';
@@ -13,8 +14,9 @@ import { windowCopyKernel } from './window-copy';
 type KernelTable = { [K in StepKind]: KernelDef<Extract<Step, { kernel: K }>> };
 
 export const kernels: KernelTable = {
-  conv2d: conv2dKernel,
-  'conv2d-relevance': conv2dRelevanceKernel,
+  // The direct kernels, plus the tiled GEMM and GEMV variants a step may name (./conv2d-fast.ts).
+  conv2d: { ...conv2dKernel, variants: conv2dGpuVariants },
+  'conv2d-relevance': { ...conv2dRelevanceKernel, variants: conv2dRelevanceGpuVariants },
   'stabilized-divide': stabilizedDivideKernel,
   'modify-params': modifyParamsKernel,
   elementwise: elementwiseKernel,
@@ -26,4 +28,14 @@ export const kernels: KernelTable = {
 
 export function kernelFor<S extends Step>(step: S): KernelDef<S> {
   return kernels[step.kernel] as unknown as KernelDef<S>;
+}
+
+/** The GPU implementation a step runs with: its kernel's default spec, or the variant the step names. */
+export function gpuSpecFor<S extends Step>(step: S): GpuKernelSpec<S> {
+  const def = kernelFor(step);
+  const variant = (step as { readonly variant?: string }).variant;
+  if (variant === undefined) return def.gpu;
+  const spec = def.variants?.[variant];
+  if (!spec) throw new Error(`kernel ${step.kernel} has no GPU variant "${variant}"`);
+  return spec;
 }

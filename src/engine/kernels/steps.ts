@@ -25,6 +25,14 @@ export interface ConvGeometry {
   readonly groups: number;
 }
 
+/**
+ * Which GPU kernel runs a conv2d or conv2d-relevance step (the CPU reference is the same for all): absent, the
+ * direct kernel (one invocation per element written); 'gemm', the tiled implicit GEMM; 'gemv', the
+ * matrix-vector kernels of a Linear layer (1x1 on 1x1, C a multiple of 4). Chosen by geometry in
+ * ops/conv-shaped.ts.
+ */
+export type ConvVariant = 'gemm' | 'gemv';
+
 /** out (+)= conv(input_mod(x), weight) + bias */
 export interface Conv2dStep {
   readonly kernel: 'conv2d';
@@ -37,6 +45,7 @@ export interface Conv2dStep {
   readonly inputMod: InputModifier;
   readonly out: TensorRef;
   readonly accumulate: boolean;
+  readonly variant?: ConvVariant;
 }
 
 /** rin (+)= input_mod(x) * conv_transpose(s, weight): the LRP "multiply" pass. */
@@ -50,6 +59,7 @@ export interface Conv2dRelevanceStep {
   readonly inputMod: InputModifier;
   readonly rin: TensorRef;
   readonly accumulate: boolean;
+  readonly variant?: ConvVariant;
 }
 
 /** s = coefficient * mask(zref) * r / stab(z)   (no division when epsilon is null) */

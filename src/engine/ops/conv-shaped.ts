@@ -4,7 +4,8 @@
  */
 import { isPlainForward, type Group } from '../../rules/rule-program';
 import type { TensorRef } from '../program';
-import type { ConvGeometry } from '../kernels/steps';
+import type { ConvGeometry, ConvVariant } from '../kernels/steps';
+import { forwardGemmShape, GEMM_TILE, GEMV_COLUMNS, GEMV_ROWS, isDense, relevanceGemmShape, type GemmShape } from '../kernels/conv2d-fast';
 import { shapeSize } from '../graph';
 import { fail, type ForwardContext, type RelevanceContext } from './op';
 
@@ -12,6 +13,33 @@ export interface ConvLayer {
   readonly geom: ConvGeometry;
   readonly weight: TensorRef;
   readonly bias: TensorRef | null;
+}
+
+/** Largest workgroup count per dimension every WebGPU device supports (maxComputeWorkgroupsPerDimension). */
+const MAX_WORKGROUPS = 65535;
+/** Largest batch the GEMV kernels take (they read the weights once per batch row). */
+const GEMV_MAX_BATCH = 8;
+/** The GEMV dispatches: O/4 (forward) and C/64 (relevance) workgroups along x. */
+const GEMV_ROWS_LIMIT = GEMV_ROWS * MAX_WORKGROUPS;
+const GEMV_COLUMNS_LIMIT = GEMV_COLUMNS * MAX_WORKGROUPS;
+/** Smallest M, N and K for which the 64x64 GEMM tiles pay (below, most of a tile would be padding). */
+const GEMM_MIN_DIM = 16;
+
+/**
+ * The GPU kernel for a conv2d (forward) or conv2d-relevance step of this geometry; undefined: the direct kernel.
+ * - Linear layers (1x1 on 1x1, ungrouped) with C a multiple of 4 and a batch of at most 8: the GEMV kernels.
+ * - Otherwise the implicit GEMM when its per-group M, N and K are all at least 16 (forward: M = O/groups,
+ *   N = batch*OH*OW, K = C/groups*KH*KW; relevance: M = C/groups, N = batch*H*W, K = O/groups*KH*KW) and the
+ *   tiles fit the dispatch limits.
+ * - The direct kernels for the rest: depthwise and grouped convolutions with few channels per group (BatchNorm
+ *   kept as a layer, average pools), and layers with a tiny M, N or K.
+ */
+export function selectConvVariant(g: ConvGeometry, pass: 'forward' | 'relevance'): ConvVariant | undefined {
+  if (isDense(g) && g.c % 4 === 0 && g.n <= GEMV_MAX_BATCH && g.o <= GEMV_ROWS_LIMIT && g.c <= GEMV_COLUMNS_LIMIT) return 'gemv';
+  const shape: GemmShape = pass === 'forward' ? forwardGemmShape(g) : relevanceGemmShape(g);
+  const fits = Math.ceil(shape.n / GEMM_TILE) <= MAX_WORKGROUPS && Math.ceil(shape.m / GEMM_TILE) <= MAX_WORKGROUPS && shape.groups <= MAX_WORKGROUPS;
+  if (fits && shape.m >= GEMM_MIN_DIM && shape.n >= GEMM_MIN_DIM && shape.k >= GEMM_MIN_DIM) return 'gemm';
+  return undefined;
 }
 
 export function emitConvForward(ctx: ForwardContext, layer: ConvLayer): TensorRef {
@@ -26,9 +54,13 @@ export function emitConvForward(ctx: ForwardContext, layer: ConvLayer): TensorRe
     inputMod: 'identity',
     out,
     accumulate: false,
+    ...variantField(selectConvVariant(layer.geom, 'forward')),
   });
   return out;
 }
+
+/** The step field for a variant (absent for the direct kernel, so those steps look as before). */
+const variantField = (variant: ConvVariant | undefined): { variant?: ConvVariant } => (variant ? { variant } : {});
 
 /** ZBox's bounds as one tensor [low per channel, high per channel]. */
 function boundsTensor(ctx: RelevanceContext, channels: number): TensorRef | null {
@@ -58,6 +90,8 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
     program.kind === 'gradient'
       ? [{ terms: [{ input: 'ones', weight: { kind: 'affine', plain: 1, pos: 0, neg: 0 } }], bias: { kind: 'zero' }, coefficient: 1, mask: 'all', epsilon: null }]
       : program.groups;
+  const forwardVariant = variantField(selectConvVariant(layer.geom, 'forward'));
+  const relevanceVariant = variantField(selectConvVariant(layer.geom, 'relevance'));
   const bounds = boundsTensor(ctx, layer.geom.c);
   const needsBounds = groups.some((g) => g.terms.some((t) => t.input === 'low' || t.input === 'high'));
   if (needsBounds && !bounds) fail(ctx.node, 'rule uses ZBox bounds but none were given');
@@ -77,6 +111,7 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
           inputMod: term.input,
           out: z,
           accumulate: i > 0,
+          ...forwardVariant,
         });
       });
     }
@@ -103,6 +138,7 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
         inputMod: term.input,
         rin: b.view(t.ref, xView.shape),
         accumulate: t.accumulate,
+        ...relevanceVariant,
       });
     }
   }

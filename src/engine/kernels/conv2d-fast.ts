@@ -1,0 +1,103 @@
+/**
+ * Fast GPU implementations of the conv2d and conv2d-relevance steps (the CPU references in ./conv2d.ts and
+ * ./conv2d-relevance.ts are unchanged: same step semantics, another shader). ops/conv-shaped.ts picks one per
+ * geometry through the step's `variant`:
+ *   'gemm': implicit GEMM with 64x64 workgroup tiles and 4x4 register blocks (conv2d-gemm.wgsl,
+ *           conv2d-relevance-gemm.wgsl);
+ *   'gemv': a Linear layer's matrix-vector products, C a multiple of 4 (dense-forward.wgsl, dense-relevance.wgsl).
+ */
+import gemmShader from '../../shaders/conv2d-gemm.wgsl?raw';
+import relevanceGemmShader from '../../shaders/conv2d-relevance-gemm.wgsl?raw';
+import denseForwardShader from '../../shaders/dense-forward.wgsl?raw';
+import denseRelevanceShader from '../../shaders/dense-relevance.wgsl?raw';
+import type { GpuKernelSpec, UniformField } from './kernel';
+import { inputModCode, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ConvVariant } from './steps';
+import { convUniforms } from './conv2d';
+
+/** Output tile of the GEMM kernels (rows and columns) and their K chunk. */
+export const GEMM_TILE = 64;
+export const GEMM_K_CHUNK = 16;
+/** Outputs per workgroup of dense-forward.wgsl, input features per workgroup of dense-relevance.wgsl. */
+export const GEMV_ROWS = 4;
+export const GEMV_COLUMNS = 64;
+
+/** The GEMM a step computes, per group: M x N outputs over K. */
+export interface GemmShape {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly groups: number;
+}
+
+export function forwardGemmShape(g: ConvGeometry): GemmShape {
+  return { m: g.o / g.groups, n: g.n * g.oh * g.ow, k: (g.c / g.groups) * g.kh * g.kw, groups: g.groups };
+}
+
+export function relevanceGemmShape(g: ConvGeometry): GemmShape {
+  return { m: g.c / g.groups, n: g.n * g.h * g.w, k: (g.o / g.groups) * g.kh * g.kw, groups: g.groups };
+}
+
+/** A Linear layer as the conv steps see it: a 1x1 convolution of a 1x1 image, ungrouped and unpadded. */
+export function isDense(g: ConvGeometry): boolean {
+  return g.h === 1 && g.w === 1 && g.oh === 1 && g.ow === 1 && g.kh === 1 && g.kw === 1 && g.groups === 1 && g.padTop === 0 && g.padLeft === 0;
+}
+
+function gemmUniforms(g: ConvGeometry, total: number, shape: GemmShape): UniformField[] {
+  return [...convUniforms(g, total), ['u', g.c / g.groups], ['u', g.o / g.groups], ['u', shape.k], ['u', shape.n]];
+}
+
+const gemmWorkgroups = (shape: GemmShape): [number, number, number] => [
+  Math.ceil(shape.n / GEMM_TILE),
+  Math.ceil(shape.m / GEMM_TILE),
+  shape.groups,
+];
+
+const denseUniforms = (g: ConvGeometry): UniformField[] => [['u', g.n], ['u', g.c / 4], ['u', g.o]];
+
+function checkDense(g: ConvGeometry): void {
+  if (!isDense(g) || g.c % 4 !== 0) throw new Error(`the gemv kernels need a Linear layer with a multiple of 4 inputs, got ${JSON.stringify(g)}`);
+}
+
+export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> = {
+  gemm: {
+    shader: gemmShader,
+    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
+    uniforms: (s) => gemmUniforms(s.geom, s.out.size, forwardGemmShape(s.geom)),
+    bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
+    workgroups: (s) => gemmWorkgroups(forwardGemmShape(s.geom)),
+  },
+  gemv: {
+    shader: denseForwardShader,
+    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
+    uniforms: (s) => {
+      checkDense(s.geom);
+      return denseUniforms(s.geom);
+    },
+    bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
+    workgroups: (s) => [Math.ceil(s.geom.o / GEMV_ROWS), s.geom.n, 1],
+  },
+};
+
+export const conv2dRelevanceGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dRelevanceStep>> = {
+  gemm: {
+    shader: relevanceGemmShader,
+    overrides: (s) => ({
+      INPUT_MOD: inputModCode[s.inputMod],
+      ACCUMULATE: s.accumulate ? 1 : 0,
+      UNIT_STRIDE: s.geom.strideH === 1 && s.geom.strideW === 1 ? 1 : 0,
+    }),
+    uniforms: (s) => gemmUniforms(s.geom, s.rin.size, relevanceGemmShape(s.geom)),
+    bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
+    workgroups: (s) => gemmWorkgroups(relevanceGemmShape(s.geom)),
+  },
+  gemv: {
+    shader: denseRelevanceShader,
+    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
+    uniforms: (s) => {
+      checkDense(s.geom);
+      return denseUniforms(s.geom);
+    },
+    bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
+    workgroups: (s) => [Math.ceil(s.geom.c / GEMV_COLUMNS), s.geom.n, 1],
+  },
+};
