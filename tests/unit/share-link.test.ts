@@ -1,0 +1,177 @@
+/** Share links: round trips of random states, and hostile strings that must end in a clear error. */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PNG } from 'pngjs';
+import { deflateSync } from 'fflate';
+import { decodeShareState, encodeShareState, filterRows } from '../../src/share/share-codec';
+import { COLORMAPS, SHARE_LIMITS, ShareLinkError, type ShareState } from '../../src/share/share-state';
+import { ruleDefinitions } from '../../src/rules/rules';
+import { composites } from '../../src/rules/composites';
+
+// eslint-disable-next-line no-control-regex -- names with control characters are what the decoder refuses
+const name = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s));
+// JSON has no negative zero: -0 travels as 0, which every rule treats the same.
+const num = (min: number, max: number) => fc.double({ min, max, noNaN: true }).map((x) => (x === 0 ? 0 : x));
+const paramValue = fc.oneof(num(-1e6, 1e6), fc.boolean(), fc.array(num(-10, 10), { minLength: 1, maxLength: 5 }));
+const params = fc.dictionary(name, paramValue, { maxKeys: 4 });
+const image = fc.oneof(
+  fc.record({ kind: fc.constant('sample' as const), id: name }),
+  fc.record({ width: fc.integer({ min: 1, max: 12 }), height: fc.integer({ min: 1, max: 12 }) }).chain(({ width, height }) =>
+    fc.uint8Array({ minLength: width * height * 3, maxLength: width * height * 3 }).map((rgb) => ({ kind: 'pixels' as const, width, height, rgb })),
+  ),
+);
+const state: fc.Arbitrary<ShareState> = fc.record({
+  version: fc.constant(1 as const),
+  model: fc.oneof(
+    fc.record({ kind: fc.constant('builtin' as const), id: name }),
+    fc.record({ kind: fc.constant('user' as const), name, sha256: fc.stringMatching(/^[0-9a-f]{64}$/) }),
+  ),
+  image,
+  target: fc.option(fc.integer({ min: 0, max: 999 }), { nil: null }),
+  contrast: fc.option(fc.integer({ min: 0, max: 999 }), { nil: null }),
+  preset: fc.constantFrom(...composites.map((c) => c.id)),
+  presetParams: params,
+  overrides: fc.dictionary(name, fc.record({ rule: fc.constantFrom(...ruleDefinitions.map((r) => r.id)), params }), { maxKeys: 6 }),
+  mergeBatchNorm: fc.boolean(),
+  view: fc.record({
+    colormap: fc.constantFrom(...COLORMAPS),
+    opacity: num(0, 1),
+    clip: fc.boolean(),
+    clipPercentile: num(50, 100),
+    inspect: fc.option(name, { nil: null }),
+  }),
+});
+
+/** A state or a ShareLinkError: nothing else may come out of the decoder. */
+function decodeOrError(link: string): ShareState | ShareLinkError {
+  try {
+    return decodeShareState(link);
+  } catch (e) {
+    if (e instanceof ShareLinkError) return e;
+    throw e;
+  }
+}
+
+describe('share links', () => {
+  it('random valid states decode unchanged', () => {
+    fc.assert(
+      fc.property(state, (s) => {
+        const link = encodeShareState(s);
+        expect(link).toMatch(/^s1\.[A-Za-z0-9_-]+$/);
+        expect(decodeShareState(`https://example.test/#${link}`)).toEqual(s);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('random strings and mutated links give a state or a clear error, quickly', () => {
+    fc.assert(
+      fc.property(state, fc.string({ maxLength: 200 }), fc.nat(), fc.nat(), (s, junk, at, bit) => {
+        const link = encodeShareState(s);
+        const started = performance.now();
+        for (const candidate of [
+          junk,
+          `s1.${junk}`,
+          link.slice(0, at % link.length),
+          link.slice(0, at % link.length) + junk + link.slice(at % link.length),
+          link.slice(0, 3 + (at % (link.length - 3))) + String.fromCharCode(65 + (bit % 26)) + link.slice(4 + (at % (link.length - 3))),
+        ]) {
+          const out = decodeOrError(candidate);
+          if (out instanceof ShareLinkError) expect(out.message.length).toBeGreaterThan(10);
+        }
+        expect(performance.now() - started).toBeLessThan(1000);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  const craft = (obj: unknown, pixels = new Uint8Array(0)) => {
+    const json = new TextEncoder().encode(JSON.stringify(obj));
+    const payload = new Uint8Array(4 + json.length + pixels.length);
+    new DataView(payload.buffer).setUint32(0, json.length, true);
+    payload.set(json, 4);
+    payload.set(pixels, 4 + json.length);
+    return 's1.' + Buffer.from(deflateSync(payload)).toString('base64url');
+  };
+  const valid: ShareState = {
+    version: 1,
+    model: { kind: 'builtin', id: 'tinyvgg' },
+    image: { kind: 'sample', id: 'coffee' },
+    target: null,
+    contrast: null,
+    preset: 'EpsilonPlusFlat',
+    presetParams: {},
+    overrides: {},
+    mergeBatchNorm: true,
+    view: { colormap: 'bwr', opacity: 0.6, clip: false, clipPercentile: 99, inspect: null },
+  };
+
+  it.each([
+    ['a future version', { ...valid, version: 2 }, /newer LRP Lens/],
+    ['a huge image', { ...valid, image: { kind: 'pixels', width: 1e9, height: 1e9 } }, /image width/],
+    ['pixels missing', { ...valid, image: { kind: 'pixels', width: 4, height: 4 } }, /48 bytes of pixels/],
+    ['a wrong type', { ...valid, target: 'one' }, /target/],
+    ['a negative target', { ...valid, target: -3 }, /target/],
+    ['an unknown rule', { ...valid, overrides: { conv1: { rule: 'evil', params: {} } } }, /not a known rule/],
+    ['an unknown preset', { ...valid, preset: 'x' }, /not a known preset/],
+    ['an unknown field', { ...valid, extra: 1 }, /unknown field/],
+    ['a bad colormap', { ...valid, view: { ...valid.view, colormap: 'javascript:alert(1)' } }, /colormap/],
+    ['an opacity out of range', { ...valid, view: { ...valid.view, opacity: 7 } }, /opacity/],
+    ['a bad hash', { ...valid, model: { kind: 'user', name: 'm.onnx', sha256: 'xyz' } }, /SHA-256/],
+    ['control characters', { ...valid, model: { kind: 'builtin', id: 'a\u0000b' } }, /control characters/],
+    ['an oversized name', { ...valid, model: { kind: 'builtin', id: 'x'.repeat(10_000) } }, /characters/],
+    ['too many parameters', { ...valid, presetParams: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, 1])) }, /parameters/],
+    ['NaN smuggled as null', { ...valid, view: { ...valid.view, opacity: null } }, /opacity/],
+  ])('refuses %s', (_what, obj, message) => {
+    expect(() => decodeShareState(craft(obj))).toThrow(message);
+  });
+
+  it('"__proto__" as a layer or parameter name is an ordinary key', () => {
+    const link = craft({ ...valid, presetParams: JSON.parse('{"__proto__": 3}'), overrides: JSON.parse('{"__proto__": {"rule": "flat", "params": {}}}') });
+    const s = decodeShareState(link);
+    expect(Object.getPrototypeOf(s.presetParams)).toBe(Object.prototype);
+    expect(Object.keys(s.overrides)).toEqual(['__proto__']);
+    expect(({} as Record<string, unknown>).rule).toBeUndefined();
+  });
+
+  it('script in strings stays text: it decodes as the same characters and nothing else', () => {
+    const s = { ...valid, model: { kind: 'builtin' as const, id: '<img src=x onerror=alert(1)>' }, overrides: { '<script>alert(1)</script>': { rule: 'flat', params: {} } } };
+    expect(decodeShareState(encodeShareState(s))).toEqual(s);
+  });
+
+  it('refuses a decompression bomb and links that are not share links', () => {
+    const bomb = 's1.' + Buffer.from(deflateSync(new Uint8Array(SHARE_LIMITS.inflatedBytes + 10))).toString('base64url');
+    expect(() => decodeShareState(bomb)).toThrow(/expands beyond/);
+    expect(() => decodeShareState('#hello')).toThrow(/not an LRP Lens share link/);
+    expect(() => decodeShareState('s9.abc')).toThrow(/newer LRP Lens/);
+    expect(() => decodeShareState('s1.!!!')).toThrow(/characters/);
+    expect(() => decodeShareState('')).toThrow(ShareLinkError);
+  });
+
+  it('the Paeth filter is invertible', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 }), fc.nat(), (w, h, seed) => {
+        const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37 + seed) & 255);
+        expect(filterRows(filterRows(rgb, w, h, false), w, h, true)).toEqual(rgb);
+      }),
+    );
+  });
+
+  it('a 224x224 photo fits in a link of about a hundred kilobytes', () => {
+    const png = PNG.sync.read(readFileSync(resolve(__dirname, '../../../shared/samples/chelsea.png')));
+    const rgb = new Uint8Array(224 * 224 * 3);
+    for (let y = 0; y < 224; y++) {
+      for (let x = 0; x < 224; x++) {
+        const sx = Math.floor((x * png.width) / 224);
+        const sy = Math.floor((y * png.height) / 224);
+        for (let c = 0; c < 3; c++) rgb[(y * 224 + x) * 3 + c] = png.data[(sy * png.width + sx) * 4 + c]!;
+      }
+    }
+    const link = encodeShareState({ ...valid, image: { kind: 'pixels', width: 224, height: 224, rgb } });
+    console.log(`224x224 chelsea.png: link of ${link.length} characters (raw RGB ${rgb.length} bytes)`);
+    expect(link.length).toBeLessThan(rgb.length * 1.34);
+    expect(decodeShareState(link).image).toEqual({ kind: 'pixels', width: 224, height: 224, rgb });
+  });
+});
