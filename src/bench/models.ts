@@ -1,0 +1,266 @@
+/**
+ * Benchmark models built in code: VGG16 and ResNet-50 with torchvision's architecture (224x224 RGB, 1000 classes)
+ * and deterministic random weights, so the benchmark needs no download. BatchNorm is folded into the preceding
+ * convolution (as Zennit's canonizers do before an explanation): every conv carries a bias and no batchnorm node
+ * remains. Weights are He-scaled (uniform, variance 2 / fan_in) so activations stay finite through the depth; the
+ * last convolution of each ResNet bottleneck branch is scaled down (like torchvision's zero_init_residual, but not
+ * zero) so the residual sum does not double its variance per block.
+ *
+ * `tiny` presets keep the layer structure (same layers, same names, same kernel sizes and strides) on a 32x32 input
+ * with every channel width divided by 8: seconds instead of hours on a CPU-emulated GPU.
+ */
+import type { Graph, GraphNode, Shape, Tensor } from '../engine/graph';
+
+/**
+ * Fast deterministic numbers (xorshift32); `fill` writes uniform values in [-scale, scale). The state stays a
+ * signed 32-bit integer so that V8 keeps the loop in integer registers (about 1 ns per value).
+ */
+export class XorShift {
+  private s: number;
+
+  constructor(seed: number) {
+    this.s = seed | 0 || 0x2545f491;
+  }
+
+  /** The next value as an unsigned 32-bit integer. */
+  next(): number {
+    let x = this.s;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.s = x | 0;
+    return this.s >>> 0;
+  }
+
+  fill(out: Float32Array, scale: number): Float32Array {
+    let x = this.s;
+    const k = scale / 2147483648;
+    for (let i = 0; i < out.length; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[i] = x * k;
+    }
+    this.s = x | 0 || 0x2545f491;
+    return out;
+  }
+}
+
+export interface BuildOptions {
+  /** Seed of the weights (default 1). */
+  readonly seed?: number;
+  /**
+   * false: parameters are allocated but left at zero (shape checks and FLOP counts only: no time spent on random
+   * numbers, and untouched zero pages cost no memory until written).
+   */
+  readonly random?: boolean;
+}
+
+class GraphBuilder {
+  readonly nodes: GraphNode[] = [];
+  private readonly rng: XorShift;
+  private readonly random: boolean;
+
+  constructor(options: BuildOptions) {
+    this.rng = new XorShift(options.seed ?? 1);
+    this.random = options.random ?? true;
+  }
+
+  private param(shape: Shape, scale: number): Tensor {
+    let n = 1;
+    for (const d of shape) n *= d;
+    const data = new Float32Array(n);
+    if (this.random && scale > 0) this.rng.fill(data, scale);
+    return { shape, data };
+  }
+
+  private add(node: GraphNode): string {
+    this.nodes.push(node);
+    return node.output;
+  }
+
+  /** Conv2d (square kernel, symmetric padding) with a bias: a convolution with its BatchNorm folded in. */
+  conv(name: string, x: string, cin: number, cout: number, k: number, stride: number, pad: number, gain = 1): string {
+    const fanIn = cin * k * k;
+    return this.add({
+      name,
+      op: 'conv2d',
+      inputs: [x],
+      output: name,
+      attrs: { stride: [stride, stride], pads: [pad, pad, pad, pad], dilation: [1, 1], groups: 1 },
+      params: {
+        weight: this.param([cout, cin, k, k], gain * Math.sqrt(6 / fanIn)),
+        bias: this.param([cout], 0.05),
+      },
+    });
+  }
+
+  linear(name: string, x: string, cin: number, cout: number): string {
+    return this.add({
+      name,
+      op: 'linear',
+      inputs: [x],
+      output: name,
+      attrs: {},
+      params: { weight: this.param([cout, cin], Math.sqrt(6 / cin)), bias: this.param([cout], 0.05) },
+    });
+  }
+
+  relu(name: string, x: string): string {
+    return this.add({ name, op: 'relu', inputs: [x], output: name, attrs: {}, params: {} });
+  }
+
+  maxpool(name: string, x: string, k: number, stride: number, pad: number): string {
+    return this.add({
+      name,
+      op: 'maxpool2d',
+      inputs: [x],
+      output: name,
+      attrs: { kernel: [k, k], stride: [stride, stride], pads: [pad, pad, pad, pad] },
+      params: {},
+    });
+  }
+
+  globalAvgPool(name: string, x: string): string {
+    return this.add({ name, op: 'globalavgpool', inputs: [x], output: name, attrs: {}, params: {} });
+  }
+
+  flatten(name: string, x: string, features: number): string {
+    return this.add({ name, op: 'reshape', inputs: [x], output: name, attrs: { shape: [1, features] }, params: {} });
+  }
+
+  sum(name: string, a: string, b: string): string {
+    return this.add({ name, op: 'add', inputs: [a, b], output: name, attrs: {}, params: {} });
+  }
+}
+
+export type BenchModelKind = 'vgg16' | 'resnet50';
+
+export interface ModelSize {
+  /** Input height and width. */
+  readonly size: number;
+  /** Channel widths are divided by this. */
+  readonly widthDivisor: number;
+  readonly classes: number;
+}
+
+export const FULL: ModelSize = { size: 224, widthDivisor: 1, classes: 1000 };
+export const TINY: ModelSize = { size: 32, widthDivisor: 8, classes: 1000 };
+
+const VGG16_CFG: readonly (number | 'M')[] = [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'];
+
+/**
+ * torchvision.models.vgg16 with torchvision's module names (features.0, ..., classifier.6). The adaptive average
+ * pool to 7x7 is the identity at 224x224 and is left out; dropout is the identity at inference. The tiny preset
+ * flattens its 1x1 feature map (no 7x7 replication) into a classifier of width 4096/8.
+ */
+export function vgg16(size: ModelSize = FULL, options: BuildOptions = {}): Graph {
+  const g = new GraphBuilder(options);
+  const d = size.widthDivisor;
+  let x = 'input';
+  let c = 3;
+  let hw = size.size;
+  let i = 0;
+  for (const v of VGG16_CFG) {
+    if (v === 'M') {
+      x = g.maxpool(`features.${i}`, x, 2, 2, 0);
+      hw = Math.floor(hw / 2);
+      i += 1;
+    } else {
+      const out = v / d;
+      x = g.conv(`features.${i}`, x, c, out, 3, 1, 1);
+      x = g.relu(`features.${i + 1}`, x);
+      c = out;
+      i += 2;
+    }
+  }
+  const features = c * hw * hw;
+  const hidden = 4096 / d;
+  x = g.flatten('flatten', x, features);
+  x = g.linear('classifier.0', x, features, hidden);
+  x = g.relu('classifier.1', x);
+  x = g.linear('classifier.3', x, hidden, hidden);
+  x = g.relu('classifier.4', x);
+  x = g.linear('classifier.6', x, hidden, size.classes);
+  return {
+    name: d === 1 ? 'vgg16' : 'vgg16-tiny',
+    input: { name: 'input', shape: [1, 3, size.size, size.size] },
+    output: x,
+    nodes: g.nodes,
+    notes: ['random weights (benchmark)'],
+  };
+}
+
+/** How much the last convolution of a residual branch is scaled relative to He (keeps the residual sum finite). */
+const RESIDUAL_GAIN = 0.2;
+
+/**
+ * torchvision.models.resnet50 (v1.5: the stride sits on the 3x3 conv of a bottleneck) with BatchNorm folded:
+ * conv1 7x7/2, maxpool 3x3/2 pad 1, four stages of bottlenecks [3, 4, 6, 3] (1x1, 3x3, 1x1 with expansion 4),
+ * a 1x1 strided downsample conv on the shortcut of each stage's first block, global average pool, fc.
+ * Node names follow torchvision (layer2.0.conv2, layer2.0.downsample.0, fc); the shared relu module becomes
+ * relu1/relu2/relu3 per block and the residual sum "add".
+ */
+export function resnet50(size: ModelSize = FULL, options: BuildOptions = {}): Graph {
+  const g = new GraphBuilder(options);
+  const d = size.widthDivisor;
+  const stem = 64 / d;
+  let x = g.conv('conv1', 'input', 3, stem, 7, 2, 3);
+  x = g.relu('relu', x);
+  x = g.maxpool('maxpool', x, 3, 2, 1);
+  let c = stem;
+  const stages: readonly [number, number, number][] = [
+    [64, 3, 1],
+    [128, 4, 2],
+    [256, 6, 2],
+    [512, 3, 2],
+  ];
+  stages.forEach(([width0, blocks, stride0], s) => {
+    const width = width0 / d;
+    const out = width * 4;
+    for (let b = 0; b < blocks; b++) {
+      const p = `layer${s + 1}.${b}`;
+      const stride = b === 0 ? stride0 : 1;
+      let y = g.conv(`${p}.conv1`, x, c, width, 1, 1, 0);
+      y = g.relu(`${p}.relu1`, y);
+      y = g.conv(`${p}.conv2`, y, width, width, 3, stride, 1);
+      y = g.relu(`${p}.relu2`, y);
+      y = g.conv(`${p}.conv3`, y, width, out, 1, 1, 0, RESIDUAL_GAIN);
+      const shortcut = b === 0 ? g.conv(`${p}.downsample.0`, x, c, out, 1, stride, 0) : x;
+      x = g.relu(`${p}.relu3`, g.sum(`${p}.add`, y, shortcut));
+      c = out;
+    }
+  });
+  x = g.globalAvgPool('avgpool', x);
+  x = g.flatten('flatten', x, c);
+  x = g.linear('fc', x, c, size.classes);
+  return {
+    name: d === 1 ? 'resnet50' : 'resnet50-tiny',
+    input: { name: 'input', shape: [1, 3, size.size, size.size] },
+    output: x,
+    nodes: g.nodes,
+    notes: ['random weights (benchmark)'],
+  };
+}
+
+export interface SyntheticModel {
+  readonly name: string;
+  readonly description: string;
+  /** Small enough for the quick benchmark on a CPU-emulated GPU. */
+  readonly quick: boolean;
+  build(options?: BuildOptions): Graph;
+}
+
+export const SYNTHETIC_MODELS: readonly SyntheticModel[] = [
+  { name: 'vgg16', description: 'VGG16, 224x224, random weights', quick: false, build: (o) => vgg16(FULL, o) },
+  { name: 'resnet50', description: 'ResNet-50 (v1.5, BN folded), 224x224, random weights', quick: false, build: (o) => resnet50(FULL, o) },
+  { name: 'vgg16-tiny', description: 'VGG16 layers, 32x32, widths / 8, random weights', quick: true, build: (o) => vgg16(TINY, o) },
+  { name: 'resnet50-tiny', description: 'ResNet-50 layers, 32x32, widths / 8, random weights', quick: true, build: (o) => resnet50(TINY, o) },
+];
+
+/** A deterministic input image in the usual normalised range (about -2 to 2). */
+export function benchInput(shape: Shape, seed = 7): Float32Array {
+  let n = 1;
+  for (const v of shape) n *= v;
+  return new XorShift(seed).fill(new Float32Array(n), 2);
+}
