@@ -38,7 +38,8 @@ export interface Explanation {
    * whose input relevance first went bad, in the order relevance flows. Such a result must not be drawn.
    */
   readonly nonFinite: { readonly layer: string; readonly count: number } | null;
-  readonly timings: { readonly totalMs: number };
+  /** Wall time of the call; GPU time of its compute pass where the adapter has timestamp queries. */
+  readonly timings: { readonly totalMs: number; readonly gpuMs: number | null };
   /** What this explanation recomputed: the forward pass or not (cached for the same input), and how many of the
    * program's relevance steps (the layers above the first changed rule are reused). */
   readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly ofRelevanceSteps: number };

@@ -56,6 +56,7 @@ async function requestDevice(gpu: GPU): Promise<{ device: GPUDevice; description
   if (!adapter) throw new GpuError('no WebGPU adapter is available');
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
+    requiredFeatures: adapter.features.has('timestamp-query') ? ['timestamp-query'] : [],
     requiredLimits: {
       // Ask for what large models need, within what the adapter offers (never its full limits).
       maxStorageBufferBindingSize: Math.min(limits.maxStorageBufferBindingSize, 1 << 30),
@@ -229,8 +230,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
             inputShape: graph.input.shape,
             layers,
             nonFinite: findNonFinite(result.relevance, layers),
-            timings: { totalMs: performance.now() - start },
-            work: { ...result.work, ofRelevanceSteps: entry.program.relevanceSteps.length },
+            timings: { totalMs: performance.now() - start, gpuMs: result.work.gpuMs ?? null },
+            work: { forward: result.work.forward, relevanceSteps: result.work.relevanceSteps, ofRelevanceSteps: entry.program.relevanceSteps.length },
             backend,
           };
         },

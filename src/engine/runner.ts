@@ -17,7 +17,7 @@ export interface RunResult {
   /** In the order of program.outputs.layers; empty when not requested. */
   readonly layers: readonly Float32Array[];
   /** What was recomputed: the forward pass or not, and how many of the relevance steps. */
-  readonly work: { readonly forward: boolean; readonly relevanceSteps: number };
+  readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly gpuMs?: number | null };
 }
 
 import type { Program, Segment } from './program';

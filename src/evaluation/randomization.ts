@@ -46,7 +46,7 @@ export function pixelMap(relevance: Float32Array, shape: readonly number[]): Flo
   const [, c = 1, h = 1, w = relevance.length] = shape.length === 4 ? shape : [1, 1, 1, relevance.length];
   const plane = h * w;
   const out = new Float64Array(plane);
-  for (let ch = 0; ch < c; ch++) for (let i = 0; i < plane; i++) out[i] += relevance[ch * plane + i]!;
+  for (let ch = 0; ch < c; ch++) for (let i = 0; i < plane; i++) out[i] = out[i]! + relevance[ch * plane + i]!;
   return out;
 }
 

@@ -116,3 +116,18 @@ describe('GPU failures', () => {
     expect(auto.description).toMatch(/^CPU: no WebGPU adapter/);
   });
 });
+
+describe('GPU timing', () => {
+  it('reports the compute pass time from timestamp queries where the adapter has them', async () => {
+    const engine = await gpuEngine();
+    const model = await engine.load(dense([[1, 2], [3, 4]], [0, 1]));
+    const ex = await model.explain(new Float32Array([1, 2]));
+    const hasTimestamps = (await (engine.gpu!).requestAdapter())!.features.has('timestamp-query');
+    if (hasTimestamps) {
+      expect(ex.timings.gpuMs).not.toBeNull();
+      expect(ex.timings.gpuMs!).toBeGreaterThan(0);
+    } else expect(ex.timings.gpuMs).toBeNull();
+    const cpu = await (await (await cpuEngine()).load(dense([[1]], null))).explain(new Float32Array([1]));
+    expect(cpu.timings.gpuMs).toBeNull();
+  });
+});

@@ -149,6 +149,13 @@ export class GpuProgramRunner implements ProgramRunner {
       readout,
       3,
     );
+    if (device.features.has('timestamp-query')) {
+      const querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
+      const resolve = device.createBuffer({ size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC, label: 'timestamps' });
+      const read = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'timestamps readback' });
+      owned.push(resolve, read);
+      runner.timestamps = { querySet, resolve, read };
+    }
     runner.submit(dispatches.slice(0, nParam));
     const validation = await device.popErrorScope();
     const oom = await device.popErrorScope();
@@ -163,16 +170,24 @@ export class GpuProgramRunner implements ProgramRunner {
     return runner;
   }
 
-  private submit(dispatches: readonly Dispatch[], after?: (encoder: GPUCommandEncoder) => void): void {
+  /** GPU time of the explanation's compute pass, where the adapter has timestamp queries. */
+  private timestamps: { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null = null;
+
+  private submit(dispatches: readonly Dispatch[], after?: (encoder: GPUCommandEncoder) => void, timed = false): void {
     const encoder = this.device.createCommandEncoder();
+    const ts = timed ? this.timestamps : null;
     if (dispatches.length) {
-      const pass = encoder.beginComputePass();
+      const pass = encoder.beginComputePass(ts ? { timestampWrites: { querySet: ts.querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
       for (const d of dispatches) {
         pass.setPipeline(d.pipeline);
         pass.setBindGroup(0, d.bindGroup);
         pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
       }
       pass.end();
+      if (ts) {
+        encoder.resolveQuerySet(ts.querySet, 0, 2, ts.resolve, 0);
+        encoder.copyBufferToBuffer(ts.resolve, 0, ts.read, 0, 16);
+      }
     }
     after?.(encoder);
     this.device.queue.submit([encoder.finish()]);
@@ -206,18 +221,28 @@ export class GpuProgramRunner implements ProgramRunner {
       for (const { ref, offset } of this.readout.slice(0, count)) {
         encoder.copyBufferToBuffer(this.buffers[ref.id]!, 0, this.staging, offset, ref.size * 4);
       }
-    });
+    }, true);
     const error = await this.device.popErrorScope();
     if (error) {
       this.shared.forget();
       throw new GpuError(`WebGPU rejected the explanation: ${error.message}`);
     }
     if (!request.forwardOnly) this.shared.ran(p, context);
-    await this.staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 8) * 8);
+    const timed = this.timestamps;
+    const [gpuMs] = await Promise.all([
+      timed
+        ? timed.read.mapAsync(GPUMapMode.READ).then(() => {
+            const [begin, end] = new BigUint64Array(timed.read.getMappedRange());
+            timed.read.unmap();
+            return end! > begin! ? Number(end! - begin!) / 1e6 : null;
+          })
+        : Promise.resolve(null),
+      this.staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 8) * 8),
+    ]);
     try {
       const mapped = this.staging.getMappedRange(0, Math.ceil(bytes / 8) * 8);
       const f32 = (i: number) => new Float32Array(mapped, this.readout[i]!.offset, this.readout[i]!.ref.size).slice();
-      const work = { forward: !cached, relevanceSteps: request.forwardOnly ? 0 : p.relevanceSteps.length - from };
+      const work = { forward: !cached, relevanceSteps: request.forwardOnly ? 0 : p.relevanceSteps.length - from, gpuMs };
       if (request.forwardOnly) return { logits: f32(0), relevance: new Float32Array(0), target: -1, layers: [], work };
       const layers: Float32Array[] = [];
       for (let i = this.layersFrom; i < count; i++) layers.push(f32(i));
