@@ -75,7 +75,9 @@ export interface GoldenManifest {
 export type BatchNormMode = 'layer' | 'merge';
 
 export interface CasePlan {
-  /** ONNX file to load, relative to the manifest folder. */
+  /** 'tfjs' for a TF.js layers model.json (its weight shards sit beside it); absent (or 'onnx') for ONNX. */
+  readonly format?: 'onnx' | 'tfjs';
+  /** Model file to load (.onnx or model.json), relative to the manifest folder. */
   readonly modelFile: string;
   /** Its external-data side file, relative to the manifest folder, when it has one. */
   readonly sideFile?: string;
@@ -235,7 +237,6 @@ function batchnormMode(c: GoldenCase): BatchNormMode {
 }
 
 function chooseModelFile(c: GoldenCase, model: GoldenModel, bn: BatchNormMode): GoldenModelFile {
-  if (isTfjsModel(model)) return fail(c, 'TF.js models not supported yet');
   const hasBatchNorm = model.layers?.some((l) => isBatchNormType(l.type)) ?? false;
   let file: GoldenModelFile | undefined;
   if (bn === 'layer') {
@@ -396,14 +397,29 @@ function zennitAssignment(c: GoldenCase, model: GoldenModel, graph: GraphInfo | 
 /**
  * Maps a manifest case to what the engine needs. `graph` (the loaded model) is optional: with it, BatchNorm entries
  * are resolved to the graph's layer names and models without a `layers` list can still be counted.
- * Throws GoldenCaseError with the reason for anything it cannot map (unknown rule, TF.js model, ...).
+ * Throws GoldenCaseError with the reason for anything it cannot map (unknown rule, missing model file, ...).
  */
 export function caseToAssignment(c: GoldenCase, model: GoldenModel, graph?: GraphInfo): CasePlan {
   const bn = batchnormMode(c);
-  const file = chooseModelFile(c, model, bn);
+  let format: 'onnx' | 'tfjs' = 'onnx';
+  let file: GoldenModelFile;
+  if (isTfjsModel(model)) {
+    // TF.js layers models keep BatchNorm as its own layer, so both modes work from the one model.json.
+    if (typeof model.tfjs?.file !== 'string') return fail(c, `model "${c.model}" has no TF.js file`);
+    format = 'tfjs';
+    file = { file: model.tfjs.file };
+  } else {
+    file = chooseModelFile(c, model, bn);
+  }
   let assignment: RuleAssignment;
   if (c.reference === 'captum') assignment = captumAssignment(c, model, graph);
   else if (c.reference === 'zennit') assignment = zennitAssignment(c, model, graph);
   else return fail(c, `unknown reference "${c.reference}" (expected captum or zennit)`);
-  return { modelFile: file.file, ...(file.data !== undefined ? { sideFile: file.data } : {}), batchnorm: bn, assignment };
+  return {
+    ...(format === 'tfjs' ? { format } : {}),
+    modelFile: file.file,
+    ...(file.data !== undefined ? { sideFile: file.data } : {}),
+    batchnorm: bn,
+    assignment,
+  };
 }

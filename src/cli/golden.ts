@@ -4,11 +4,12 @@
  * One line per case; a failing case never stops the run.
  */
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { BackendKind, Explanation, LoadedModel } from '../engine/api';
 import type { Graph } from '../engine/graph';
 import { createEngine } from '../engine/index';
 import { importOnnx } from '../engine/onnx/import-onnx';
+import { importTfjs, tfjsWeightFiles } from '../engine/tfjs/import-tfjs';
 import { foldBatchNorm } from '../engine/canonicalize';
 import { parseNpy, toFloat32, toFloat64 } from '../engine/io/npy';
 import { parseNpz } from '../engine/io/npz';
@@ -21,6 +22,7 @@ import {
   matchLayerName,
   relL2,
   selectCases,
+  type CasePlan,
   type GoldenCase,
   type GoldenManifest,
 } from './golden-cases';
@@ -51,7 +53,7 @@ async function readBytes(dir: string, file: string): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(join(dir, file)));
   } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`);
+    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? errorMessage(e)}`, { cause: e });
   }
 }
 
@@ -60,7 +62,7 @@ async function readNpy(dir: string, file: string) {
   try {
     return parseNpy(bytes);
   } catch (e) {
-    throw new Error(`${file}: ${errorMessage(e)}`);
+    throw new Error(`${file}: ${errorMessage(e)}`, { cause: e });
   }
 }
 
@@ -69,11 +71,35 @@ async function loadOnEngine(engine: Engine, graph: Graph): Promise<LoadedModel> 
   return engine.load(graph);
 }
 
-async function loadGraph(manifest: GoldenManifest, modelFile: string, sideFile: string | undefined, merge: boolean): Promise<Graph> {
-  const bytes = await readBytes(manifest.dir, modelFile);
-  const sideFiles = new Map<string, Uint8Array>();
-  if (sideFile !== undefined) sideFiles.set(basename(sideFile), await readBytes(manifest.dir, sideFile));
-  let graph = await importOnnx({ name: basename(modelFile), bytes }, sideFiles);
+/** A TF.js layers model: model.json and the weight shards its manifest names, read from its folder. */
+async function loadTfjs(dir: string, modelFile: string): Promise<Graph> {
+  const text = new TextDecoder().decode(await readBytes(dir, modelFile));
+  const shards = new Map<string, Uint8Array>();
+  const folder = dirname(modelFile);
+  for (const path of tfjsWeightFiles(text)) {
+    // A missing shard is left out: the importer names it.
+    const bytes = await readBytes(dir, join(folder, path)).catch(() => undefined);
+    if (bytes) shards.set(path, bytes);
+  }
+  return importTfjs({ name: basename(modelFile), text }, shards);
+}
+
+async function loadGraph(
+  manifest: GoldenManifest,
+  format: 'onnx' | 'tfjs' | undefined,
+  modelFile: string,
+  sideFile: string | undefined,
+  merge: boolean,
+): Promise<Graph> {
+  let graph: Graph;
+  if (format === 'tfjs') {
+    graph = await loadTfjs(manifest.dir, modelFile);
+  } else {
+    const bytes = await readBytes(manifest.dir, modelFile);
+    const sideFiles = new Map<string, Uint8Array>();
+    if (sideFile !== undefined) sideFiles.set(basename(sideFile), await readBytes(manifest.dir, sideFile));
+    graph = importOnnx({ name: basename(modelFile), bytes }, sideFiles);
+  }
   if (merge) graph = foldBatchNorm(graph);
   return graph;
 }
@@ -118,12 +144,13 @@ export async function runGolden(
   const engine: Engine = await createEngine(gpu ? { backend: options.backend, gpu } : { backend: options.backend });
 
   const models = new Map<string, Promise<ModelEntry>>();
-  const loadModel = (modelFile: string, sideFile: string | undefined, batchnorm: 'layer' | 'merge'): Promise<ModelEntry> => {
+  const loadModel = (plan: ModelPlan): Promise<ModelEntry> => {
+    const { modelFile, sideFile, batchnorm } = plan;
     const key = `${modelFile}\u0000${batchnorm}`;
     let entry = models.get(key);
     if (!entry) {
       entry = (async () => {
-        const graph = await loadGraph(manifest, modelFile, sideFile, batchnorm === 'merge');
+        const graph = await loadGraph(manifest, plan.format, modelFile, sideFile, batchnorm === 'merge');
         const model = await loadOnEngine(engine, graph);
         if (verbose) {
           log(`      loaded ${modelFile} (batchnorm ${batchnorm}): ${graph.nodes.length} layers on ${options.backend}`);
@@ -175,6 +202,8 @@ export async function runGolden(
   return { passed, failed };
 }
 
+type ModelPlan = Pick<CasePlan, 'format' | 'modelFile' | 'sideFile' | 'batchnorm'>;
+
 interface CaseResult {
   readonly pass: boolean;
   readonly err: number;
@@ -186,13 +215,13 @@ interface CaseResult {
 async function runCase(
   manifest: GoldenManifest,
   c: GoldenCase,
-  loadModel: (modelFile: string, sideFile: string | undefined, batchnorm: 'layer' | 'merge') => Promise<ModelEntry>,
+  loadModel: (plan: ModelPlan) => Promise<ModelEntry>,
   verbose: boolean,
 ): Promise<CaseResult> {
   const modelInfo = manifest.models[c.model];
   if (!modelInfo) throw new Error(`unknown model "${c.model}"`);
-  const first = caseToAssignment(c, modelInfo); // throws for TF.js models and unknown rules
-  const { graph, model } = await loadModel(first.modelFile, first.sideFile, first.batchnorm);
+  const first = caseToAssignment(c, modelInfo); // throws for unknown rules and missing model files
+  const { graph, model } = await loadModel(first);
   const plan = caseToAssignment(c, modelInfo, graph); // names resolved against the loaded graph
 
   const inputArr = await readNpy(manifest.dir, caseInputFile(c, modelInfo));

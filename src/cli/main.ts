@@ -5,6 +5,7 @@
  * Exit status: 0 success, 1 failure (a golden case failed, or an error), 2 bad usage.
  */
 import { parseArgs, USAGE, UsageError } from './args';
+import { formatReport, runExplain } from './explain';
 import { runGolden } from './golden';
 
 function flush(stream: NodeJS.WriteStream): Promise<void> {
@@ -20,6 +21,11 @@ async function main(argv: readonly string[]): Promise<number> {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
       process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (cmd.kind === 'explain') {
+      const report = await runExplain(cmd, (line) => process.stderr.write(`lrp-lens: ${line}\n`));
+      process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report).join('\n')}\n`);
       return 0;
     }
     const result = await runGolden(cmd.manifest, {

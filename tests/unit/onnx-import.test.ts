@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import { toFloat64, parseNpy } from '../../src/engine/io/npy';
 import { parseNpz } from '../../src/engine/io/npz';
-import { ModelImportError, importOnnx, scopeFromNodeName } from '../../src/engine/onnx/import-onnx';
+import { ModelImportError, importOnnx, onnxExternalFiles, scopeFromNodeName } from '../../src/engine/onnx/import-onnx';
 import { onnxProto } from '../../src/engine/onnx/onnx-schema';
 
 // shared/ sits beside the repository (CI clones the repo elsewhere with shared next to it).
@@ -704,6 +704,82 @@ describe('operator mapping', () => {
       inits: [tensorProto('fc.weight', [2, 2], [1, 0, 0, 1])],
     });
     expect(g.nodes.map((n) => n.name)).toEqual(['fc', 'fc_1', 'fc_2', 'relu_1']);
+  });
+});
+
+describe('activations (issue 4: Clip/Relu6, LeakyRelu, Sigmoid, Tanh) and Transpose', () => {
+  const act = (nodes: TNode[], inits: ReturnType<typeof tensorProto>[] = []) =>
+    importSynthetic({ inputs: [{ name: 'x', dims: [1, 4] }], outputs: ['y'], nodes, inits });
+
+  it('maps LeakyRelu (alpha, default 0.01), Sigmoid and Tanh', () => {
+    const g = act([
+      { op: 'LeakyRelu', name: '/act/LeakyRelu', inputs: ['x'], outputs: ['a'], attrs: { alpha: 0.2 } },
+      { op: 'LeakyRelu', name: 'l2', inputs: ['a'], outputs: ['b'] },
+      { op: 'Sigmoid', name: 's', inputs: ['b'], outputs: ['c'] },
+      { op: 'Tanh', name: 't', inputs: ['c'], outputs: ['y'] },
+    ]);
+    expect(g.nodes.map((n) => [n.op, n.attrs])).toEqual([
+      ['leakyrelu', { alpha: expect.closeTo(0.2, 7) }],
+      ['leakyrelu', { alpha: expect.closeTo(0.01, 7) }],
+      ['sigmoid', {}],
+      ['tanh', {}],
+    ]);
+    expect(g.nodes[0]!.name).toBe('act');
+  });
+
+  it('maps Clip with bounds as attributes (opset < 11) or constant inputs; Clip(0, none) is a ReLU, no bounds nothing', () => {
+    const g = act(
+      [
+        { op: 'Clip', name: 'relu6', inputs: ['x', 'zero', 'six'], outputs: ['a'] },
+        { op: 'Clip', name: 'old', inputs: ['a'], outputs: ['b'], attrs: { min: -1.5, max: 2.5 } },
+        { op: 'Clip', name: 'lower', inputs: ['b', 'minus'], outputs: ['c'] },
+        { op: 'Clip', name: 'upper', inputs: ['c', '', 'six'], outputs: ['d'] },
+        { op: 'Clip', name: 'relu', inputs: ['d', 'zero'], outputs: ['e'] },
+        { op: 'Clip', name: 'none', inputs: ['e'], outputs: ['y'] },
+      ],
+      [tensorProto('zero', [], [0]), tensorProto('six', [], [6]), tensorProto('minus', [], [-3])],
+    );
+    expect(g.nodes.map((n) => [n.op, n.attrs])).toEqual([
+      ['clip', { min: 0, max: 6 }],
+      ['clip', { min: -1.5, max: 2.5 }],
+      ['clip', { min: -3 }],
+      ['clip', { max: 6 }],
+      ['relu', {}],
+    ]);
+    expect(g.output).toBe('e');
+    const bad = importError(() => act([{ op: 'Clip', name: 'c', inputs: ['x', 'six', 'zero'], outputs: ['y'] }], [tensorProto('zero', [], [0]), tensorProto('six', [], [6])]));
+    expect(bad.message).toBe('toy.onnx: node "c" (Clip): min 6 is above max 0');
+    const computed = importError(() => act([{ op: 'Relu', name: 'r', inputs: ['x'], outputs: ['m'] }, { op: 'Clip', name: 'c', inputs: ['x', 'm'], outputs: ['y'] }]));
+    expect(computed.message).toMatch(/node "c" \(Clip\): the min bound \("m"\) must be a constant/);
+  });
+
+  it('folds a Transpose of a constant into the weight, and reports one of a computed value', () => {
+    const g = act(
+      [
+        { op: 'Transpose', name: 'tw', inputs: ['W'], outputs: ['Wt'], attrs: { perm: [1, 0] } },
+        { op: 'MatMul', name: '/fc/MatMul', inputs: ['x', 'Wt'], outputs: ['y'] },
+      ],
+      [tensorProto('W', [2, 4], [1, 2, 3, 4, 5, 6, 7, 8])],
+    );
+    // Wt = W^T is [4, 2]; the linear layer's weight is [out, in] = W.
+    expect(g.nodes[0]!.params.weight).toEqual({ shape: [2, 4], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) });
+    const e = importError(() =>
+      importSynthetic({
+        inputs: [{ name: 'x', dims: [1, 2, 3, 3] }],
+        outputs: ['y'],
+        nodes: [
+          { op: 'Transpose', name: 'nhwc', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
+          { op: 'Flatten', name: 'f', inputs: ['t'], outputs: ['y'] },
+        ],
+      }),
+    );
+    expect(e.message).toBe('toy.onnx: unsupported ONNX operators: Transpose (of a computed value; only constants can be transposed) (node "nhwc")');
+  });
+
+  it('lists the external data files a model refers to', () => {
+    expect(onnxExternalFiles(read('cnn.onnx'))).toEqual(['cnn.onnx.data']);
+    expect(onnxExternalFiles(read('cnn.legacy.onnx'))).toEqual([]);
+    expect(onnxExternalFiles(new TextEncoder().encode('not a model'))).toEqual([]);
   });
 });
 

@@ -88,6 +88,10 @@ const RUNTIME_OPS: ReadonlySet<string> = new Set([
   'Gemm',
   'MatMul',
   'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'Tanh',
   'MaxPool',
   'AveragePool',
   'GlobalAveragePool',
@@ -420,7 +424,7 @@ class Importer {
       return;
     }
     if (!RUNTIME_OPS.has(op)) {
-      this.markUnsupported(op, node, index);
+      this.markUnsupported(op === 'Transpose' ? 'Transpose (of a computed value; only constants can be transposed)' : op, node, index);
       return;
     }
     const at = this.attrs(node);
@@ -437,6 +441,19 @@ class Importer {
         this.emit(ctx, 'relu', [x], {}, {}, this.shapeOf(x));
         return;
       }
+      case 'LeakyRelu': {
+        const x = ctx.rt(0);
+        this.emit(ctx, 'leakyrelu', [x], { alpha: at.float('alpha', 0.01) }, {}, this.shapeOf(x));
+        return;
+      }
+      case 'Sigmoid':
+      case 'Tanh': {
+        const x = ctx.rt(0);
+        this.emit(ctx, op === 'Sigmoid' ? 'sigmoid' : 'tanh', [x], {}, {}, this.shapeOf(x));
+        return;
+      }
+      case 'Clip':
+        return this.clip(ctx, at);
       case 'MaxPool':
       case 'AveragePool':
         return this.pool(ctx, at);
@@ -732,6 +749,36 @@ class Importer {
         ow,
       ]);
     }
+  }
+
+  /** Clip (ReLU6 and friends): bounds from attributes (opset < 11) or constant inputs; Clip(0, none) is a ReLU. */
+  private clip(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
+    const x = ctx.rt(0);
+    const bound = (i: number, attr: string): number | undefined => {
+      if (ctx.ins[i]) {
+        const t = ctx.cst(i, `the ${attr} bound`);
+        if (t.data.length !== 1) ctx.error(`the ${attr} bound must be a single value, got shape [${t.shape.join(', ')}]`);
+        return t.data[0]!;
+      }
+      return at.has(attr) ? at.float(attr, 0) : undefined;
+    };
+    const min = bound(1, 'min');
+    const max = bound(2, 'max');
+    const lo = min !== undefined && min > -3.4e38 ? min : undefined;
+    const hi = max !== undefined && max < 3.4e38 ? max : undefined;
+    if (lo !== undefined && hi !== undefined && !(lo <= hi)) ctx.error(`min ${lo} is above max ${hi}`);
+    if (lo === undefined && hi === undefined) {
+      this.alias.set(ctx.out(), x); // clips nothing
+      return;
+    }
+    if (lo === 0 && hi === undefined) {
+      this.emit(ctx, 'relu', [x], {}, {}, this.shapeOf(x));
+      return;
+    }
+    const attrs: Record<string, AttrValue> = {};
+    if (lo !== undefined) attrs.min = lo;
+    if (hi !== undefined) attrs.max = hi;
+    this.emit(ctx, 'clip', [x], attrs, {}, this.shapeOf(x));
   }
 
   private reduceMean(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
@@ -1045,6 +1092,27 @@ class NodeCtx {
       throw e;
     }
   }
+}
+
+/**
+ * The external-data files an ONNX model refers to (e.g. ["model.onnx.data"]), so that a reader can fetch them
+ * before importing. Empty for self-contained models and for bytes that are not an ONNX model.
+ */
+export function onnxExternalFiles(bytes: Uint8Array): string[] {
+  let model: ModelLike;
+  try {
+    model = onnxModelType().decode(bytes) as unknown as ModelLike;
+  } catch {
+    return [];
+  }
+  const files = new Set<string>();
+  const visit = (t: TensorProtoLike | null | undefined): void => {
+    const loc = t?.externalData?.find((e) => e.key === 'location')?.value;
+    if (loc) files.add(loc);
+  };
+  for (const init of model.graph?.initializer ?? []) visit(init);
+  for (const n of model.graph?.node ?? []) for (const a of n.attribute ?? []) visit(a.t);
+  return [...files];
 }
 
 /** Op types importOnnx maps onto layers or folds away at load. */

@@ -5,7 +5,8 @@
  * TF.js computes in NHWC; the engine in NCHW. The Graph takes an NCHW input [1, C, H, W]; kernels are transposed
  * (Keras HWIO -> OIHW, depthwise H W C M -> [C*M, 1, H, W]), and the Dense layer after a Keras Flatten (which
  * flattens H, W, C) gets its weight columns reordered so that the engine's C, H, W flatten computes the same.
- * 'same' padding becomes explicit pads with the odd pixel at the bottom/right, as in TensorFlow. Activations inside
+ * 'same' padding puts the odd pixel at the bottom/right, as in TensorFlow; for convolutions it becomes a zero Pad
+ * layer before a 'valid' convolution (see explicitPad), for pools explicit pads of the pool. Activations inside
  * a layer's config become their own layers; a final softmax is removed (explanations start from the logits).
  *
  * Every problem is a ModelImportError naming the file; unsupported layers are reported all at once, before any
@@ -204,9 +205,9 @@ class TfjsImporter {
     const groups = parseWeightsManifest(json.weightsManifest);
     const missing = missingShards(groups, this.shards);
     if (missing.length > 0) {
-      throw new TfjsError(
-        `needs the weight file${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which ${missing.length > 1 ? 'are' : 'is'} missing: open model.json together with its weight files`,
-      );
+      const list = missing.length > 4 ? `${missing.slice(0, 3).join(', ')} and ${missing.length - 3} more` : missing.join(', ');
+      const what = missing.length === 1 ? `the weight file ${list}, which is` : `${missing.length} weight files ${list}, which are`;
+      throw new TfjsError(`needs ${what} missing: open model.json together with its weight files`);
     }
     this.weights = new WeightStore(groups, this.shards);
 
@@ -582,6 +583,19 @@ class TfjsImporter {
     return { stride, dilation, pads, oh, ow };
   }
 
+  /**
+   * A convolution's 'same' padding as its own zero Pad layer ("<name>_pad") before a 'valid' convolution, the way
+   * Keras models are written in PyTorch (ZeroPad2d + Conv2d) and the form the TF.js goldens are computed on: rules
+   * that replace the input (Flat, WSquare, ZBox) then see the padded positions as inputs of the convolution.
+   */
+  private explicitPad(name: string, x: KTensor, pads: readonly number[]): KTensor {
+    const [t, l, b, r] = pads as [number, number, number, number];
+    if (t + l + b + r === 0) return x;
+    const [H, W, C] = this.rank3(x);
+    const value = this.emit(this.unique(`${name}_pad`), 'pad', [x], { pads: [0, 0, t, l, 0, 0, b, r] }, {});
+    return { value, shape: [H + t + b, W + l + r, C] };
+  }
+
   private conv2d(layer: KerasLayer, x: KTensor): KTensor {
     const c = layer.config;
     const [H, W, C] = this.rank3(x);
@@ -593,6 +607,7 @@ class TfjsImporter {
       throw new TfjsError(`groups=${groups} does not divide ${C} input channels and ${filters} filters`);
     }
     const g = this.convGeometry(c, H, W, kernel);
+    const input = this.explicitPad(layer.name, x, g.pads);
     const Ig = C / groups;
     const [kh, kw] = kernel;
     const k = this.weight('kernel', [kh, kw, Ig, filters]);
@@ -604,7 +619,7 @@ class TfjsImporter {
           for (let o = 0; o < filters; o++) w[((o * Ig + i) * kh + y) * kw + xx] = k.data[((y * kw + xx) * Ig + i) * filters + o]!;
     const params: Record<string, Tensor> = { weight: { shape: [filters, Ig, kh, kw], data: w } };
     if (c.use_bias !== false) params.bias = { shape: [filters], data: this.weight('bias', [filters]).data };
-    const value = this.emit(layer.name, 'conv2d', [x], { kernel: [kh, kw], stride: g.stride, pads: g.pads, dilation: g.dilation, groups }, params);
+    const value = this.emit(layer.name, 'conv2d', [input], { kernel: [kh, kw], stride: g.stride, pads: [0, 0, 0, 0], dilation: g.dilation, groups }, params);
     return { value, shape: [g.oh, g.ow, filters] };
   }
 
@@ -615,6 +630,7 @@ class TfjsImporter {
     const M = typeof c.depth_multiplier === 'number' ? c.depth_multiplier : 1;
     if (!Number.isInteger(M) || M < 1) throw new TfjsError(`depth_multiplier ${M} should be a positive integer`);
     const g = this.convGeometry(c, H, W, kernel);
+    const input = this.explicitPad(name, x, g.pads);
     const [kh, kw] = kernel;
     const k = this.weight('depthwise_kernel', [kh, kw, C, M]);
     const O = C * M;
@@ -625,7 +641,7 @@ class TfjsImporter {
           for (let m = 0; m < M; m++) w[((ch * M + m) * kh + y) * kw + xx] = k.data[((y * kw + xx) * C + ch) * M + m]!;
     const params: Record<string, Tensor> = { weight: { shape: [O, 1, kh, kw], data: w } };
     if (withBias) params.bias = { shape: [O], data: this.weight('bias', [O]).data };
-    const value = this.emit(name, 'conv2d', [x], { kernel: [kh, kw], stride: g.stride, pads: g.pads, dilation: g.dilation, groups: C }, params);
+    const value = this.emit(name, 'conv2d', [input], { kernel: [kh, kw], stride: g.stride, pads: [0, 0, 0, 0], dilation: g.dilation, groups: C }, params);
     return { value, shape: [g.oh, g.ow, O] };
   }
 
