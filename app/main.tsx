@@ -1,17 +1,9 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-
-function App() {
-  return (
-    <main>
-      <h1>LRP Lens</h1>
-      <p>
-        Layer-wise Relevance Propagation heatmaps for image classifiers, computed on your GPU with WebGPU. Nothing
-        leaves your browser.
-      </p>
-    </main>
-  );
-}
+import { App } from './App';
+import { start, startOptionsFromUrl } from './actions';
+import { startController } from './controller';
+import './styles.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
@@ -20,3 +12,6 @@ createRoot(root).render(
     <App />
   </StrictMode>,
 );
+
+startController();
+void start(startOptionsFromUrl(window.location.search));

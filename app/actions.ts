@@ -1,0 +1,268 @@
+/**
+ * What the user does, as functions: each updates the store and, where the worker must know, calls the engine
+ * client. Components call these; they never talk to the client themselves.
+ */
+import { encodeNpy } from '../src/engine/io/npy';
+import type { ModelCard } from '../src/models/model-card';
+import type { ParamValue } from '../src/rules/rules';
+import { findRule } from '../src/rules/rules';
+import { EngineClient, type BackendPreference, type OpenResult, type Progress } from './engine-client';
+import { effectiveRules, initialParams, withParam } from './rules-state';
+import { initialState, update, useStore } from './store';
+import type { ColormapId } from './colormap';
+import type { ImageSource } from './protocol';
+
+let client: EngineClient | null = null;
+
+export function engineClient(): EngineClient {
+  client ??= new EngineClient();
+  return client;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+const PROGRESS_LABEL: Record<Progress['phase'], string> = {
+  download: 'Downloading',
+  read: 'Reading',
+  import: 'Importing',
+  prepare: 'Preparing',
+};
+
+export function progressText(label: string, p: Progress | null): string {
+  if (!p) return `Opening ${label}…`;
+  const mb = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
+  const amount = p.total > 0 ? ` ${mb(p.loaded)} of ${mb(p.total)}` : p.loaded > 0 ? ` ${mb(p.loaded)}` : '';
+  return `${PROGRESS_LABEL[p.phase]} ${label}…${amount}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Start
+
+export interface StartOptions {
+  readonly backend: BackendPreference;
+  /** A built-in model's id; null: the default. */
+  readonly model: string | null;
+  /** A sample photo's file name; null: the default; '': none. */
+  readonly sample: string | null;
+}
+
+/** Reads ?model=, ?backend= and ?image= (a sample photo's file name; "none" for no image). */
+export function startOptionsFromUrl(search: string): StartOptions {
+  const q = new URLSearchParams(search);
+  const backend = q.get('backend');
+  const image = q.get('image');
+  return {
+    backend: backend === 'cpu' || backend === 'webgpu' ? backend : 'auto',
+    model: q.get('model') || null,
+    sample: image === 'none' ? '' : image || null,
+  };
+}
+
+export async function start(options: StartOptions): Promise<void> {
+  const c = engineClient();
+  c.onNotice((notice) => update('status', { notice }));
+  update('status', { preference: options.backend, starting: true, error: null });
+  let defaults = { model: '', sample: '' };
+  try {
+    const catalog = await c.catalog();
+    if (catalog) {
+      update('status', { catalog });
+      defaults = { model: catalog.defaultModel, sample: catalog.defaultSample };
+    }
+    const backend = await c.init(options.backend);
+    update('status', { backend, starting: false });
+  } catch (e) {
+    update('status', { starting: false, error: `The engine did not start: ${message(e)}` });
+    return;
+  }
+  const model = chooseBuiltin(options.model ?? defaults.model);
+  const sample = options.sample ?? defaults.sample;
+  if (sample) await chooseSample(sample);
+  await model;
+}
+
+export async function setBackend(preference: BackendPreference): Promise<void> {
+  update('status', { preference, starting: true, error: null });
+  try {
+    const backend = await engineClient().init(preference);
+    update('status', { backend, starting: false });
+    update('model', (m) => ({ version: m.version + 1 }));
+  } catch (e) {
+    update('status', { starting: false, error: `That backend did not start: ${message(e)}` });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Models
+
+function applyOpened(r: OpenResult, keepRules: boolean): void {
+  const { model } = useStore.getState();
+  update('model', { current: r.model, version: model.version + 1, loading: null, error: null, mergeBatchNorm: r.model.mergeBatchNorm });
+  if (r.view) update('image', { view: r.view });
+  if (!keepRules) update('rules', { ...initialState.rules, preset: useStore.getState().rules.preset });
+  update('result', { current: null, error: null });
+  update('view', { inspect: null });
+}
+
+async function openWith(label: string, open: (progress: (p: Progress) => void) => Promise<OpenResult | null>, keepRules = false): Promise<boolean> {
+  update('model', { loading: { label, progress: null }, error: null });
+  try {
+    const r = await open((progress) => update('model', { loading: { label, progress } }));
+    if (r) applyOpened(r, keepRules);
+    return !!r;
+  } catch (e) {
+    // The previous model stays open in the worker: only the message changes.
+    update('model', { loading: null, error: `${label} could not be opened: ${message(e)}` });
+    return false;
+  }
+}
+
+export function chooseBuiltin(id: string): Promise<boolean> {
+  const merge = useStore.getState().model.mergeBatchNorm;
+  return openWith(id, (p) => engineClient().openBuiltin(id, merge, p));
+}
+
+export function openModelFiles(files: readonly File[]): Promise<boolean> {
+  if (!files.length) return Promise.resolve(false);
+  const merge = useStore.getState().model.mergeBatchNorm;
+  const label = files.map((f) => f.name).join(', ');
+  return openWith(label, (p) => engineClient().openFiles(files, merge, p));
+}
+
+export function setMergeBatchNorm(merge: boolean): Promise<boolean> {
+  update('model', { mergeBatchNorm: merge });
+  const current = useStore.getState().model.current;
+  if (!current) return Promise.resolve(false);
+  return openWith(current.card.name, (p) => engineClient().reopen(merge, p));
+}
+
+export async function setPreprocessing(preprocessing: ModelCard['preprocessing']): Promise<void> {
+  const current = useStore.getState().model.current;
+  if (!current) return;
+  update('model', (m) => ({ current: m.current && { ...m.current, card: { ...m.current.card, preprocessing } } }));
+  try {
+    const r = await engineClient().setPreprocessing(preprocessing);
+    if (!r) return;
+    update('model', (m) => ({ version: m.version + 1, error: null }));
+    update('image', { view: r.view });
+  } catch (e) {
+    update('model', { error: `The preprocessing could not be applied: ${message(e)}` });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Images
+
+async function setImage(source: ImageSource): Promise<void> {
+  update('image', { loading: source.name, error: null });
+  try {
+    const r = await engineClient().setImage(source);
+    if (!r) return;
+    update('image', (s) => ({ current: r.image, view: r.view, version: s.version + 1, loading: null, error: null }));
+    update('result', { current: null, error: null });
+  } catch (e) {
+    update('image', { loading: null, error: `${source.name} could not be used: ${message(e)}` });
+  }
+}
+
+export function chooseSample(file: string): Promise<void> {
+  return setImage({ kind: 'url', url: `/samples/${encodeURIComponent(file)}`, name: file });
+}
+
+export function openImageFile(file: Blob, name: string): Promise<void> {
+  return setImage({ kind: 'blob', blob: file, name });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rules and targets
+
+export function setPreset(preset: string): void {
+  update('rules', { preset, overrides: {}, transient: false });
+}
+
+export function setLayerRule(layer: string, ruleId: string): void {
+  const model = useStore.getState().model.current;
+  const rule = findRule(ruleId);
+  if (!model || !rule) return;
+  update('rules', (r) => ({ overrides: { ...r.overrides, [layer]: { rule: rule.id, params: initialParams(rule, model.card) } }, transient: false }));
+}
+
+/** Sets one parameter of a layer's rule. `transient`: a slider still moving (slow models wait for the release). */
+export function setLayerParam(layer: string, name: string, value: ParamValue, transient = false): void {
+  const state = useStore.getState();
+  const model = state.model.current;
+  if (!model) return;
+  const effective = effectiveRules(model, state.rules).get(layer);
+  if (!effective) return;
+  const current = state.rules.overrides[layer] ?? { rule: effective.rule.id, params: effective.params };
+  update('rules', (r) => ({ overrides: { ...r.overrides, [layer]: withParam(current, name, value) }, transient }));
+}
+
+/** A slider was released: slow models compute now. */
+export function commitParams(): void {
+  if (useStore.getState().rules.transient) update('rules', { transient: false });
+}
+
+export function resetLayer(layer: string): void {
+  update('rules', (r) => {
+    const overrides = { ...r.overrides };
+    delete overrides[layer];
+    return { overrides, transient: false };
+  });
+}
+
+export function setTarget(target: number | null): void {
+  update('rules', (r) => ({ target, contrast: r.contrast === target ? null : r.contrast }));
+}
+
+export function setContrast(contrast: number | null): void {
+  update('rules', { contrast });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// View
+
+export function setColormap(colormap: ColormapId): void {
+  update('view', { colormap });
+}
+export function setOpacity(opacity: number): void {
+  update('view', { opacity });
+}
+export function setClip(clip: boolean, clipPercentile?: number): void {
+  update('view', (v) => ({ clip, clipPercentile: clipPercentile ?? v.clipPercentile }));
+}
+export function inspectLayer(layer: string | null): void {
+  update('view', { inspect: layer });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Downloads
+
+function save(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function baseName(): string {
+  const { model, image, result } = useStore.getState();
+  const m = model.current?.card.id ?? 'model';
+  const i = (image.current?.name ?? 'image').replace(/\.[^.]*$/, '');
+  return `${m}-${i}-class${result.current?.target ?? ''}`.replace(/[^\w.-]+/g, '_');
+}
+
+export function downloadHeatmap(canvas: HTMLCanvasElement): void {
+  canvas.toBlob((blob) => blob && save(blob, `${baseName()}-relevance.png`), 'image/png');
+}
+
+export function downloadRelevance(): void {
+  const r = useStore.getState().result.current;
+  if (!r) return;
+  const bytes = encodeNpy(r.relevance, r.inputShape);
+  save(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), `${baseName()}-relevance.npy`);
+}

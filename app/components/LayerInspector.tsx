@@ -1,0 +1,161 @@
+import { useEffect, useId, useMemo, useRef } from 'react';
+import { inspectLayer } from '../actions';
+import { formatValue, renderHeatmap, sumChannels, symmetricMax } from '../colormap';
+import { selectClassNames, selectModel, selectResult, selectView, useStore } from '../store';
+import type { ExplainResult } from '../protocol';
+
+const sum = (data: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < data.length; i++) s += data[i]!;
+  return s;
+};
+
+/** The relevance the explanation started from: the target's logit, minus the contrast class's. */
+export function seedRelevance(r: ExplainResult): number {
+  return r.logits[r.target]! - (r.contrastTarget !== null && r.contrastTarget !== r.target ? r.logits[r.contrastTarget]! : 0);
+}
+
+export interface LayerTotal {
+  readonly layer: string;
+  readonly total: number;
+  /** total / seed */
+  readonly kept: number;
+  /** What this layer's rule lost (bias, stabiliser) or added: the total above it minus this one. */
+  readonly absorbed: number;
+}
+
+/** Relevance totals from the output down to the input: each layer's input, in the order relevance flows. */
+export function layerTotals(r: ExplainResult): LayerTotal[] {
+  const seed = seedRelevance(r);
+  const rows: LayerTotal[] = [];
+  let above = seed;
+  for (const l of [...r.layers].reverse()) {
+    const total = sum(l.data);
+    rows.push({ layer: l.layer, total, kept: seed ? total / seed : NaN, absorbed: above - total });
+    above = total;
+  }
+  return rows;
+}
+
+export function LayerInspector() {
+  const result = useStore(selectResult);
+  const view = useStore(selectView);
+  const names = useStore(selectClassNames);
+  const model = useStore(selectModel);
+  const id = useId();
+  const canvas = useRef<HTMLCanvasElement>(null);
+
+  const layers = useMemo(() => result?.layers ?? [], [result]);
+  const chosen = layers.find((l) => l.layer === view.inspect) ?? layers[0] ?? null;
+  const map = useMemo(() => (chosen && !result?.nonFinite ? sumChannels(chosen.data, chosen.shape) : null), [chosen, result]);
+  const vmax = useMemo(() => (map ? symmetricMax(map.data, view.clip ? view.clipPercentile : null) : 1), [map, view.clip, view.clipPercentile]);
+  const totals = useMemo(() => (result && !result.nonFinite ? layerTotals(result) : []), [result]);
+
+  useEffect(() => {
+    const c = canvas.current;
+    if (!c) return;
+    if (!map) {
+      c.getContext('2d')!.clearRect(0, 0, c.width, c.height);
+      return;
+    }
+    c.width = map.width;
+    c.height = map.height;
+    c.getContext('2d')!.putImageData(new ImageData(renderHeatmap(map, view.colormap, vmax), map.width, map.height), 0, 0);
+  }, [map, vmax, view.colormap]);
+
+  const zoom = map ? Math.max(1, Math.floor(256 / Math.max(map.width, map.height))) : 1;
+  const seed = result ? seedRelevance(result) : 0;
+  // The first layer usually reads the input itself: then its row is the input's.
+  const first = model?.layers.find((l) => l.name === layers[0]?.layer);
+  const inputRow = !first || first.inputs[0] !== model?.skeleton.input.name;
+  const maxKept = Math.max(1, ...totals.map((t) => Math.abs(t.kept)).filter(Number.isFinite));
+
+  return (
+    <section className="panel">
+      <h2>Inspect a layer</h2>
+      {!result || result.nonFinite ? (
+        <p className="hint">Each layer’s relevance appears here after an explanation.</p>
+      ) : (
+        <div className="inspector">
+          <div>
+            <div className="row">
+              <label htmlFor={`${id}-layer`}>Layer</label>
+              <select id={`${id}-layer`} value={chosen?.layer ?? ''} onChange={(e) => inspectLayer(e.target.value)}>
+                {layers.map((l) => (
+                  <option key={l.layer} value={l.layer}>
+                    {l.layer}
+                  </option>
+                ))}
+              </select>
+            </div>
+            {chosen && map && (
+              <figure className="layer-map">
+                <canvas
+                  ref={canvas}
+                  role="img"
+                  aria-label={`Relevance arriving at layer ${chosen.layer}, summed over channels`}
+                  style={{ width: map.width * zoom, height: map.height * Math.max(zoom, map.height === 1 ? 16 : 1) }}
+                />
+                <figcaption className="hint">
+                  Relevance at the input of {chosen.layer} [{chosen.shape.join(', ')}], summed over channels; scale ±{formatValue(vmax)}
+                  .
+                </figcaption>
+              </figure>
+            )}
+          </div>
+          <figure className="totals">
+            <figcaption>
+              Relevance total at each layer’s input, as a share of the{' '}
+              {result.contrastTarget !== null
+                ? `logit difference (${names[result.target] ?? result.target} − ${names[result.contrastTarget] ?? result.contrastTarget})`
+                : `logit of “${names[result.target] ?? result.target}”`}{' '}
+              = {formatValue(seed)}. Whatever a layer does not pass on went to its bias or stabiliser.
+            </figcaption>
+            <table className="totals-table">
+              <thead>
+                <tr>
+                  <th scope="col">Layer (output to input)</th>
+                  <th scope="col">Total</th>
+                  <th scope="col">Kept</th>
+                  <th scope="col">Absorbed</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Chart</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {totals.map((t) => (
+                  <tr key={t.layer} className={t.layer === chosen?.layer ? 'selected' : undefined}>
+                    <th scope="row">
+                      <button type="button" className="link" onClick={() => inspectLayer(t.layer)}>
+                        {t.layer}
+                      </button>
+                    </th>
+                    <td>{formatValue(t.total)}</td>
+                    <td>{Number.isFinite(t.kept) ? `${(t.kept * 100).toFixed(1)}%` : '–'}</td>
+                    <td>{formatValue(t.absorbed)}</td>
+                    <td className="bar-cell" aria-hidden="true">
+                      <span
+                        className={t.kept < 0 ? 'bar negative' : 'bar'}
+                        style={{ width: `${Number.isFinite(t.kept) ? (Math.abs(t.kept) / maxKept) * 100 : 0}%` }}
+                      />
+                    </td>
+                  </tr>
+                ))}
+                {inputRow && (<tr>
+                  <th scope="row">input</th>
+                  <td>{formatValue(sum(result.relevance))}</td>
+                  <td>{seed ? `${((sum(result.relevance) / seed) * 100).toFixed(1)}%` : '–'}</td>
+                  <td>{formatValue((totals.at(-1)?.total ?? seed) - sum(result.relevance))}</td>
+                  <td className="bar-cell" aria-hidden="true">
+                    <span className="bar input" style={{ width: `${seed ? (Math.abs(sum(result.relevance) / seed) / maxKept) * 100 : 0}%` }} />
+                  </td>
+                </tr>)}
+              </tbody>
+            </table>
+          </figure>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,447 @@
+/**
+ * The engine worker: holds the engine, the current model, the current image and its preprocessed input, and
+ * answers the page's requests (app/protocol.ts) one at a time, in order. Model import, image decoding,
+ * preprocessing and the explanations (WebGPU or the CPU backend) all run here, off the page's thread.
+ *
+ * Superseded work is dropped: an explanation, image or model request that a newer one of the same kind has
+ * already replaced is answered "superseded" without running, and a running explanation is aborted (the engine
+ * then rejects instead of answering late).
+ */
+import { AbortError, createEngine, type Engine, type LoadedModel } from '../src/engine/index';
+import { foldBatchNorm } from '../src/engine/canonicalize';
+import { inferShapes } from '../src/engine/compile';
+import { shapeSize, type Graph } from '../src/engine/graph';
+import { parseNpy, toFloat32 } from '../src/engine/io/npy';
+import { layerClassOfOp } from '../src/rules/layer-class';
+import { channelValue, checkCardFitsGraph, type ModelCard } from '../src/models/model-card';
+import { cropRect } from '../src/models/image';
+import { catalog } from './catalog';
+import { builtinCard, cardForFiles, fetchBuiltinFiles, importModelFiles, preprocessImage, type ModelFile } from './models';
+import type {
+  BackendInfo,
+  BackendPreference,
+  ExplainRequest,
+  ExplainResult,
+  ImageInfo,
+  ImageSource,
+  ImageView,
+  ModelInfo,
+  OpenResult,
+  PageMessage,
+  Progress,
+  Request,
+  WorkerMessage,
+} from './protocol';
+
+const post = (message: WorkerMessage, transfer: Transferable[] = []) => self.postMessage(message, { transfer });
+
+/** Longest side of the image the page displays. */
+const VIEW_SIZE = 512;
+
+interface CurrentModel {
+  readonly info: ModelInfo;
+  readonly graph: Graph;
+  readonly loaded: LoadedModel;
+  card: ModelCard;
+  /** What it was opened from, to reopen it with another BatchNorm choice. */
+  readonly source: { readonly files: readonly ModelFile[]; readonly builtin: string | null };
+}
+
+type CurrentImage =
+  | { readonly kind: 'photo'; readonly name: string; readonly bitmap: ImageBitmap; readonly rgba: { width: number; height: number; data: Uint8ClampedArray } }
+  | { readonly kind: 'tensor'; readonly name: string; readonly shape: readonly number[]; readonly data: Float32Array };
+
+let engine: Engine | null = null;
+let backendInfo: BackendInfo | null = null;
+let model: CurrentModel | null = null;
+let image: CurrentImage | null = null;
+/** The model input for the current model, image and preprocessing; recomputed lazily. */
+let input: { readonly data: Float32Array } | { readonly error: string } | null = null;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Backend
+
+function isSoftwareAdapter(info: GPUAdapterInfo | undefined): boolean {
+  if (!info) return false;
+  if ((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
+  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
+  return /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render|warp/i.test(text);
+}
+
+function adapterName(info: GPUAdapterInfo | undefined): string {
+  if (!info) return 'WebGPU adapter';
+  return [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
+}
+
+async function init(preference: BackendPreference): Promise<BackendInfo> {
+  engine?.dispose();
+  engine = null;
+  const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
+  const onDeviceLost = (message: string) => post({ id: -1, kind: 'notice', message });
+  let reason = 'CPU: this browser has no WebGPU';
+  if (preference === 'cpu') {
+    reason = 'CPU: chosen in the backend menu';
+  } else if (gpu) {
+    let useGpu = true;
+    if (preference === 'auto') {
+      const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
+      if (!adapter) {
+        useGpu = false;
+        reason = 'CPU: this browser has no WebGPU';
+      } else if (isSoftwareAdapter(adapter.info)) {
+        // A software WebGPU (SwiftShader) gives the first heatmap later than the CPU backend (README.md, "Backend").
+        useGpu = false;
+        reason = `CPU: WebGPU here is ${adapterName(adapter.info)}, a software renderer; the CPU backend is faster`;
+      }
+    }
+    if (useGpu) {
+      try {
+        engine = await createEngine({ backend: 'webgpu', gpu, onDeviceLost });
+        backendInfo = { backend: 'webgpu', description: `WebGPU: ${engine.description}` };
+      } catch (e) {
+        if (preference === 'webgpu') throw e;
+        reason = `CPU: WebGPU failed to start (${(e as Error).message})`;
+      }
+    }
+  } else if (preference === 'webgpu') {
+    throw new Error('this browser has no WebGPU');
+  }
+  if (!engine) {
+    engine = await createEngine({ backend: 'cpu' });
+    backendInfo = { backend: 'cpu', description: reason };
+  }
+  // A model open on the old engine is reloaded on the new one.
+  if (model) {
+    const old = model;
+    model = null;
+    old.loaded.dispose();
+    const loaded = await engine.load(old.graph);
+    model = { ...old, loaded };
+  }
+  return backendInfo!;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Models
+
+function describe(graph: Graph): ModelInfo['layers'] {
+  const shapes = inferShapes(graph);
+  return graph.nodes.map((n) => ({
+    name: n.name,
+    op: n.op,
+    cls: layerClassOfOp(n.op),
+    inputs: n.inputs,
+    output: n.output,
+    outputShape: shapes.get(n.output) ?? [],
+    params: Object.values(n.params).reduce((s, t) => s + t.data.length, 0),
+  }));
+}
+
+async function openModel(
+  files: readonly ModelFile[],
+  builtin: string | null,
+  card: ModelCard | null,
+  mergeBatchNorm: boolean,
+  progress: (p: Progress) => void,
+): Promise<OpenResult> {
+  if (!engine) throw new Error('the engine is not started');
+  progress({ phase: 'import', loaded: 0, total: 0 });
+  const imported = importModelFiles(files);
+  const batchNorms = imported.graph.nodes.filter((n) => n.op === 'batchnorm').length;
+  const graph = mergeBatchNorm && batchNorms > 0 ? foldBatchNorm(imported.graph) : imported.graph;
+  const layers = describe(graph);
+  const classes = inferShapes(graph).get(graph.output)![1]!;
+  if (card) checkCardFitsGraph(card, graph);
+  const modelCard = card ?? cardForFiles(graph, imported, files);
+  progress({ phase: 'prepare', loaded: 0, total: 0 });
+  const loaded = await engine.load(graph);
+
+  const notes = [...imported.notes];
+  if (batchNorms > 0) {
+    const left = graph.nodes.filter((n) => n.op === 'batchnorm').length;
+    notes.push(
+      mergeBatchNorm
+        ? `${batchNorms - left} of ${batchNorms} BatchNorm layers are merged into the layer before them (as Zennit does), so their rules are that layer's.`
+        : `${batchNorms} BatchNorm layers are kept as layers of their own (as Captum does).`,
+    );
+  }
+  const id = builtin ?? `user:${files.map((f) => f.name).join('+')}`;
+  const info: ModelInfo = {
+    id,
+    builtin: builtin !== null,
+    card: modelCard,
+    inputShape: graph.input.shape,
+    classes,
+    layers,
+    skeleton: {
+      name: graph.name,
+      input: graph.input,
+      output: graph.output,
+      nodes: graph.nodes.map((n) => ({ name: n.name, op: n.op, inputs: n.inputs, output: n.output })),
+    },
+    notes,
+    files: files.map((f) => f.name),
+    mergeBatchNorm,
+    batchNorms,
+  };
+  // Only now, with everything in place, does the new model replace the old one.
+  const old = model;
+  model = { info, graph, loaded, card: modelCard, source: { files, builtin } };
+  old?.loaded.dispose();
+  input = null;
+  const view = await makeView();
+  return { model: info, view };
+}
+
+async function readFiles(files: readonly File[], progress: (p: Progress) => void): Promise<ModelFile[]> {
+  const total = files.reduce((s, f) => s + f.size, 0);
+  let loaded = 0;
+  const out: ModelFile[] = [];
+  for (const f of files) {
+    progress({ phase: 'read', loaded, total, file: f.name });
+    out.push({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) });
+    loaded += f.size;
+  }
+  progress({ phase: 'read', loaded, total });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Images
+
+const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
+
+async function loadImage(source: ImageSource): Promise<CurrentImage> {
+  const blob = source.kind === 'blob' ? source.blob : await fetchBlob(source.url);
+  const head = new Uint8Array(await blob.slice(0, 6).arrayBuffer());
+  if (NPY_MAGIC.every((b, i) => head[i] === b)) {
+    const array = parseNpy(new Uint8Array(await blob.arrayBuffer()));
+    return { kind: 'tensor', name: source.name, shape: array.shape, data: toFloat32(array) };
+  }
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' });
+  } catch {
+    throw new Error(`${source.name} is not an image this browser can decode (nor a .npy tensor)`);
+  }
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  ctx.drawImage(bitmap, 0, 0);
+  const { data, width, height } = ctx.getImageData(0, 0, bitmap.width, bitmap.height, { colorSpace: 'srgb' });
+  return { kind: 'photo', name: source.name, bitmap, rgba: { width, height, data } };
+}
+
+async function fetchBlob(url: string): Promise<Blob> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`could not load ${url}: ${response.status} ${response.statusText}`);
+  return response.blob();
+}
+
+function imageInfo(img: CurrentImage): ImageInfo {
+  if (img.kind === 'photo') return { name: img.name, width: img.rgba.width, height: img.rgba.height, tensor: false };
+  const s = img.shape;
+  return { name: img.name, width: s.at(-1) ?? s.length, height: s.length >= 2 ? s.at(-2)! : 1, tensor: true };
+}
+
+/** The model's spatial input size (NCHW), or null when its input is not an image. */
+function inputSize(): { width: number; height: number; channels: number } | null {
+  if (!model) return null;
+  const s = model.graph.input.shape;
+  if (s.length !== 4) return null;
+  return { channels: s[1]!, height: s[2]!, width: s[3]! };
+}
+
+/** The image as the model sees it, cropped per the model card, at display size. */
+async function makeView(): Promise<ImageView | null> {
+  if (!image) return null;
+  const size = inputSize();
+  if (image.kind === 'tensor') return size ? tensorView(image.data, size) : null;
+  const { bitmap } = image;
+  const aspect = size ? size.width / size.height : bitmap.width / bitmap.height;
+  const [sx, sy, sw, sh] = size
+    ? cropRect(bitmap.width, bitmap.height, size.width, size.height, model!.card.preprocessing.resize)
+    : [0, 0, bitmap.width, bitmap.height];
+  const scale = VIEW_SIZE / Math.max(aspect, 1);
+  const width = Math.round(aspect >= 1 ? VIEW_SIZE : scale * aspect);
+  const height = Math.round(aspect >= 1 ? VIEW_SIZE / aspect : VIEW_SIZE);
+  const view = await createImageBitmap(bitmap, sx, sy, sw, sh, { resizeWidth: width, resizeHeight: height, resizeQuality: 'high' });
+  return { bitmap: view, width, height };
+}
+
+/** A preprocessed tensor shown as a picture: preprocessing undone per the model card, values clamped. */
+async function tensorView(data: Float32Array, size: { width: number; height: number; channels: number }): Promise<ImageView | null> {
+  const plane = size.width * size.height;
+  if (data.length !== plane * size.channels) return null;
+  const { scale, mean, std } = model!.card.preprocessing;
+  const rgba = new Uint8ClampedArray(plane * 4);
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) {
+      const k = Math.min(c, size.channels - 1);
+      const x = data[k * plane + i]!;
+      rgba[i * 4 + c] = Math.round((x * channelValue(std, k) + channelValue(mean, k)) / scale);
+    }
+    rgba[i * 4 + 3] = 255;
+  }
+  const bitmap = await createImageBitmap(new ImageData(rgba, size.width, size.height));
+  const zoom = Math.max(1, Math.floor(VIEW_SIZE / Math.max(size.width, size.height)));
+  return { bitmap, width: size.width * zoom, height: size.height * zoom };
+}
+
+function currentInput(): Float32Array {
+  if (!model) throw new Error('no model is open');
+  if (!image) throw new Error('no image is chosen');
+  if (!input) {
+    try {
+      const expected = shapeSize(model.graph.input.shape);
+      if (image.kind === 'tensor') {
+        if (image.data.length !== expected) {
+          throw new Error(`${image.name} holds a tensor of shape [${image.shape.join(', ')}]; this model takes [${model.graph.input.shape.join(', ')}]`);
+        }
+        input = { data: image.data };
+      } else {
+        if (!inputSize()) throw new Error(`this model's input [${model.graph.input.shape.join(', ')}] is not an image: give it a .npy tensor`);
+        const data = preprocessImage(image.rgba, model.card);
+        if (data.length !== expected) throw new Error(`preprocessing gave ${data.length} values; the model takes ${expected}`);
+        input = { data };
+      }
+    } catch (e) {
+      input = { error: (e as Error).message };
+    }
+  }
+  if ('error' in input) throw new Error(input.error);
+  return input.data;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Explanations
+
+let running: AbortController | null = null;
+
+async function explain(request: ExplainRequest): Promise<{ value: ExplainResult; transfer: Transferable[] }> {
+  if (!model) throw new Error('no model is open');
+  const start = performance.now();
+  const data = currentInput();
+  const controller = new AbortController();
+  running = controller;
+  try {
+    const e = await model.loaded.explain(data, {
+      target: request.target,
+      contrastTarget: request.contrastTarget,
+      rules: request.rules,
+      layerRelevance: true,
+      signal: controller.signal,
+    });
+    // Copies: the engine may keep its arrays, and these are transferred to the page.
+    const relevance = e.relevance.slice();
+    const logits = e.logits.slice();
+    const layers = e.layers.map((l) => ({ layer: l.layer, shape: l.shape, data: l.data.slice() }));
+    const value: ExplainResult = {
+      seq: request.seq,
+      modelId: model.info.id,
+      logits,
+      target: e.target,
+      contrastTarget: request.contrastTarget ?? null,
+      relevance,
+      inputShape: e.inputShape,
+      layers,
+      nonFinite: e.nonFinite,
+      engineMs: e.timings.totalMs,
+      workerMs: performance.now() - start,
+      forwardReused: e.work ? !e.work.forward : false,
+      backend: e.backend,
+    };
+    return { value, transfer: [relevance.buffer, logits.buffer, ...layers.map((l) => l.data.buffer)] };
+  } finally {
+    if (running === controller) running = null;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The queue
+
+const queue: PageMessage[] = [];
+let pumping = false;
+
+/** Requests that a later one of the same group makes pointless, if it has not started yet. */
+const group = (r: Request): string | null =>
+  r.type === 'explain' ? 'explain' : r.type === 'setImage' ? 'image' : r.type === 'setPreprocessing' ? 'preprocessing' : null;
+
+async function handle({ id, request }: PageMessage): Promise<void> {
+  const progress = (p: Progress) => post({ id, kind: 'progress', progress: p });
+  const reply = (value: unknown, transfer: Transferable[] = []) => post({ id, kind: 'result', value }, transfer);
+  const viewTransfer = (v: ImageView | null): Transferable[] => (v ? [v.bitmap] : []);
+  switch (request.type) {
+    case 'catalog':
+      return reply(catalog);
+    case 'init':
+      return reply(await init(request.backend));
+    case 'openBuiltin': {
+      const { card, files } = await fetchBuiltinFiles(request.modelId, progress);
+      const r = await openModel(files, request.modelId, card, request.mergeBatchNorm, progress);
+      return reply(r, viewTransfer(r.view));
+    }
+    case 'openFiles': {
+      const files = await readFiles(request.files, progress);
+      const r = await openModel(files, null, null, request.mergeBatchNorm, progress);
+      return reply(r, viewTransfer(r.view));
+    }
+    case 'reopen': {
+      if (!model) throw new Error('no model is open');
+      const { files, builtin } = model.source;
+      const card = builtin ? await builtinCard(builtin) : model.card;
+      const r = await openModel(files, builtin, card, request.mergeBatchNorm, progress);
+      return reply(r, viewTransfer(r.view));
+    }
+    case 'setImage': {
+      const next = await loadImage(request.source);
+      if (image?.kind === 'photo') image.bitmap.close();
+      image = next;
+      input = null;
+      const view = await makeView();
+      return reply({ image: imageInfo(next), view }, viewTransfer(view));
+    }
+    case 'setPreprocessing': {
+      if (!model) throw new Error('no model is open');
+      model.card = { ...model.card, preprocessing: request.preprocessing };
+      input = null;
+      const view = await makeView();
+      return reply({ view }, viewTransfer(view));
+    }
+    case 'explain': {
+      const { value, transfer } = await explain(request.request);
+      return reply(value, transfer);
+    }
+  }
+}
+
+async function pump(): Promise<void> {
+  if (pumping) return;
+  pumping = true;
+  try {
+    while (queue.length) {
+      // Let messages that arrived while the last request ran (CPU work blocks this thread) join the queue first.
+      await new Promise((r) => setTimeout(r, 0));
+      const item = queue.shift()!;
+      const g = group(item.request);
+      if (g && queue.some((q) => group(q.request) === g)) {
+        post({ id: item.id, kind: 'superseded' });
+        continue;
+      }
+      try {
+        await handle(item);
+      } catch (e) {
+        if (e instanceof AbortError || (e as Error).name === 'AbortError') post({ id: item.id, kind: 'superseded' });
+        else post({ id: item.id, kind: 'error', message: (e as Error).message ?? String(e), name: (e as Error).name ?? 'Error' });
+      }
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
+self.onmessage = (event: MessageEvent<PageMessage>) => {
+  queue.push(event.data);
+  // A newer explanation makes the running one pointless.
+  if (event.data.request.type === 'explain') running?.abort();
+  void pump();
+};

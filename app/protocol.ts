@@ -1,0 +1,159 @@
+/**
+ * Messages between the page (app/engine-client.ts) and the engine worker (app/engine-worker.ts). Every request
+ * carries an id; the worker answers each with exactly one response of the same id (a result, an error, or
+ * "superseded" when a newer request of the same kind made it pointless), and may send progress messages first.
+ */
+import type { BackendKind } from '../src/engine/api';
+import type { OpType, Shape } from '../src/engine/graph';
+import type { RuleAssignment } from '../src/rules/assignment';
+import type { LayerClass } from '../src/rules/rules';
+import type { ModelCard } from '../src/models/model-card';
+
+export type BackendPreference = 'auto' | 'webgpu' | 'cpu';
+
+/** What the page offers before any model is open (from src/models/builtin.ts, read in the worker so that the
+ * page does not load the importers). */
+export interface Catalog {
+  readonly builtins: readonly { readonly id: string; readonly name: string }[];
+  readonly samples: readonly { readonly file: string; readonly label: string; readonly credit: string }[];
+  readonly defaultModel: string;
+  readonly defaultSample: string;
+}
+
+export interface BackendInfo {
+  readonly backend: BackendKind;
+  /** For the status line: the adapter, or why the CPU backend runs. */
+  readonly description: string;
+}
+
+/** One layer as the layer panel shows it. */
+export interface LayerInfo {
+  readonly name: string;
+  readonly op: OpType;
+  readonly cls: LayerClass;
+  readonly inputs: readonly string[];
+  readonly output: string;
+  readonly outputShape: Shape;
+  /** Number of learned parameters. */
+  readonly params: number;
+}
+
+/** A graph without its weights: enough to resolve rule assignments on the page. */
+export interface GraphSkeleton {
+  readonly name: string;
+  readonly input: { readonly name: string; readonly shape: Shape };
+  readonly output: string;
+  readonly nodes: readonly { readonly name: string; readonly op: OpType; readonly inputs: readonly string[]; readonly output: string }[];
+}
+
+export interface ModelInfo {
+  /** Built-in id, or "user:<name>" for a model opened from files. */
+  readonly id: string;
+  readonly builtin: boolean;
+  readonly card: ModelCard;
+  readonly inputShape: Shape;
+  readonly classes: number;
+  readonly layers: readonly LayerInfo[];
+  readonly skeleton: GraphSkeleton;
+  /** The importer's notes (e.g. the final softmax it removed) and the app's (BatchNorm merged). */
+  readonly notes: readonly string[];
+  readonly files: readonly string[];
+  readonly mergeBatchNorm: boolean;
+  /** How many BatchNorm layers the model has before merging (0: the option does not matter). */
+  readonly batchNorms: number;
+}
+
+/** The image as the model sees it, cropped as the model card says, scaled for display. */
+export interface ImageView {
+  readonly bitmap: ImageBitmap;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface ImageInfo {
+  readonly name: string;
+  /** Size of the original image (for a tensor file: the tensor's height and width). */
+  readonly width: number;
+  readonly height: number;
+  /** A preprocessed tensor (.npy) given instead of a photo: preprocessing does not apply. */
+  readonly tensor: boolean;
+}
+
+export type ImageSource =
+  | { readonly kind: 'url'; readonly url: string; readonly name: string }
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly name: string };
+
+export interface ExplainRequest {
+  /** Sequence number: the page shows only the result of its latest request. */
+  readonly seq: number;
+  readonly target?: number;
+  readonly contrastTarget?: number;
+  readonly rules: RuleAssignment;
+}
+
+export interface ExplainResult {
+  readonly seq: number;
+  readonly modelId: string;
+  readonly logits: Float32Array;
+  readonly target: number;
+  readonly contrastTarget: number | null;
+  readonly relevance: Float32Array;
+  readonly inputShape: Shape;
+  readonly layers: readonly { readonly layer: string; readonly shape: Shape; readonly data: Float32Array }[];
+  readonly nonFinite: { readonly layer: string; readonly count: number } | null;
+  /** Time the engine took, and the time from the request to the result in the worker. */
+  readonly engineMs: number;
+  readonly workerMs: number;
+  readonly forwardReused: boolean;
+  readonly backend: BackendKind;
+}
+
+export type Request =
+  | { readonly type: 'catalog' }
+  | { readonly type: 'init'; readonly backend: BackendPreference }
+  | { readonly type: 'openBuiltin'; readonly modelId: string; readonly mergeBatchNorm: boolean }
+  | { readonly type: 'openFiles'; readonly files: readonly File[]; readonly mergeBatchNorm: boolean }
+  | { readonly type: 'reopen'; readonly mergeBatchNorm: boolean }
+  | { readonly type: 'setImage'; readonly source: ImageSource }
+  | { readonly type: 'setPreprocessing'; readonly preprocessing: ModelCard['preprocessing'] }
+  | { readonly type: 'explain'; readonly request: ExplainRequest };
+
+export type RequestType = Request['type'];
+
+export interface OpenResult {
+  readonly model: ModelInfo;
+  readonly view: ImageView | null;
+}
+
+export interface ImageResult {
+  readonly image: ImageInfo;
+  readonly view: ImageView | null;
+}
+
+export interface ResponseMap {
+  catalog: Catalog;
+  init: BackendInfo;
+  openBuiltin: OpenResult;
+  openFiles: OpenResult;
+  reopen: OpenResult;
+  setImage: ImageResult;
+  setPreprocessing: { readonly view: ImageView | null };
+  explain: ExplainResult;
+}
+
+export interface Progress {
+  readonly phase: 'download' | 'read' | 'import' | 'prepare';
+  /** Bytes so far and in all (0 when not known). */
+  readonly loaded: number;
+  readonly total: number;
+  readonly file?: string;
+}
+
+export type WorkerMessage =
+  | { readonly id: number; readonly kind: 'result'; readonly value: unknown }
+  | { readonly id: number; readonly kind: 'error'; readonly message: string; readonly name: string }
+  | { readonly id: number; readonly kind: 'superseded' }
+  | { readonly id: number; readonly kind: 'progress'; readonly progress: Progress }
+  | { readonly id: -1; readonly kind: 'notice'; readonly message: string };
+
+export type PageMessage = { readonly id: number; readonly request: Request };
