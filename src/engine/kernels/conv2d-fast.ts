@@ -4,7 +4,7 @@
  * geometry through the step's `variant`:
  *   'gemm': implicit GEMM with 64x64 workgroup tiles and 4x4 register blocks (conv2d-gemm.wgsl,
  *           conv2d-relevance-gemm.wgsl);
- *   'gemv': a Linear layer's matrix-vector products, C a multiple of 4 (dense-forward.wgsl, dense-relevance.wgsl).
+ *   'gemv': a Linear layer's matrix-vector products (dense-forward.wgsl, dense-relevance.wgsl).
  */
 import gemmShader from '../../shaders/conv2d-gemm.wgsl?raw';
 import relevanceGemmShader from '../../shaders/conv2d-relevance-gemm.wgsl?raw';
@@ -18,10 +18,10 @@ import { convUniforms } from './conv2d';
 export const GEMM_TILE = 64;
 export const GEMM_K_CHUNK = 16;
 /** Outputs per workgroup of dense-forward.wgsl, input features per workgroup of dense-relevance.wgsl. */
-export const GEMV_ROWS = 4;
+export const GEMV_ROWS = 8;
 export const GEMV_COLUMNS = 64;
 
-/** The GEMM a step computes, per group: M x N outputs over K. */
+/** The GEMMs a step dispatches: `groups` of them (workgroups along z), each M x N outputs over (up to) K. */
 export interface GemmShape {
   readonly m: number;
   readonly n: number;
@@ -33,8 +33,18 @@ export function forwardGemmShape(g: ConvGeometry): GemmShape {
   return { m: g.o / g.groups, n: g.n * g.oh * g.ow, k: (g.c / g.groups) * g.kh * g.kw, groups: g.groups };
 }
 
+/**
+ * The transposed pass runs one GEMM per group and stride phase (conv2d-relevance-gemm.wgsl): N counts the pixels
+ * of the largest phase, K its taps when the dilation is 1 (at most KH*KW taps in any case).
+ */
 export function relevanceGemmShape(g: ConvGeometry): GemmShape {
-  return { m: g.c / g.groups, n: g.n * g.h * g.w, k: (g.o / g.groups) * g.kh * g.kw, groups: g.groups };
+  const taps = Math.ceil(g.kh / g.strideH) * Math.ceil(g.kw / g.strideW);
+  return {
+    m: g.c / g.groups,
+    n: g.n * Math.ceil(g.h / g.strideH) * Math.ceil(g.w / g.strideW),
+    k: (g.o / g.groups) * taps,
+    groups: g.groups * g.strideH * g.strideW,
+  };
 }
 
 /** A Linear layer as the conv steps see it: a 1x1 convolution of a 1x1 image, ungrouped and unpadded. */
@@ -42,6 +52,7 @@ export function isDense(g: ConvGeometry): boolean {
   return g.h === 1 && g.w === 1 && g.oh === 1 && g.ow === 1 && g.kh === 1 && g.kw === 1 && g.groups === 1 && g.padTop === 0 && g.padLeft === 0;
 }
 
+/** conv2d-gemm.wgsl's Params: the convolution's, then C/groups, O/groups, K and N of the GEMM. */
 function gemmUniforms(g: ConvGeometry, total: number, shape: GemmShape): UniformField[] {
   return [...convUniforms(g, total), ['u', g.c / g.groups], ['u', g.o / g.groups], ['u', shape.k], ['u', shape.n]];
 }
@@ -52,10 +63,10 @@ const gemmWorkgroups = (shape: GemmShape): [number, number, number] => [
   shape.groups,
 ];
 
-const denseUniforms = (g: ConvGeometry): UniformField[] => [['u', g.n], ['u', g.c / 4], ['u', g.o]];
+const denseUniforms = (g: ConvGeometry): UniformField[] => [['u', g.n], ['u', g.c], ['u', g.o]];
 
 function checkDense(g: ConvGeometry): void {
-  if (!isDense(g) || g.c % 4 !== 0) throw new Error(`the gemv kernels need a Linear layer with a multiple of 4 inputs, got ${JSON.stringify(g)}`);
+  if (!isDense(g)) throw new Error(`the gemv kernels take Linear layers (1x1 on 1x1, ungrouped), got ${JSON.stringify(g)}`);
 }
 
 export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> = {
@@ -81,12 +92,8 @@ export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> =
 export const conv2dRelevanceGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dRelevanceStep>> = {
   gemm: {
     shader: relevanceGemmShader,
-    overrides: (s) => ({
-      INPUT_MOD: inputModCode[s.inputMod],
-      ACCUMULATE: s.accumulate ? 1 : 0,
-      UNIT_STRIDE: s.geom.strideH === 1 && s.geom.strideW === 1 ? 1 : 0,
-    }),
-    uniforms: (s) => gemmUniforms(s.geom, s.rin.size, relevanceGemmShape(s.geom)),
+    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
+    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ['u', s.geom.c / s.geom.groups], ['u', s.geom.o / s.geom.groups]],
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => gemmWorkgroups(relevanceGemmShape(s.geom)),
   },

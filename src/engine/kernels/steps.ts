@@ -28,7 +28,7 @@ export interface ConvGeometry {
 /**
  * Which GPU kernel runs a conv2d or conv2d-relevance step (the CPU reference is the same for all): absent, the
  * direct kernel (one invocation per element written); 'gemm', the tiled implicit GEMM; 'gemv', the
- * matrix-vector kernels of a Linear layer (1x1 on 1x1, C a multiple of 4). Chosen by geometry in
+ * matrix-vector kernels of a Linear layer (1x1 on 1x1, ungrouped). Chosen by geometry in
  * ops/conv-shaped.ts.
  */
 export type ConvVariant = 'gemm' | 'gemv';

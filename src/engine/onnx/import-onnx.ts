@@ -28,11 +28,12 @@ import {
   transpose2d,
   unsqueezeShape,
 } from './onnx-const';
+import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, clipMessage, clipName, inputProblem, shapeProblem } from './limits';
 
 export class ModelImportError extends Error {
   override name = 'ModelImportError';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(clipMessage(message), options);
   }
 }
 
@@ -151,8 +152,13 @@ export function scopeFromNodeName(name: string): string {
   return scope;
 }
 
+/** At most this many names are listed in a message; the rest are counted. */
+const LISTED = 8;
+
 function describeNodes(names: readonly string[]): string {
-  const q = names.map((n) => `"${n}"`).join(', ');
+  const shown = names.slice(0, LISTED).map((n) => `"${clipName(n)}"`);
+  if (names.length > LISTED) shown.push(`and ${names.length - LISTED} more`);
+  const q = shown.join(', ');
   return names.length === 1 ? `(node ${q})` : `(nodes ${q})`;
 }
 
@@ -165,12 +171,16 @@ export function importOnnx(
   sideFiles?: ReadonlyMap<string, Uint8Array>,
 ): Graph {
   try {
-    return new Importer(model.name, sideFiles ?? new Map()).run(model.bytes);
+    let fileBytes = model.bytes.byteLength;
+    for (const b of sideFiles?.values() ?? []) fileBytes += b.byteLength;
+    return new Importer(model.name, sideFiles ?? new Map(), new AllocationBudget(fileBytes)).run(model.bytes);
   } catch (e) {
     if (e instanceof ModelImportError) throw e;
     if (e instanceof MissingSideFile) {
       throw new ModelImportError(`${model.name} keeps its weights in ${e.location}: open both files together`);
     }
+    // A limit reached outside the places that name a node (the budget is shared by the whole import).
+    if (e instanceof ImportLimitError) throw new ModelImportError(`${model.name}: ${e.message}`);
     const msg = e instanceof Error ? e.message : String(e);
     throw new ModelImportError(`${model.name}: could not import the model: ${msg}`, { cause: e });
   }
@@ -195,6 +205,7 @@ class Importer {
   constructor(
     private readonly file: string,
     private readonly sideFiles: ReadonlyMap<string, Uint8Array>,
+    readonly budget: AllocationBudget,
   ) {}
 
   private fail(message: string): never {
@@ -220,10 +231,20 @@ class Importer {
 
   private readTensorOrFail(t: TensorProtoLike, what: string): ConstTensor {
     try {
-      return readTensor(t, this.external);
+      return readTensor(t, this.external, this.budget);
     } catch (e) {
       if (e instanceof MissingSideFile) throw e;
-      if (e instanceof FoldError) this.fail(`${what}: ${e.message}`);
+      if (e instanceof FoldError || e instanceof ImportLimitError) this.fail(`${what}: ${e.message}`);
+      throw e;
+    }
+  }
+
+  /** Reserves memory for an array the importer is about to make (a transposed or converted weight). */
+  charge(count: number, what: string): void {
+    try {
+      this.budget.reserve(count, 4, what);
+    } catch (e) {
+      if (e instanceof ImportLimitError) this.fail(e.message);
       throw e;
     }
   }
@@ -239,6 +260,9 @@ class Importer {
     const g = model.graph;
     if (!g || !g.node || g.node.length === 0) this.fail('not an ONNX model: it holds no graph');
     const nodes = g.node;
+    if (nodes.length > IMPORT_LIMITS.maxNodes) {
+      this.fail(`the graph has ${nodes.length} nodes; at most ${IMPORT_LIMITS.maxNodes} are supported`);
+    }
 
     // Initializers (external data included).
     const missing = new Set<string>();
@@ -270,6 +294,7 @@ class Importer {
     }
     const dims = tt?.shape?.dim ?? [];
     if (dims.length === 0) this.fail(`the input "${this.inputName}" has no declared shape`);
+    if (dims.length > IMPORT_LIMITS.maxRank) this.fail(`the input "${this.inputName}" has ${dims.length} dimensions; at most ${IMPORT_LIMITS.maxRank} are supported`);
     const inputShape = dims.map((d, i) => {
       const v = num(d.dimValue);
       if (i === 0 && v > 1) {
@@ -277,8 +302,10 @@ class Importer {
       }
       if (v > 0) return v;
       if (i === 0) return 1;
-      this.fail(`the input "${this.inputName}" has an unknown size along axis ${i} (${d.dimParam || '?'}); a fixed size is needed`);
+      this.fail(`the input "${this.inputName}" has an unknown size along axis ${i} (${clipName(d.dimParam || '?')}); a fixed size is needed`);
     });
+    const tooBig = inputProblem(inputShape, inputShape.length === 4 ? 'nchw' : 'other');
+    if (tooBig) this.fail(tooBig.replace(/^the input/, `the input "${clipName(this.inputName)}"`));
     this.shapes.set(this.inputName, inputShape);
 
     const outputs = (g.output ?? []).map((o) => o.name ?? '').filter((n) => n);
@@ -331,7 +358,12 @@ class Importer {
   private topoOrder(nodes: readonly NodeLike[]): number[] {
     const producerIdx = new Map<string, number>();
     nodes.forEach((n, i) => {
-      for (const o of n.output ?? []) if (o) producerIdx.set(o, i);
+      for (const o of n.output ?? []) {
+        if (!o) continue;
+        const clash = producerIdx.has(o) ? 'another node' : this.consts.has(o) || this.initializerNames.has(o) ? 'an initializer' : o === this.inputName ? 'the graph input' : '';
+        if (clash) this.fail(`node "${clipName(this.nodeLabel(n, i))}" writes "${clipName(o)}", which ${clash} already defines`);
+        producerIdx.set(o, i);
+      }
     });
     const state = new Uint8Array(nodes.length); // 0 new, 1 on stack, 2 done
     const order: number[] = [];
@@ -403,7 +435,8 @@ class Importer {
       },
       str(name, fallback) {
         const a = map.get(name);
-        return a?.s ? new TextDecoder().decode(a.s) : fallback;
+        // protobufjs leaves an absent bytes field as its (non-Uint8Array) default.
+        return a?.s instanceof Uint8Array && a.s.byteLength > 0 ? new TextDecoder().decode(a.s) : fallback;
       },
     };
   }
@@ -472,14 +505,14 @@ class Importer {
       }
       case 'Reshape': {
         const x = ctx.rt(0);
-        const spec = at.ints('shape') ?? toInts(ctx.cst(1, 'the target shape'));
+        const spec = at.ints('shape') ?? ctx.ints(1, 'the target shape');
         const shape = ctx.guard(() => resolveReshape(this.shapeOf(x), spec, at.int('allowzero', 0) === 1));
         return this.emitReshape(ctx, x, shape);
       }
       case 'Squeeze':
       case 'Unsqueeze': {
         const x = ctx.rt(0);
-        const axes = ins[1] ? toInts(ctx.cst(1, 'the axes')) : at.ints('axes');
+        const axes = ins[1] ? ctx.ints(1, 'the axes') : at.ints('axes');
         const shape = ctx.guard(() =>
           op === 'Squeeze' ? squeezeShape(this.shapeOf(x), axes) : unsqueezeShape(this.shapeOf(x), axes ?? []),
         );
@@ -529,9 +562,10 @@ class Importer {
         ins.map((n) => (n ? this.consts.get(n) : undefined)),
         ins.map((n) => (n ? (this.shapes.get(n) ?? this.consts.get(n)?.shape) : undefined)),
         at,
+        this.budget,
       );
     } catch (e) {
-      if (e instanceof FoldError) this.fail(`node "${this.nodeLabel(node, index)}" (${op}): ${e.message}`);
+      if (e instanceof FoldError || e instanceof ImportLimitError) this.fail(`node "${clipName(this.nodeLabel(node, index))}" (${op}): ${e.message}`);
       throw e;
     }
     res.forEach((t, i) => {
@@ -562,7 +596,7 @@ class Importer {
     const init = this.origin.get(rawName) ?? rawName;
     if (!this.initializerNames.has(init)) return undefined;
     const m = /^(.+)\.weight$/.exec(init);
-    return m?.[1];
+    return m?.[1] === undefined ? undefined : clipName(m[1]);
   }
 
   private emit(
@@ -576,6 +610,9 @@ class Importer {
     weightInput?: number,
   ): Pending {
     const out = output ?? ctx.out();
+    const bad = shapeProblem(outShape, 'its output', false);
+    if (bad) ctx.error(bad);
+    if (this.pending.length >= IMPORT_LIMITS.maxNodes) this.fail(`the graph has more than ${IMPORT_LIMITS.maxNodes} layers`);
     const p: Pending = { op, inputs, output: out, attrs, params, onnxName: ctx.node.name ?? '' };
     const moduleName = weightInput !== undefined ? this.moduleFromWeight(ctx.raw[weightInput]) : undefined;
     if (moduleName) p.moduleName = moduleName;
@@ -606,14 +643,15 @@ class Importer {
     if (s[1] !== Ig * groups || O % groups !== 0) {
       ctx.error(`the weight [${w.shape.join(', ')}] with group=${groups} does not fit an input with ${s[1]} channels`);
     }
-    const stride = at.ints('strides') ?? [1, 1];
-    const dilation = at.ints('dilations') ?? [1, 1];
+    if (w.data.length === 0) ctx.error(`the weight has shape [${w.shape.join(', ')}], which holds nothing`);
+    const stride = this.pair(ctx, at.ints('strides') ?? [1, 1], 'strides');
+    const dilation = this.pair(ctx, at.ints('dilations') ?? [1, 1], 'dilations');
     const pads = this.resolvePads(ctx, at, [s[2]!, s[3]!], [kh, kw], stride, dilation);
-    const params: Record<string, Tensor> = { weight: tensor(w.shape, f32(w)) };
+    const params: Record<string, Tensor> = { weight: tensor(w.shape, this.f32(w, 'the weight')) };
     if (ctx.ins[2]) {
       const b = ctx.param(2, 'the bias');
       if (b.data.length !== O) ctx.error(`the bias has ${b.data.length} values, ${O} expected`);
-      params.bias = tensor([O], f32(b));
+      params.bias = tensor([O], this.f32(b, 'the bias'));
     }
     const oh = Math.floor((s[2]! + pads[0]! + pads[2]! - dilation[0]! * (kh - 1) - 1) / stride[0]!) + 1;
     const ow = Math.floor((s[3]! + pads[1]! + pads[3]! - dilation[1]! * (kw - 1) - 1) / stride[1]!) + 1;
@@ -630,6 +668,21 @@ class Importer {
     );
   }
 
+  /** Two positive integers (strides, dilations, kernel sizes), within the input size limit. */
+  private pair(ctx: NodeCtx, v: readonly number[], what: string): number[] {
+    if (v.length !== 2 || !v.every((x) => Number.isSafeInteger(x) && x >= 1 && x <= IMPORT_LIMITS.maxInputSide)) {
+      ctx.error(`${what} [${v.slice(0, 8).join(', ')}] should be two integers from 1 to ${IMPORT_LIMITS.maxInputSide}`);
+    }
+    return [...v];
+  }
+
+  /** A constant as float32 for a layer parameter: the same array when it already is, else a reserved copy. */
+  private f32(t: ConstTensor, what: string): Float32Array {
+    if (t.data instanceof Float32Array) return t.data;
+    this.charge(t.data.length, what);
+    return new Float32Array(t.data);
+  }
+
   /** Explicit [top, left, bottom, right] pads, auto_pad resolved against the input size. */
   private resolvePads(
     ctx: NodeCtx,
@@ -642,8 +695,9 @@ class Importer {
     const autoPad = at.str('auto_pad', 'NOTSET');
     if (autoPad === 'NOTSET' || autoPad === '') {
       const p = at.ints('pads') ?? [0, 0, 0, 0];
-      if (p.length !== 4) ctx.error(`pads [${p.join(', ')}] should have 4 values`);
+      if (p.length !== 4) ctx.error(`pads [${p.slice(0, 8).join(', ')}] should have 4 values`);
       if (p.some((v) => v < 0)) ctx.error('negative pads are not supported');
+      if (!p.every((v) => Number.isSafeInteger(v) && v <= IMPORT_LIMITS.maxInputSide)) ctx.error(`pads [${p.join(', ')}] should be integers up to ${IMPORT_LIMITS.maxInputSide}`);
       return [...p];
     }
     if (autoPad === 'VALID') return [0, 0, 0, 0];
@@ -667,18 +721,24 @@ class Importer {
     const s = ctx.rank(x, 2, 'Gemm needs a 2D input');
     const b = ctx.param(1, 'the weight');
     if (b.shape.length !== 2) ctx.error(`the weight has shape [${b.shape.join(', ')}], 2D expected`);
-    const wt = at.int('transB', 0) ? b : transpose2d(b);
-    const [out, inF] = wt.shape as [number, number];
-    if (inF !== s[1]) ctx.error(`the weight [${wt.shape.join(', ')}] does not fit an input of ${s[1]} features`);
+    const transB = at.int('transB', 0) !== 0;
+    const [out, inF] = (transB ? b.shape : [b.shape[1], b.shape[0]]) as [number, number];
+    if (inF !== s[1]) ctx.error(`the weight [${b.shape.join(', ')}]${transB ? '' : ' (transposed)'} does not fit an input of ${s[1]} features`);
+    if (b.data.length === 0) ctx.error(`the weight has shape [${b.shape.join(', ')}], which holds nothing`);
+    const wt = transB ? b : this.transpose(ctx, b);
     const alpha = at.float('alpha', 1);
     const beta = at.float('beta', 1);
-    let w = f32(wt);
-    if (alpha !== 1) w = w.map((v) => v * alpha);
+    let w = this.f32(wt, 'the weight');
+    if (alpha !== 1) {
+      this.charge(w.length, 'the scaled weight');
+      w = w.map((v) => v * alpha);
+    }
     const params: Record<string, Tensor> = { weight: tensor([out, inF], w) };
     if (ctx.ins[2]) {
       const c = ctx.param(2, 'the bias');
       const bias = this.perChannel(ctx, c, out, 2, 'the bias');
-      params.bias = tensor([out], beta === 1 ? bias : bias.map((v) => v * beta));
+      if (beta !== 1) for (let i = 0; i < bias.length; i++) bias[i] = bias[i]! * beta;
+      params.bias = tensor([out], bias);
     }
     this.emit(ctx, 'linear', [x], {}, params, [s[0]!, out], undefined, 1);
   }
@@ -690,8 +750,14 @@ class Importer {
     if (b.shape.length !== 2 || b.shape[0] !== s[1]) {
       ctx.error(`the weight [${b.shape.join(', ')}] does not fit an input of ${s[1]} features`);
     }
-    const wt = transpose2d(b);
-    this.emit(ctx, 'linear', [x], {}, { weight: tensor(wt.shape, f32(wt)) }, [s[0]!, wt.shape[0]!], undefined, 1);
+    if (b.data.length === 0) ctx.error(`the weight has shape [${b.shape.join(', ')}], which holds nothing`);
+    const wt = this.transpose(ctx, b);
+    this.emit(ctx, 'linear', [x], {}, { weight: tensor(wt.shape, this.f32(wt, 'the weight')) }, [s[0]!, wt.shape[0]!], undefined, 1);
+  }
+
+  /** A 2D constant transposed, within the memory budget. */
+  private transpose(ctx: NodeCtx, b: ConstTensor): ConstTensor {
+    return ctx.guard(() => transpose2d(b, this.budget));
   }
 
   /**
@@ -700,21 +766,26 @@ class Importer {
    */
   private perChannel(ctx: NodeCtx, c: ConstTensor, channels: number, rank: number, what: string): Float32Array {
     const n = c.data.length;
-    if (n === 1) return new Float32Array(channels).fill(c.data[0]!);
+    if (n === 1) {
+      this.charge(channels, what);
+      return new Float32Array(channels).fill(c.data[0]!);
+    }
     const aligned = [...new Array<number>(Math.max(0, rank - c.shape.length)).fill(1), ...c.shape];
     const ok =
       n === channels && aligned.length === rank && aligned.every((d, i) => (i === 1 ? d === channels : d === 1));
     if (!ok) ctx.error(`${what} has shape [${c.shape.join(', ')}]; one value per channel (${channels}) expected`);
+    this.charge(n, what);
     return new Float32Array(c.data);
   }
 
   private pool(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
     const x = ctx.rt(0);
     const s = ctx.rank(x, 4, 'only 2D pooling (NCHW input) is supported');
-    const kernel = at.ints('kernel_shape');
-    if (!kernel || kernel.length !== 2) ctx.error('kernel_shape must list 2 sizes');
-    const stride = at.ints('strides') ?? [1, 1];
-    const dilation = at.ints('dilations') ?? [1, 1];
+    const kernelAttr = at.ints('kernel_shape');
+    if (!kernelAttr || kernelAttr.length !== 2) ctx.error('kernel_shape must list 2 sizes');
+    const kernel = this.pair(ctx, kernelAttr, 'kernel_shape');
+    const stride = this.pair(ctx, at.ints('strides') ?? [1, 1], 'strides');
+    const dilation = this.pair(ctx, at.ints('dilations') ?? [1, 1], 'dilations');
     const pads = this.resolvePads(ctx, at, [s[2]!, s[3]!], kernel, stride, dilation);
     const size = (i: number, ceil: boolean): number => {
       const span = s[2 + i]! + pads[i]! + pads[i + 2]! - dilation[i]! * (kernel[i]! - 1) - 1;
@@ -784,7 +855,7 @@ class Importer {
   private reduceMean(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
     const x = ctx.rt(0);
     const s = ctx.rank(x, 4, 'ReduceMean is supported as a global average pool over H and W of an NCHW tensor');
-    const axes = ctx.ins[1] ? toInts(ctx.cst(1, 'the axes')) : at.ints('axes');
+    const axes = ctx.ins[1] ? ctx.ints(1, 'the axes') : at.ints('axes');
     const norm = (axes ?? []).map((a) => (a < 0 ? a + 4 : a)).sort();
     if (norm.length !== 2 || norm[0] !== 2 || norm[1] !== 3) {
       ctx.error(`ReduceMean over axes [${(axes ?? []).join(', ')}] is not supported (only over H and W, axes [2, 3])`);
@@ -811,7 +882,7 @@ class Importer {
     const get = (i: number, what: string): Float32Array => {
       const t = ctx.param(i, what);
       if (t.data.length !== C) ctx.error(`${what} has ${t.data.length} values, ${C} expected`);
-      return f32(t);
+      return this.f32(t, what);
     };
     const gamma = get(1, 'the scale');
     const beta = get(2, 'the bias');
@@ -869,6 +940,7 @@ class Importer {
     }
     const out = p.params.weight!.shape[0]!;
     const add = this.perChannel(ctx, c, out, this.shapeOf(x).length, 'the added constant');
+    this.charge(out, 'the bias');
     const old = p.params.bias?.data;
     const bias = new Float32Array(out);
     for (let o = 0; o < out; o++) bias[o] = (old ? old[o]! : 0) + add[o]!;
@@ -886,12 +958,13 @@ class Importer {
     const s = ctx.rank(x, 4, 'only 4D (NCHW) padding is supported');
     const mode = at.str('mode', 'constant');
     if (mode !== 'constant') ctx.error(`mode "${mode}" is not supported (only constant zero padding)`);
-    let pads = ctx.ins[1] ? toInts(ctx.cst(1, 'the pads')) : (at.ints('pads') ?? []);
+    let pads = ctx.ins[1] ? ctx.ints(1, 'the pads') : (at.ints('pads') ?? []);
     const value = ctx.ins[2] ? ctx.cst(2, 'the pad value').data[0] ?? 0 : at.float('value', 0);
     if (value !== 0) ctx.error(`padding with ${value} is not supported (only zeros)`);
     if (ctx.ins[3]) {
-      const axes = toInts(ctx.cst(3, 'the axes')).map((a) => (a < 0 ? a + 4 : a));
+      const axes = ctx.ints(3, 'the axes').map((a) => (a < 0 ? a + 4 : a));
       if (pads.length !== 2 * axes.length) ctx.error('pads and axes differ in length');
+      if (!axes.every((a) => Number.isInteger(a) && a >= 0 && a < 4)) ctx.error(`axes [${axes.join(', ')}] are out of range for rank 4`);
       const full = new Array<number>(8).fill(0);
       axes.forEach((a, i) => {
         full[a] = pads[i]!;
@@ -899,8 +972,9 @@ class Importer {
       });
       pads = full;
     }
-    if (pads.length !== 8) ctx.error(`pads [${pads.join(', ')}] should have 8 values`);
+    if (pads.length !== 8) ctx.error(`pads [${pads.slice(0, 10).join(', ')}] should have 8 values`);
     if (pads.some((p) => p < 0)) ctx.error('negative pads (cropping) are not supported');
+    if (!pads.every((p) => Number.isSafeInteger(p))) ctx.error(`pads [${pads.join(', ')}] should be integers`);
     const outShape = s.map((d, i) => d + pads[i]! + pads[i + 4]!);
     this.emit(ctx, 'pad', [x], { pads }, {}, outShape);
   }
@@ -908,7 +982,7 @@ class Importer {
   private slice(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
     const x = ctx.rt(0);
     const s = this.shapeOf(x);
-    const opt = (i: number, what: string): number[] | undefined => (ctx.ins[i] ? toInts(ctx.cst(i, what)) : undefined);
+    const opt = (i: number, what: string): number[] | undefined => (ctx.ins[i] ? ctx.ints(i, what) : undefined);
     const starts = opt(1, 'starts') ?? at.ints('starts');
     const ends = opt(2, 'ends') ?? at.ints('ends');
     const axes = opt(3, 'axes') ?? (ctx.ins.length < 2 ? at.ints('axes') : undefined);
@@ -979,14 +1053,15 @@ class Importer {
    * are "<op>_<k>" with k counting that op type. Collisions get _1, _2, ...
    */
   private nameLayers(nodes: readonly Pending[]): string[] {
-    const scopes = nodes.map((p) => (p.moduleName ? '' : scopeFromNodeName(p.onnxName)));
+    // Names come from the file: cut long ones first (the work below is quadratic in a name's length).
+    const scopes = nodes.map((p) => (p.moduleName ? '' : clipName(scopeFromNodeName(clipName(p.onnxName)))));
     const perScope = new Map<string, number>();
     for (const s of scopes) if (s) perScope.set(s, (perScope.get(s) ?? 0) + 1);
     // A scope that encloses other modules ("blocks.0" around "blocks.0.conv1") is a container: ops written in its
     // forward() (the residual Add) are named "<scope>.<op>" even when they are its only op.
     const enclosing = new Set<string>(); // every proper dotted prefix of a scope or module name
-    for (const p of nodes) {
-      const parts = (p.moduleName ?? scopeFromNodeName(p.onnxName)).split('.');
+    for (const [i, p] of nodes.entries()) {
+      const parts = (p.moduleName ?? scopes[i]!).split('.');
       for (let k = 1; k < parts.length; k++) enclosing.add(parts.slice(0, k).join('.'));
     }
     const isContainer = (s: string): boolean => enclosing.has(s);
@@ -995,13 +1070,16 @@ class Importer {
       const s = scopes[i]!;
       if (!s) return undefined;
       if (perScope.get(s) === 1 && !isContainer(s)) return s;
-      const leaf = (p.onnxName.split('/').pop() ?? p.op).toLowerCase();
+      const leaf = clipName((clipName(p.onnxName).split('/').pop() ?? p.op).toLowerCase());
       return `${s}.${leaf}`;
     });
     const used = new Set<string>();
+    const next = new Map<string, number>(); // per base name, the suffix to try next (keeps this linear)
     const unique = (base: string): string => {
       let n = base;
-      for (let k = 1; used.has(n); k++) n = `${base}_${k}`;
+      let k = next.get(base) ?? 1;
+      for (; used.has(n); k++) n = `${base}_${k}`;
+      next.set(base, k);
       used.add(n);
       return n;
     };
@@ -1068,6 +1146,12 @@ class NodeCtx {
     const t = this.imp.constOf(n);
     if (!t) this.error(`${what} ("${n}") must be a constant`);
     return t;
+  }
+
+  /** A constant input as integers (shapes, axes, pads). */
+  ints(i: number, what: string): number[] {
+    const t = this.cst(i, what);
+    return this.guard(() => toInts(t));
   }
 
   /** A constant float input: a weight, bias or statistic. */

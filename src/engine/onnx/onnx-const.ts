@@ -4,6 +4,8 @@
  * those chains fold away at load time.
  */
 
+import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, isSafeRelativePath, shapeProblem } from './limits';
+
 /** ONNX TensorProto.DataType codes the importer understands. */
 export const DT = {
   FLOAT: 1,
@@ -79,8 +81,30 @@ export function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-function alloc(dtype: number, n: number): Float32Array | Float64Array {
+/**
+ * A fresh array of n elements for a constant of `dtype`. n is checked against the tensor size limit, and reserved
+ * in `budget` when there is one, before anything is allocated.
+ */
+function alloc(dtype: number, n: number, budget: AllocationBudget | undefined, what = 'the result'): Float32Array | Float64Array {
+  reserve(n, dtype === DT.FLOAT ? 4 : 8, budget, what);
   return dtype === DT.FLOAT ? new Float32Array(n) : new Float64Array(n);
+}
+
+function reserve(n: number, bytesPer: number, budget: AllocationBudget | undefined, what: string): void {
+  try {
+    if (budget) budget.reserve(n, bytesPer, what);
+    else if (!Number.isSafeInteger(n) || n < 0 || n > IMPORT_LIMITS.maxTensorElements) throw new ImportLimitError(`${what} would have ${n} elements`);
+  } catch (e) {
+    if (e instanceof ImportLimitError) throw new FoldError(e.message);
+    throw e;
+  }
+}
+
+/** Throws a FoldError unless `shape` is a valid shape within the limits. */
+function checkShape(shape: readonly number[], what: string): number[] {
+  const p = shapeProblem(shape, what);
+  if (p) throw new FoldError(p);
+  return [...shape];
 }
 
 function halfToFloat(h: number): number {
@@ -195,22 +219,46 @@ function normalise(dtype: number, shape: number[], data: Float32Array | Float64A
 export function readTensor(
   t: TensorProtoLike,
   external: (location: string, offset: number, length: number | undefined) => Uint8Array,
+  budget?: AllocationBudget,
 ): ConstTensor {
   const dtype = t.dataType ?? 0;
-  const shape = (t.dims ?? []).map(num);
+  const dims = t.dims ?? [];
+  if (dims.length > IMPORT_LIMITS.maxRank) checkShape(dims.map(() => 1), 'it'); // before converting a long list
+  const shape = checkShape(dims.map(num), 'it');
   const count = sizeOf(shape);
   if (dtype === DT.STRING) throw new FoldError('string tensors are not supported');
   if (elemBytes(dtype) === null) throw new FoldError(`tensors of ${dtypeName(dtype)} are not supported`);
+  // Decoded values are float32 (float, float16, bfloat16) or float64 (everything else).
+  const decodedBytes = dtype === DT.FLOAT || dtype === DT.FLOAT16 || dtype === DT.BFLOAT16 ? 4 : 8;
   if (t.dataLocation === 1) {
     const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
     const location = kv.get('location');
     if (!location) throw new FoldError('external data without a location');
-    const offset = kv.has('offset') ? Number(kv.get('offset')) : 0;
-    const length = kv.has('length') ? Number(kv.get('length')) : undefined;
-    const bytes = external(location, offset, length ?? count * elemBytes(dtype)!);
+    if (!isSafeRelativePath(location)) {
+      throw new FoldError(`its external data location "${location.slice(0, 100)}" is not a file name beside the model (absolute paths, ".." and URLs are refused)`);
+    }
+    const field = (key: string): number | undefined => {
+      if (!kv.has(key)) return undefined;
+      const raw = kv.get(key)!;
+      const v = /^\d{1,16}$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(v)) throw new FoldError(`its external data ${key} "${raw.slice(0, 40)}" is not a non-negative integer`);
+      return v;
+    };
+    const offset = field('offset') ?? 0;
+    const length = field('length');
+    const needed = count * elemBytes(dtype)!;
+    if (length !== undefined && length < needed) throw new FoldError(`its external data length ${length} is less than the ${needed} bytes of shape [${shape.join(', ')}]`);
+    const bytes = external(location, offset, length ?? needed);
+    if (bytes.byteLength < needed) throw new FoldError(`holds ${bytes.byteLength} bytes, ${needed} expected`);
+    reserve(count, decodedBytes, budget, 'the tensor');
     return normalise(dtype, shape, decodeRaw(dtype, bytes, count));
   }
-  if (t.rawData && t.rawData.byteLength > 0) return normalise(dtype, shape, decodeRaw(dtype, t.rawData, count));
+  if (t.rawData && t.rawData.byteLength > 0) {
+    if (t.rawData.byteLength < count * elemBytes(dtype)!) throw new FoldError(`holds ${t.rawData.byteLength} bytes, ${count * elemBytes(dtype)!} expected`);
+    reserve(count, decodedBytes, budget, 'the tensor');
+    return normalise(dtype, shape, decodeRaw(dtype, t.rawData, count));
+  }
+  reserve(count, decodedBytes, budget, 'the tensor');
   let src: ArrayLike<number> | undefined;
   switch (dtype) {
     case DT.FLOAT:
@@ -267,8 +315,13 @@ function normAxis(axis: number, rank: number, what = 'axis'): number {
   return a;
 }
 
+/** The values as integers (truncated); NaN is refused, infinities are kept (Slice clamps them, shapes refuse them). */
 export function toInts(t: ConstTensor): number[] {
-  return Array.from(t.data, (v) => Math.trunc(v));
+  if (t.data.length > IMPORT_LIMITS.maxTensorElements) throw new FoldError('too many values');
+  return Array.from(t.data, (v) => {
+    if (Number.isNaN(v)) throw new FoldError('a NaN where integers are expected');
+    return Math.trunc(v);
+  });
 }
 
 function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
@@ -280,7 +333,7 @@ function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
     if (da !== db && da !== 1 && db !== 1) throw new FoldError(`shapes [${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
     out.push(da === 1 ? db : da);
   }
-  return out;
+  return checkShape(out, 'the broadcast result');
 }
 
 /** Index into `shape` (right-aligned, broadcast) for every element of `outShape`. */
@@ -309,13 +362,14 @@ function resultType(ts: readonly ConstTensor[]): number {
   return ts[0]!.dtype;
 }
 
-function elementwise(ts: readonly ConstTensor[], f: (...x: number[]) => number, outType?: number): ConstTensor {
+function elementwise(ts: readonly ConstTensor[], f: (...x: number[]) => number, outType: number | undefined, budget: AllocationBudget | undefined): ConstTensor {
   let shape: number[] = [...ts[0]!.shape];
   for (const t of ts.slice(1)) shape = broadcastShape(shape, t.shape);
-  const idx = ts.map((t) => broadcastIndex(t.shape, shape));
   const dtype = outType ?? resultType(ts);
   const n = sizeOf(shape);
-  const out = alloc(dtype, n);
+  const out = alloc(dtype, n, budget);
+  reserve(n * ts.length, 4, budget, 'the broadcast indices');
+  const idx = ts.map((t) => broadcastIndex(t.shape, shape));
   const args = new Array<number>(ts.length);
   const integer = !isFloatType(dtype);
   for (let i = 0; i < n; i++) {
@@ -327,6 +381,7 @@ function elementwise(ts: readonly ConstTensor[], f: (...x: number[]) => number, 
 }
 
 function reshapeTarget(inShape: readonly number[], spec: readonly number[], allowZero: boolean): number[] {
+  if (spec.length > IMPORT_LIMITS.maxRank) throw new FoldError(`the reshape target has ${spec.length} dimensions; at most ${IMPORT_LIMITS.maxRank} are supported`);
   const out = spec.map((d, i) => {
     if (d === 0 && !allowZero) {
       if (i >= inShape.length) throw new FoldError(`Reshape copies dimension ${i}, which the input lacks`);
@@ -345,9 +400,9 @@ function reshapeTarget(inShape: readonly number[], spec: readonly number[], allo
     out[out.indexOf(-1)] = total / known;
   }
   if (out.some((d) => d < 0) || sizeOf(out) !== total) {
-    throw new FoldError(`cannot reshape [${inShape.join(', ')}] to [${spec.join(', ')}]`);
+    throw new FoldError(`cannot reshape [${inShape.join(', ')}] to [${spec.slice(0, 10).join(', ')}${spec.length > 10 ? ', ...' : ''}]`);
   }
-  return out;
+  return checkShape(out, 'the reshape target');
 }
 
 /** Resolves a Reshape's shape spec (0 = copy, -1 = infer) against the input shape. */
@@ -364,7 +419,9 @@ export function flattenShape(inShape: readonly number[], axisAttr: number): numb
 
 export function unsqueezeShape(inShape: readonly number[], axes: readonly number[]): number[] {
   const r = inShape.length + axes.length;
+  if (r > IMPORT_LIMITS.maxRank) throw new FoldError(`Unsqueeze to ${r} dimensions; at most ${IMPORT_LIMITS.maxRank} are supported`);
   const norm = axes.map((a) => normAxis(a, r, 'Unsqueeze axis')).sort((x, y) => x - y);
+  if (new Set(norm).size !== norm.length) throw new FoldError(`Unsqueeze lists an axis twice ([${axes.join(', ')}])`);
   const out: number[] = [];
   let k = 0;
   for (let i = 0; i < r; i++) out.push(norm.includes(i) ? 1 : inShape[k++]!);
@@ -433,10 +490,10 @@ export function normaliseSlice(
   return { starts: S, ends: E, steps: T, counts };
 }
 
-function sliceConst(x: ConstTensor, spec: SliceSpec): ConstTensor {
+function sliceConst(x: ConstTensor, spec: SliceSpec, budget: AllocationBudget | undefined): ConstTensor {
   const outShape = spec.counts;
   const n = sizeOf(outShape);
-  const out = alloc(x.dtype, n);
+  const out = alloc(x.dtype, n, budget);
   const inSt = strides(x.shape);
   const outSt = strides(outShape);
   for (let i = 0; i < n; i++) {
@@ -452,14 +509,16 @@ function sliceConst(x: ConstTensor, spec: SliceSpec): ConstTensor {
   return { dtype: x.dtype, shape: outShape, data: out };
 }
 
-function transposeConst(x: ConstTensor, perm: readonly number[]): ConstTensor {
+function transposeConst(x: ConstTensor, perm: readonly number[], budget: AllocationBudget | undefined): ConstTensor {
   const r = x.shape.length;
-  if (perm.length !== r) throw new FoldError(`Transpose perm [${perm.join(', ')}] does not match rank ${r}`);
+  if (perm.length !== r || new Set(perm).size !== r || perm.some((p) => !Number.isInteger(p) || p < 0 || p >= r)) {
+    throw new FoldError(`Transpose perm [${perm.slice(0, 10).join(', ')}] is not a permutation of the ${r} axes`);
+  }
   const outShape = perm.map((p) => x.shape[p]!);
   const inSt = strides(x.shape);
   const outSt = strides(outShape);
   const n = sizeOf(outShape);
-  const out = alloc(x.dtype, n);
+  const out = alloc(x.dtype, n, budget);
   for (let i = 0; i < n; i++) {
     let rem = i;
     let j = 0;
@@ -473,15 +532,15 @@ function transposeConst(x: ConstTensor, perm: readonly number[]): ConstTensor {
   return { dtype: x.dtype, shape: outShape, data: out };
 }
 
-export function transpose2d(x: ConstTensor): ConstTensor {
-  return transposeConst(x, [1, 0]);
+export function transpose2d(x: ConstTensor, budget?: AllocationBudget): ConstTensor {
+  return transposeConst(x, [1, 0], budget);
 }
 
-function castTo(x: ConstTensor, to: number): ConstTensor {
+function castTo(x: ConstTensor, to: number, budget: AllocationBudget | undefined): ConstTensor {
   if (to === DT.STRING) throw new FoldError('Cast to string is not supported');
   const dtype = to === DT.FLOAT16 || to === DT.BFLOAT16 ? DT.FLOAT : to;
   if (elemBytes(dtype) === null) throw new FoldError(`Cast to ${dtypeName(to)} is not supported`);
-  const out = alloc(dtype, x.data.length);
+  const out = alloc(dtype, x.data.length, budget);
   for (let i = 0; i < out.length; i++) {
     const v = x.data[i]!;
     out[i] = dtype === DT.BOOL ? (v !== 0 ? 1 : 0) : isFloatType(dtype) ? v : Math.trunc(v);
@@ -489,7 +548,7 @@ function castTo(x: ConstTensor, to: number): ConstTensor {
   return { dtype, shape: x.shape, data: out };
 }
 
-function gather(data: ConstTensor, indices: ConstTensor, axis0: number): ConstTensor {
+function gather(data: ConstTensor, indices: ConstTensor, axis0: number, budget: AllocationBudget | undefined): ConstTensor {
   const r = data.shape.length;
   const axis = normAxis(axis0, r, 'Gather axis');
   const dim = data.shape[axis]!;
@@ -500,8 +559,8 @@ function gather(data: ConstTensor, indices: ConstTensor, axis0: number): ConstTe
     if (j < 0 || j >= dim) throw new FoldError(`Gather index ${i} is out of range for size ${dim}`);
     return j;
   });
-  const outShape = [...data.shape.slice(0, axis), ...indices.shape, ...data.shape.slice(axis + 1)];
-  const out = alloc(data.dtype, outer * idx.length * inner);
+  const outShape = checkShape([...data.shape.slice(0, axis), ...indices.shape, ...data.shape.slice(axis + 1)], 'the Gather result');
+  const out = alloc(data.dtype, outer * idx.length * inner, budget);
   let o = 0;
   for (let a = 0; a < outer; a++) {
     for (const j of idx) {
@@ -512,8 +571,9 @@ function gather(data: ConstTensor, indices: ConstTensor, axis0: number): ConstTe
   return { dtype: data.dtype, shape: outShape, data: out };
 }
 
-function concat(ts: readonly ConstTensor[], axis0: number): ConstTensor {
-  const first = ts[0]!;
+function concat(ts: readonly ConstTensor[], axis0: number, budget: AllocationBudget | undefined): ConstTensor {
+  const first = ts[0];
+  if (!first) throw new FoldError('Concat has no inputs');
   const r = first.shape.length;
   const axis = normAxis(axis0, r, 'Concat axis');
   for (const t of ts) {
@@ -526,7 +586,8 @@ function concat(ts: readonly ConstTensor[], axis0: number): ConstTensor {
   const total = ts.reduce((s, t) => s + t.shape[axis]!, 0);
   const outShape = [...first.shape];
   outShape[axis] = total;
-  const out = alloc(first.dtype, outer * total * inner);
+  checkShape(outShape, 'the Concat result');
+  const out = alloc(first.dtype, outer * total * inner, budget);
   let o = 0;
   for (let a = 0; a < outer; a++) {
     for (const t of ts) {
@@ -537,15 +598,18 @@ function concat(ts: readonly ConstTensor[], axis0: number): ConstTensor {
   return { dtype: first.dtype, shape: outShape, data: out };
 }
 
-function expand(x: ConstTensor, shape: readonly number[]): ConstTensor {
+function expand(x: ConstTensor, shape: readonly number[], budget: AllocationBudget | undefined): ConstTensor {
+  checkShape(shape, 'the Expand shape');
   const outShape = broadcastShape(x.shape, shape);
+  const out = alloc(x.dtype, sizeOf(outShape), budget);
+  reserve(out.length, 4, budget, 'the broadcast indices');
   const idx = broadcastIndex(x.shape, outShape);
-  const out = alloc(x.dtype, idx.length);
   for (let i = 0; i < idx.length; i++) out[i] = x.data[idx[i]!]!;
   return { dtype: x.dtype, shape: outShape, data: out };
 }
 
 function ints1d(values: readonly number[]): ConstTensor {
+  checkShape([values.length], 'the list');
   return { dtype: DT.INT64, shape: [values.length], data: Float64Array.from(values) };
 }
 
@@ -595,6 +659,7 @@ export function evaluate(
   inputs: readonly (ConstTensor | undefined)[],
   inputShapes: readonly (readonly number[] | undefined)[],
   attrs: AttrBag,
+  budget?: AllocationBudget,
 ): ConstTensor[] {
   const need = (i: number): ConstTensor => {
     const t = inputs[i];
@@ -608,7 +673,10 @@ export function evaluate(
       if (t) return [t];
       if (attrs.has('value_float')) return [{ dtype: DT.FLOAT, shape: [], data: Float32Array.of(attrs.float('value_float', 0)) }];
       const fl = attrs.floats('value_floats');
-      if (fl) return [{ dtype: DT.FLOAT, shape: [fl.length], data: Float32Array.from(fl) }];
+      if (fl) {
+        reserve(fl.length, 4, budget, 'the constant');
+        return [{ dtype: DT.FLOAT, shape: [fl.length], data: Float32Array.from(fl) }];
+      }
       if (attrs.has('value_int')) return [{ dtype: DT.INT64, shape: [], data: Float64Array.of(attrs.int('value_int', 0)) }];
       const is = attrs.ints('value_ints');
       if (is) return [ints1d(is)];
@@ -632,11 +700,11 @@ export function evaluate(
       return [{ dtype: DT.INT64, shape: [], data: Float64Array.of(sizeOf(shape)) }];
     }
     case 'Gather':
-      return [gather(need(0), need(1), attrs.int('axis', 0))];
+      return [gather(need(0), need(1), attrs.int('axis', 0), budget)];
     case 'Concat':
-      return [concat(inputs.filter((t): t is ConstTensor => t !== undefined), attrs.int('axis', 0))];
+      return [concat(inputs.filter((t): t is ConstTensor => t !== undefined), attrs.int('axis', 0), budget)];
     case 'Cast':
-      return [castTo(need(0), attrs.int('to', DT.FLOAT))];
+      return [castTo(need(0), attrs.int('to', DT.FLOAT), budget)];
     case 'Unsqueeze': {
       const x = need(0);
       const axes = inputs[1] ? toInts(inputs[1]) : attrs.ints('axes');
@@ -649,16 +717,16 @@ export function evaluate(
       return [{ ...x, shape: squeezeShape(x.shape, axes) }];
     }
     case 'ConstantOfShape': {
-      const shape = toInts(need(0));
+      const shape = checkShape(toInts(need(0)), 'the ConstantOfShape shape');
       const v = attrs.tensor('value') ?? { dtype: DT.FLOAT, shape: [1], data: Float32Array.of(0) };
-      const out = alloc(v.dtype, sizeOf(shape));
+      const out = alloc(v.dtype, sizeOf(shape), budget);
       out.fill(v.data[0] ?? 0);
       return [{ dtype: v.dtype, shape, data: out }];
     }
     case 'Transpose': {
       const x = need(0);
       const perm = attrs.ints('perm') ?? x.shape.map((_, i) => x.shape.length - 1 - i);
-      return [transposeConst(x, perm)];
+      return [transposeConst(x, perm, budget)];
     }
     case 'Reshape': {
       const x = need(0);
@@ -672,46 +740,47 @@ export function evaluate(
     case 'Dropout':
       return [need(0)];
     case 'Add':
-      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a + b))];
+      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a + b), undefined, budget)];
     case 'Sub':
-      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a - b))];
+      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a - b), undefined, budget)];
     case 'Mul':
-      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a * b))];
+      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a * b), undefined, budget)];
     case 'Div': {
       const integer = !isFloatType(need(0).dtype);
       return [
         elementwise([need(0), need(1)], (a, b) => {
           if (integer && b === 0) throw new FoldError('integer division by zero');
           return f32(need(0).dtype, a / b);
-        }),
+        }, undefined, budget),
       ];
     }
     case 'Pow':
-      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a ** b), need(0).dtype)];
+      return [elementwise([need(0), need(1)], (a, b) => f32(need(0).dtype, a ** b), need(0).dtype, budget)];
     case 'Neg':
-      return [elementwise([need(0)], (a) => -a)];
+      return [elementwise([need(0)], (a) => -a, undefined, budget)];
     case 'Abs':
-      return [elementwise([need(0)], (a) => Math.abs(a))];
+      return [elementwise([need(0)], (a) => Math.abs(a), undefined, budget)];
     case 'Sqrt':
-      return [elementwise([need(0)], (a) => f32(need(0).dtype, Math.sqrt(a)))];
+      return [elementwise([need(0)], (a) => f32(need(0).dtype, Math.sqrt(a)), undefined, budget)];
     case 'Reciprocal':
-      return [elementwise([need(0)], (a) => f32(need(0).dtype, 1 / a))];
+      return [elementwise([need(0)], (a) => f32(need(0).dtype, 1 / a), undefined, budget)];
     case 'Min':
     case 'Max': {
       const ts = inputs.filter((t): t is ConstTensor => t !== undefined);
+      if (ts.length === 0) throw new FoldError(`${op} has no inputs`);
       const g = op === 'Min' ? Math.min : Math.max;
-      return [ts.slice(1).reduce((acc, t) => elementwise([acc, t], (a, b) => g(a, b)), ts[0]!)];
+      return [ts.slice(1).reduce((acc, t) => elementwise([acc, t], (a, b) => g(a, b), undefined, budget), ts[0]!)];
     }
     case 'Equal':
-      return [elementwise([need(0), need(1)], (a, b) => (a === b ? 1 : 0), DT.BOOL)];
+      return [elementwise([need(0), need(1)], (a, b) => (a === b ? 1 : 0), DT.BOOL, budget)];
     case 'Less':
-      return [elementwise([need(0), need(1)], (a, b) => (a < b ? 1 : 0), DT.BOOL)];
+      return [elementwise([need(0), need(1)], (a, b) => (a < b ? 1 : 0), DT.BOOL, budget)];
     case 'Greater':
-      return [elementwise([need(0), need(1)], (a, b) => (a > b ? 1 : 0), DT.BOOL)];
+      return [elementwise([need(0), need(1)], (a, b) => (a > b ? 1 : 0), DT.BOOL, budget)];
     case 'Not':
-      return [elementwise([need(0)], (a) => (a === 0 ? 1 : 0), DT.BOOL)];
+      return [elementwise([need(0)], (a) => (a === 0 ? 1 : 0), DT.BOOL, budget)];
     case 'Where':
-      return [elementwise([need(0), need(1), need(2)], (c, a, b) => (c !== 0 ? a : b), need(1).dtype)];
+      return [elementwise([need(0), need(1), need(2)], (c, a, b) => (c !== 0 ? a : b), need(1).dtype, budget)];
     case 'Slice': {
       const x = need(0);
       const spec = normaliseSlice(
@@ -721,20 +790,26 @@ export function evaluate(
         inputs[3] ? toInts(inputs[3]) : undefined,
         inputs[4] ? toInts(inputs[4]) : undefined,
       );
-      return [sliceConst(x, spec)];
+      return [sliceConst(x, spec, budget)];
     }
     case 'Range': {
-      const start = need(0).data[0]!;
-      const limit = need(1).data[0]!;
-      const delta = need(2).data[0]!;
+      const scalar = (i: number, what: string): number => {
+        const t = need(i);
+        if (t.data.length !== 1) throw new FoldError(`Range ${what} must be a single value, got shape [${t.shape.join(', ')}]`);
+        return t.data[0]!;
+      };
+      const start = scalar(0, 'start');
+      const limit = scalar(1, 'limit');
+      const delta = scalar(2, 'delta');
       if (delta === 0) throw new FoldError('Range delta 0');
       const n = Math.max(Math.ceil((limit - start) / delta), 0);
-      const out = alloc(need(0).dtype, n);
+      if (!Number.isFinite(n)) throw new FoldError(`Range from ${start} to ${limit} by ${delta} has no finite length`);
+      const out = alloc(need(0).dtype, n, budget, 'the Range result');
       for (let i = 0; i < n; i++) out[i] = start + i * delta;
       return [{ dtype: need(0).dtype, shape: [n], data: out }];
     }
     case 'Expand':
-      return [expand(need(0), toInts(need(1)))];
+      return [expand(need(0), toInts(need(1)), budget)];
     default:
       throw new FoldError(`no evaluator for ${op}`);
   }

@@ -19,7 +19,7 @@ export interface ConvLayer {
 const MAX_WORKGROUPS = 65535;
 /** Largest batch the GEMV kernels take (they read the weights once per batch row). */
 const GEMV_MAX_BATCH = 8;
-/** The GEMV dispatches: O/4 (forward) and C/64 (relevance) workgroups along x. */
+/** The GEMV dispatches: O/8 (forward) and C/64 (relevance) workgroups along x. */
 const GEMV_ROWS_LIMIT = GEMV_ROWS * MAX_WORKGROUPS;
 const GEMV_COLUMNS_LIMIT = GEMV_COLUMNS * MAX_WORKGROUPS;
 /** Smallest M, N and K for which the 64x64 GEMM tiles pay (below, most of a tile would be padding). */
@@ -27,15 +27,15 @@ const GEMM_MIN_DIM = 16;
 
 /**
  * The GPU kernel for a conv2d (forward) or conv2d-relevance step of this geometry; undefined: the direct kernel.
- * - Linear layers (1x1 on 1x1, ungrouped) with C a multiple of 4 and a batch of at most 8: the GEMV kernels.
+ * - Linear layers (1x1 on 1x1, ungrouped) with a batch of at most 8: the GEMV kernels.
  * - Otherwise the implicit GEMM when its per-group M, N and K are all at least 16 (forward: M = O/groups,
- *   N = batch*OH*OW, K = C/groups*KH*KW; relevance: M = C/groups, N = batch*H*W, K = O/groups*KH*KW) and the
- *   tiles fit the dispatch limits.
+ *   N = batch*OH*OW, K = C/groups*KH*KW; relevance, per stride phase: M = C/groups, N = batch*ceil(H/sh)*ceil(W/sw),
+ *   K = O/groups*taps) and the tiles fit the dispatch limits.
  * - The direct kernels for the rest: depthwise and grouped convolutions with few channels per group (BatchNorm
  *   kept as a layer, average pools), and layers with a tiny M, N or K.
  */
 export function selectConvVariant(g: ConvGeometry, pass: 'forward' | 'relevance'): ConvVariant | undefined {
-  if (isDense(g) && g.c % 4 === 0 && g.n <= GEMV_MAX_BATCH && g.o <= GEMV_ROWS_LIMIT && g.c <= GEMV_COLUMNS_LIMIT) return 'gemv';
+  if (isDense(g) && g.n <= GEMV_MAX_BATCH && g.o <= GEMV_ROWS_LIMIT && g.c <= GEMV_COLUMNS_LIMIT) return 'gemv';
   const shape: GemmShape = pass === 'forward' ? forwardGemmShape(g) : relevanceGemmShape(g);
   const fits = Math.ceil(shape.n / GEMM_TILE) <= MAX_WORKGROUPS && Math.ceil(shape.m / GEMM_TILE) <= MAX_WORKGROUPS && shape.groups <= MAX_WORKGROUPS;
   if (fits && shape.m >= GEMM_MIN_DIM && shape.n >= GEMM_MIN_DIM && shape.k >= GEMM_MIN_DIM) return 'gemm';
