@@ -10,7 +10,6 @@ import {
   caseTolerance,
   caseToAssignment,
   formatSci,
-  GoldenCaseError,
   loadManifest,
   matchLayerName,
   relL2,
