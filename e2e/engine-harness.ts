@@ -76,10 +76,34 @@ async function runGolden(
   }
 }
 
+/**
+ * Device loss in the browser: explain once, destroy the device while a second explanation is pending (as a driver
+ * reset would), and return both relevances with the engine's notices. The engine must recreate the device and
+ * rerun the pending explanation once.
+ */
+async function runDeviceLoss(modelFile: string, inputFile: string): Promise<{ relL2: number; notices: string[]; afterRelL2: number }> {
+  const graph = importOnnx({ name: modelFile, bytes: await fetchBytes(modelFile) });
+  const input = toFloat32(parseNpy(await fetchBytes(inputFile)));
+  const notices: string[] = [];
+  const engine = await createEngine({ backend: 'webgpu', gpu: navigator.gpu, onDeviceLost: (m) => notices.push(m) });
+  const reference = await (await (await createEngine({ backend: 'cpu' })).load(graph)).explain(input, { rules: { preset: 'EpsilonPlusFlat' } });
+  const model = await engine.load(graph);
+  await model.explain(input);
+  const pending = model.explain(input, { rules: { preset: 'EpsilonPlusFlat' } });
+  engine.simulateDeviceLoss();
+  const recovered = await pending;
+  const after = await model.explain(input, { rules: { preset: 'EpsilonPlusFlat' } });
+  await new Promise((r) => setTimeout(r, 0));
+  engine.dispose();
+  return { relL2: relativeL2(recovered.relevance, reference.relevance), afterRelL2: relativeL2(after.relevance, reference.relevance), notices };
+}
+
 declare global {
   interface Window {
     runGolden: typeof runGolden;
+    runDeviceLoss: typeof runDeviceLoss;
   }
 }
 
 window.runGolden = runGolden;
+window.runDeviceLoss = runDeviceLoss;

@@ -52,3 +52,10 @@ test(`golden ${REFERENCE} matches Captum on WebGPU`, async ({ page }) => {
   expect(result.target).toBe(goldenCase.target);
   expect(result.relL2).toBeLessThanOrEqual(tolerance);
 });
+
+test('device loss mid-run: the engine recreates the device and reruns the pending explanation', async ({ page }) => {
+  const result = await page.evaluate(() => window.runDeviceLoss('cnn.legacy.onnx', 'cnn.input.npy'));
+  expect(result.relL2).toBeLessThan(1e-5);
+  expect(result.afterRelL2).toBeLessThan(1e-5);
+  expect(result.notices.join(' ')).toMatch(/device was lost/);
+});
