@@ -37,7 +37,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   projects: [
-    { name: 'app', testMatch: 'app.spec.ts', use: { baseURL: `http://localhost:${APP_PORT}` } },
+    { name: 'app', testMatch: 'app*.spec.ts', use: { baseURL: `http://localhost:${APP_PORT}` } },
     {
       name: 'engine',
       testMatch: ['webgpu.spec.ts', 'golden-browser.spec.ts'],

@@ -1,11 +1,13 @@
 import { useEffect, useState } from 'react';
 import { openImageFile, openModelFiles } from './actions';
+import { AnalysisPanel } from './components/AnalysisPanel';
 import { HeatmapView } from './components/HeatmapView';
 import { ImagePanel } from './components/ImagePanel';
 import { LayerInspector } from './components/LayerInspector';
 import { LayerPanel } from './components/LayerPanel';
 import { ModelPanel } from './components/ModelPanel';
 import { Predictions } from './components/Predictions';
+import { ShareButton, ShareMessages } from './components/ShareButton';
 import { StatusLine } from './components/StatusLine';
 
 /** Files that belong to a model: ONNX, its external data, a TF.js model.json and its weight shards. */
@@ -70,7 +72,9 @@ export function App() {
           </p>
         </div>
         <StatusLine />
+        <ShareButton />
       </header>
+      <ShareMessages />
       <main className="layout">
         <div className="column inputs">
           <ModelPanel />
@@ -85,6 +89,9 @@ export function App() {
         </div>
         <div className="wide">
           <LayerPanel />
+        </div>
+        <div className="wide">
+          <AnalysisPanel />
         </div>
       </main>
       {dragging && (

@@ -26,6 +26,8 @@ const PROGRESS_LABEL: Record<Progress['phase'], string> = {
   read: 'Reading',
   import: 'Importing',
   prepare: 'Preparing',
+  evaluate: 'Evaluating',
+  randomize: 'Randomising',
 };
 
 export function progressText(label: string, p: Progress | null): string {
@@ -40,7 +42,7 @@ export function progressText(label: string, p: Progress | null): string {
 
 export interface StartOptions {
   readonly backend: BackendPreference;
-  /** A built-in model's id; null: the default. */
+  /** A built-in model's id; null: the default; '': none (a share link opens its own). */
   readonly model: string | null;
   /** A sample photo's file name; null: the default; '': none. */
   readonly sample: string | null;
@@ -75,7 +77,8 @@ export async function start(options: StartOptions): Promise<void> {
     update('status', { starting: false, error: `The engine did not start: ${message(e)}` });
     return;
   }
-  const model = chooseBuiltin(options.model ?? defaults.model);
+  const modelId = options.model ?? defaults.model;
+  const model = modelId ? chooseBuiltin(modelId) : Promise.resolve(false);
   const sample = options.sample ?? defaults.sample;
   if (sample) await chooseSample(sample);
   await model;
@@ -122,11 +125,17 @@ export function chooseBuiltin(id: string): Promise<boolean> {
   return openWith(id, (p) => engineClient().openBuiltin(id, merge, p));
 }
 
-export function openModelFiles(files: readonly File[]): Promise<boolean> {
-  if (!files.length) return Promise.resolve(false);
+/** The files the open user's model came from (a share link carries their SHA-256); empty for a built-in one. */
+let userModelFiles: readonly File[] = [];
+export const openedModelFiles = (): readonly File[] => (useStore.getState().model.current?.builtin === false ? userModelFiles : []);
+
+export async function openModelFiles(files: readonly File[]): Promise<boolean> {
+  if (!files.length) return false;
   const merge = useStore.getState().model.mergeBatchNorm;
   const label = files.map((f) => f.name).join(', ');
-  return openWith(label, (p) => engineClient().openFiles(files, merge, p));
+  const opened = await openWith(label, (p) => engineClient().openFiles(files, merge, p));
+  if (opened) userModelFiles = files;
+  return opened;
 }
 
 export function setMergeBatchNorm(merge: boolean): Promise<boolean> {
@@ -153,12 +162,12 @@ export async function setPreprocessing(preprocessing: ModelCard['preprocessing']
 // ---------------------------------------------------------------------------------------------------------------
 // Images
 
-async function setImage(source: ImageSource): Promise<void> {
+async function setImage(source: ImageSource, sample: string | null = null): Promise<void> {
   update('image', { loading: source.name, error: null });
   try {
     const r = await engineClient().setImage(source);
     if (!r) return;
-    update('image', (s) => ({ current: r.image, view: r.view, version: s.version + 1, loading: null, error: null }));
+    update('image', (s) => ({ current: r.image, view: r.view, sample, version: s.version + 1, loading: null, error: null }));
     update('result', { current: null, error: null });
   } catch (e) {
     update('image', { loading: null, error: `${source.name} could not be used: ${message(e)}` });
@@ -166,7 +175,12 @@ async function setImage(source: ImageSource): Promise<void> {
 }
 
 export function chooseSample(file: string): Promise<void> {
-  return setImage({ kind: 'url', url: `/samples/${encodeURIComponent(file)}`, name: file });
+  return setImage({ kind: 'url', url: `/samples/${encodeURIComponent(file)}`, name: file }, file);
+}
+
+/** RGB pixels at the model's input resolution (a share link's image). */
+export function openImagePixels(pixels: { width: number; height: number; rgb: Uint8Array }, name: string): Promise<void> {
+  return setImage({ kind: 'pixels', ...pixels, name });
 }
 
 export function openImageFile(file: Blob, name: string): Promise<void> {

@@ -10,6 +10,8 @@ import type {
   BackendInfo,
   BackendPreference,
   Catalog,
+  EvaluateRequest,
+  EvaluateResult,
   ExplainRequest,
   ExplainResult,
   ImageResult,
@@ -18,9 +20,12 @@ import type {
   OpenResult,
   PageMessage,
   Progress,
+  RandomizeRequest,
+  RandomizeResult,
   Request,
   RequestType,
   ResponseMap,
+  SeenPixels,
   WorkerMessage,
 } from './protocol';
 
@@ -94,12 +99,27 @@ export class EngineClient {
     return this.call('setPreprocessing', { type: 'setPreprocessing', preprocessing });
   }
 
+  /** The photo as the model sees it (8-bit RGB at its input resolution): what a share link carries. */
+  async seenPixels(): Promise<SeenPixels | null> {
+    return (await this.call('seenPixels', { type: 'seenPixels' }))?.pixels ?? null;
+  }
+
   /** Resolves null when a newer explanation was asked for before this one came back. */
   async explain(request: ExplainRequest): Promise<ExplainResult | null> {
     this.latestExplain = Math.max(this.latestExplain, request.seq);
     const result = await this.call('explain', { type: 'explain', request });
     if (!result || result.seq !== this.latestExplain) return null;
     return result;
+  }
+
+  /** Explains with each assignment and runs pixel flipping on each; null when a newer one of its channel replaced it. */
+  evaluate(request: EvaluateRequest, onProgress?: (p: Progress) => void): Promise<EvaluateResult | null> {
+    return this.call('evaluate', { type: 'evaluate', request }, onProgress);
+  }
+
+  /** Model randomisation, cumulative from the top layer down; null when a newer one replaced it. */
+  randomize(request: RandomizeRequest, onProgress?: (p: Progress) => void): Promise<RandomizeResult | null> {
+    return this.call('randomize', { type: 'randomize', request }, onProgress);
   }
 
   dispose(): void {

@@ -14,12 +14,17 @@ import { shapeSize, type Graph } from '../src/engine/graph';
 import { parseNpy, toFloat32 } from '../src/engine/io/npy';
 import { layerClassOfOp } from '../src/rules/layer-class';
 import { channelValue, checkCardFitsGraph, type ModelCard } from '../src/models/model-card';
-import { cropRect } from '../src/models/image';
+import { cropRect, resizeRgba, type RgbaImage } from '../src/models/image';
+import { pixelFlipping } from '../src/evaluation/pixel-flipping';
+import { modelRandomization } from '../src/evaluation/randomization';
 import { catalog } from './catalog';
+import { sumChannels } from './colormap';
 import { builtinCard, cardForFiles, fetchBuiltinFiles, importModelFiles, preprocessImage, type ModelFile } from './models';
 import type {
   BackendInfo,
   BackendPreference,
+  EvaluateRequest,
+  EvaluateResult,
   ExplainRequest,
   ExplainResult,
   ImageInfo,
@@ -29,6 +34,9 @@ import type {
   OpenResult,
   PageMessage,
   Progress,
+  SeenPixels,
+  RandomizeRequest,
+  RandomizeResult,
   Request,
   WorkerMessage,
 } from './protocol';
@@ -181,6 +189,7 @@ async function openModel(
     },
     notes,
     files: files.map((f) => f.name),
+    modelFile: imported.modelFile.split(/[\\/]/).pop() ?? imported.modelFile,
     mergeBatchNorm,
     batchNorms,
   };
@@ -211,7 +220,26 @@ async function readFiles(files: readonly File[], progress: (p: Progress) => void
 
 const NPY_MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 
+/** Largest side of an image given as pixels (a share link's): as src/share/share-state.ts allows. */
+const MAX_PIXELS_SIDE = 1024;
+
+async function loadPixels(source: Extract<ImageSource, { kind: 'pixels' }>): Promise<CurrentImage> {
+  const { width, height, rgb } = source;
+  const side = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_PIXELS_SIDE;
+  if (!side(width) || !side(height) || rgb.length !== width * height * 3) throw new Error(`${source.name}: not ${width}x${height} RGB pixels`);
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    data[4 * i] = rgb[3 * i]!;
+    data[4 * i + 1] = rgb[3 * i + 1]!;
+    data[4 * i + 2] = rgb[3 * i + 2]!;
+    data[4 * i + 3] = 255;
+  }
+  const bitmap = await createImageBitmap(new ImageData(data, width, height));
+  return { kind: 'photo', name: source.name, bitmap, rgba: { width, height, data } };
+}
+
 async function loadImage(source: ImageSource): Promise<CurrentImage> {
+  if (source.kind === 'pixels') return loadPixels(source);
   const blob = source.kind === 'blob' ? source.blob : await fetchBlob(source.url);
   const head = new Uint8Array(await blob.slice(0, 6).arrayBuffer());
   if (NPY_MAGIC.every((b, i) => head[i] === b)) {
@@ -287,6 +315,35 @@ async function tensorView(data: Float32Array, size: { width: number; height: num
   return { bitmap, width: size.width * zoom, height: size.height * zoom };
 }
 
+type SeenRgba = RgbaImage & { readonly data: Uint8ClampedArray };
+let seen: { readonly image: CurrentImage; readonly card: ModelCard; readonly graph: Graph; readonly rgba: SeenRgba } | null = null;
+
+/**
+ * The photo as the model sees it: cropped and resized per the model card to the model's input size, rounded to
+ * 8-bit RGB (opaque RGBA). Null without a photo or for a model whose input is not an image.
+ */
+function seenRgba(): SeenRgba | null {
+  const size = inputSize();
+  if (!model || !image || image.kind !== 'photo' || !size) return null;
+  if (seen?.image !== image || seen.card !== model.card || seen.graph !== model.graph) {
+    seen = { image, card: model.card, graph: model.graph, rgba: resizeRgba(image.rgba, size.width, size.height, model.card.preprocessing.resize) };
+  }
+  return seen.rgba;
+}
+
+function seenPixels(): { pixels: SeenPixels | null } {
+  const rgba = seenRgba();
+  if (!rgba) return { pixels: null };
+  const n = rgba.width * rgba.height;
+  const rgb = new Uint8Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    rgb[3 * i] = rgba.data[4 * i]!;
+    rgb[3 * i + 1] = rgba.data[4 * i + 1]!;
+    rgb[3 * i + 2] = rgba.data[4 * i + 2]!;
+  }
+  return { pixels: { width: rgba.width, height: rgba.height, rgb } };
+}
+
 function currentInput(): Float32Array {
   if (!model) throw new Error('no model is open');
   if (!image) throw new Error('no image is chosen');
@@ -300,7 +357,8 @@ function currentInput(): Float32Array {
         input = { data: image.data };
       } else {
         if (!inputSize()) throw new Error(`this model's input [${model.graph.input.shape.join(', ')}] is not an image: give it a .npy tensor`);
-        const data = preprocessImage(image.rgba, model.card);
+        // The model sees the photo as 8-bit RGB at its input size (what a share link carries), normalised.
+        const data = preprocessImage(seenRgba()!, model.card);
         if (data.length !== expected) throw new Error(`preprocessing gave ${data.length} values; the model takes ${expected}`);
         input = { data };
       }
@@ -357,6 +415,147 @@ async function explain(request: ExplainRequest): Promise<{ value: ExplainResult;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Evaluation (pixel flipping, comparison, model randomisation): long runs, cancelled by a newer request of their
+// channel and by anything that changes the model or the image.
+
+const evaluations = new Map<string, AbortController>();
+
+function startEvaluation(channel: string): AbortController {
+  evaluations.get(channel)?.abort();
+  const controller = new AbortController();
+  evaluations.set(channel, controller);
+  return controller;
+}
+
+function endEvaluation(channel: string, controller: AbortController): void {
+  if (evaluations.get(channel) === controller) evaluations.delete(channel);
+}
+
+/** Lets messages in (a cancel, a newer request) before the next step: CPU work does not yield by itself. */
+const macrotask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** The model, with each batched forward pass starting after a macrotask, so that a run can be cancelled. */
+function yieldingModel(loaded: LoadedModel): LoadedModel {
+  return new Proxy(loaded, {
+    get(target, key, receiver) {
+      if (key === 'forwardBatch') {
+        return async (inputs: Float32Array, n: number) => {
+          await macrotask();
+          return target.forwardBatch(inputs, n);
+        };
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+}
+
+/** The engine, with each model load (one per randomisation step) starting after a macrotask. */
+function yieldingEngine(e: Engine): Engine {
+  return new Proxy(e, {
+    get(target, key, receiver) {
+      if (key === 'load') {
+        return async (graph: Graph) => {
+          await macrotask();
+          return target.load(graph);
+        };
+      }
+      return Reflect.get(target, key, receiver) as unknown;
+    },
+  });
+}
+
+async function topClass(loaded: LoadedModel, data: Float32Array): Promise<number> {
+  const logits = await loaded.forward(data);
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i]! > logits[best]!) best = i;
+  return best;
+}
+
+async function evaluate(request: EvaluateRequest, progress: (p: Progress) => void): Promise<{ value: EvaluateResult; transfer: Transferable[] }> {
+  if (!model) throw new Error('no model is open');
+  const start = performance.now();
+  const current = model;
+  const data = currentInput();
+  const channel = `evaluate:${request.channel}`;
+  const controller = startEvaluation(channel);
+  if (request.cancel) controller.abort();
+  const { signal } = controller;
+  const abort = () => new DOMException('the evaluation was cancelled', 'AbortError');
+  try {
+    if (signal.aborted) throw abort();
+    // Every run explains the same class: the one asked for, else the top class.
+    const target = request.target ?? (await topClass(current.loaded, data));
+    const n = request.assignments.length;
+    const runs: EvaluateResult['runs'][number][] = [];
+    let regions = 0;
+    for (const [i, rules] of request.assignments.entries()) {
+      if (signal.aborted) throw abort();
+      progress({ phase: 'evaluate', loaded: i, total: n });
+      const e = await current.loaded.explain(data, { target, rules, layerRelevance: false, signal });
+      const relevance = e.relevance.slice();
+      const map = sumChannels(relevance, e.inputShape);
+      if (!request.settings) {
+        runs.push({ map, relevanceOrder: null, randomOrder: null });
+        continue;
+      }
+      await macrotask();
+      if (signal.aborted) throw abort();
+      const pf = await pixelFlipping(yieldingModel(current.loaded), data, relevance, {
+        target,
+        ...request.settings,
+        signal,
+        onProgress: (done) => progress({ phase: 'evaluate', loaded: i + done, total: n }),
+      });
+      regions = pf.regions;
+      runs.push({ map, relevanceOrder: pf.relevanceOrder, randomOrder: pf.randomOrder });
+    }
+    if (signal.aborted) throw abort();
+    const value: EvaluateResult = { seq: request.seq, modelId: current.info.id, target, runs, regions, ms: performance.now() - start };
+    return { value, transfer: runs.map((r) => r.map.data.buffer) };
+  } finally {
+    endEvaluation(channel, controller);
+  }
+}
+
+async function randomize(request: RandomizeRequest, progress: (p: Progress) => void): Promise<{ value: RandomizeResult; transfer: Transferable[] }> {
+  if (!model || !engine) throw new Error('no model is open');
+  const start = performance.now();
+  const current = model;
+  const data = currentInput();
+  const controller = startEvaluation('randomize');
+  if (request.cancel) controller.abort();
+  try {
+    if (controller.signal.aborted) throw new DOMException('the check was cancelled', 'AbortError');
+    const target = request.target ?? (await topClass(current.loaded, data));
+    const steps = await modelRandomization(yieldingEngine(engine), current.graph, data, {
+      target,
+      rules: request.rules,
+      signal: controller.signal,
+      onProgress: (done) => progress({ phase: 'randomize', loaded: done, total: 1 }),
+    });
+    const width = current.graph.input.shape[3] ?? steps[0]?.heatmap.length ?? 0;
+    const height = current.graph.input.shape[2] ?? 1;
+    const value: RandomizeResult = {
+      seq: request.seq,
+      modelId: current.info.id,
+      target,
+      weightedLayers: steps.length - 1,
+      steps: steps.map((s) => ({
+        layer: s.layer,
+        randomized: s.randomized,
+        spearman: s.spearman,
+        spearmanAbs: s.spearmanAbs,
+        map: { width, height, data: Float32Array.from(s.heatmap) },
+      })),
+      ms: performance.now() - start,
+    };
+    return { value, transfer: value.steps.map((s) => s.map.data.buffer) };
+  } finally {
+    endEvaluation('randomize', controller);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The queue
 
 const queue: PageMessage[] = [];
@@ -364,7 +563,17 @@ let pumping = false;
 
 /** Requests that a later one of the same group makes pointless, if it has not started yet. */
 const group = (r: Request): string | null =>
-  r.type === 'explain' ? 'explain' : r.type === 'setImage' ? 'image' : r.type === 'setPreprocessing' ? 'preprocessing' : null;
+  r.type === 'explain'
+    ? 'explain'
+    : r.type === 'setImage'
+      ? 'image'
+      : r.type === 'setPreprocessing'
+        ? 'preprocessing'
+        : r.type === 'evaluate'
+          ? `evaluate:${r.request.channel}`
+          : r.type === 'randomize'
+            ? 'randomize'
+            : null;
 
 async function handle({ id, request }: PageMessage): Promise<void> {
   const progress = (p: Progress) => post({ id, kind: 'progress', progress: p });
@@ -407,8 +616,20 @@ async function handle({ id, request }: PageMessage): Promise<void> {
       const view = await makeView();
       return reply({ view }, viewTransfer(view));
     }
+    case 'seenPixels': {
+      const value = seenPixels();
+      return reply(value, value.pixels ? [value.pixels.rgb.buffer] : []);
+    }
     case 'explain': {
       const { value, transfer } = await explain(request.request);
+      return reply(value, transfer);
+    }
+    case 'evaluate': {
+      const { value, transfer } = await evaluate(request.request, progress);
+      return reply(value, transfer);
+    }
+    case 'randomize': {
+      const { value, transfer } = await randomize(request.request, progress);
       return reply(value, transfer);
     }
   }
@@ -442,6 +663,14 @@ async function pump(): Promise<void> {
 self.onmessage = (event: MessageEvent<PageMessage>) => {
   queue.push(event.data);
   // A newer explanation makes the running one pointless.
-  if (event.data.request.type === 'explain') running?.abort();
+  const type = event.data.request.type;
+  if (type === 'explain') running?.abort();
+  // A newer evaluation of the same channel replaces a running one; a new model or image makes them all pointless.
+  const request = event.data.request;
+  if (request.type === 'evaluate') evaluations.get(`evaluate:${request.request.channel}`)?.abort();
+  if (type === 'randomize') evaluations.get('randomize')?.abort();
+  if (type === 'openBuiltin' || type === 'openFiles' || type === 'reopen' || type === 'setImage' || type === 'setPreprocessing' || type === 'init') {
+    for (const c of evaluations.values()) c.abort();
+  }
   void pump();
 };

@@ -1,8 +1,9 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
-import { start, startOptionsFromUrl } from './actions';
+import { startOptionsFromUrl } from './actions';
 import { startController } from './controller';
+import { startWithShareLinks } from './share';
 import './styles.css';
 
 const root = document.getElementById('root');
@@ -14,4 +15,4 @@ createRoot(root).render(
 );
 
 startController();
-void start(startOptionsFromUrl(window.location.search));
+void startWithShareLinks(startOptionsFromUrl(window.location.search));

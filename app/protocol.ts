@@ -58,6 +58,8 @@ export interface ModelInfo {
   /** The importer's notes (e.g. the final softmax it removed) and the app's (BatchNorm merged). */
   readonly notes: readonly string[];
   readonly files: readonly string[];
+  /** The file the model was read from (the .onnx, or the TF.js model.json); the others are its side files. */
+  readonly modelFile: string;
   readonly mergeBatchNorm: boolean;
   /** How many BatchNorm layers the model has before merging (0: the option does not matter). */
   readonly batchNorms: number;
@@ -81,7 +83,16 @@ export interface ImageInfo {
 
 export type ImageSource =
   | { readonly kind: 'url'; readonly url: string; readonly name: string }
-  | { readonly kind: 'blob'; readonly blob: Blob; readonly name: string };
+  | { readonly kind: 'blob'; readonly blob: Blob; readonly name: string }
+  /** RGB bytes, row-major (a share link's image: what the model saw, at its input resolution). */
+  | { readonly kind: 'pixels'; readonly width: number; readonly height: number; readonly rgb: Uint8Array; readonly name: string };
+
+/** The photo as the model sees it: 8-bit RGB at the model's input resolution, cropped and resized per the card. */
+export interface SeenPixels {
+  readonly width: number;
+  readonly height: number;
+  readonly rgb: Uint8Array;
+}
 
 export interface ExplainRequest {
   /** Sequence number: the page shows only the result of its latest request. */
@@ -108,6 +119,73 @@ export interface ExplainResult {
   readonly backend: BackendKind;
 }
 
+/** What pixel flipping removes a patch with (src/evaluation/pixel-flipping.ts). */
+export type PerturbationBaseline = 'blur' | 'mean' | 'noise' | 'zero';
+
+export interface EvaluationSettings {
+  readonly patch: number;
+  readonly baseline: PerturbationBaseline;
+  readonly steps: number;
+}
+
+/**
+ * Explain the current image with one or more rule assignments and (with `settings`) run pixel flipping on each.
+ * `channel` keeps the evaluate and compare views apart: a newer request of the same channel cancels the older.
+ */
+export interface EvaluateRequest {
+  readonly seq: number;
+  readonly channel: 'evaluate' | 'compare';
+  readonly assignments: readonly RuleAssignment[];
+  readonly target?: number;
+  readonly settings: EvaluationSettings | null;
+  /** Only cancels the running one of its channel (answered "superseded"). */
+  readonly cancel?: boolean;
+}
+
+export interface Curve {
+  readonly fractions: readonly number[];
+  readonly scores: readonly number[];
+  readonly aopc: number;
+}
+
+export interface EvaluateResult {
+  readonly seq: number;
+  readonly modelId: string;
+  readonly target: number;
+  readonly runs: readonly {
+    /** Relevance summed over channels (the heatmap), width x height. */
+    readonly map: { readonly width: number; readonly height: number; readonly data: Float32Array };
+    readonly relevanceOrder: Curve | null;
+    readonly randomOrder: Curve | null;
+  }[];
+  readonly regions: number;
+  readonly ms: number;
+}
+
+/** Model randomisation (src/evaluation/randomization.ts), cumulative from the top layer down. */
+export interface RandomizeRequest {
+  readonly seq: number;
+  /** Only cancels the running one (answered "superseded"). */
+  readonly cancel?: boolean;
+  readonly rules: RuleAssignment;
+  readonly target?: number;
+}
+
+export interface RandomizeResult {
+  readonly seq: number;
+  readonly modelId: string;
+  readonly target: number;
+  readonly weightedLayers: number;
+  readonly steps: readonly {
+    readonly layer: string | null;
+    readonly randomized: number;
+    readonly spearman: number;
+    readonly spearmanAbs: number;
+    readonly map: { readonly width: number; readonly height: number; readonly data: Float32Array };
+  }[];
+  readonly ms: number;
+}
+
 export type Request =
   | { readonly type: 'catalog' }
   | { readonly type: 'init'; readonly backend: BackendPreference }
@@ -116,7 +194,10 @@ export type Request =
   | { readonly type: 'reopen'; readonly mergeBatchNorm: boolean }
   | { readonly type: 'setImage'; readonly source: ImageSource }
   | { readonly type: 'setPreprocessing'; readonly preprocessing: ModelCard['preprocessing'] }
-  | { readonly type: 'explain'; readonly request: ExplainRequest };
+  | { readonly type: 'explain'; readonly request: ExplainRequest }
+  | { readonly type: 'seenPixels' }
+  | { readonly type: 'evaluate'; readonly request: EvaluateRequest }
+  | { readonly type: 'randomize'; readonly request: RandomizeRequest };
 
 export type RequestType = Request['type'];
 
@@ -139,10 +220,15 @@ export interface ResponseMap {
   setImage: ImageResult;
   setPreprocessing: { readonly view: ImageView | null };
   explain: ExplainResult;
+  /** null: no photo (a tensor, or none), or a model whose input is not an image. */
+  seenPixels: { readonly pixels: SeenPixels | null };
+  evaluate: EvaluateResult;
+  randomize: RandomizeResult;
 }
 
 export interface Progress {
-  readonly phase: 'download' | 'read' | 'import' | 'prepare';
+  /** 'evaluate' and 'randomize': loaded / total is the share of the work done. */
+  readonly phase: 'download' | 'read' | 'import' | 'prepare' | 'evaluate' | 'randomize';
   /** Bytes so far and in all (0 when not known). */
   readonly loaded: number;
   readonly total: number;

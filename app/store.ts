@@ -4,7 +4,7 @@
  */
 import { create } from 'zustand';
 import type { ColormapId } from './colormap';
-import type { BackendInfo, BackendPreference, Catalog, ExplainResult, ImageInfo, ImageView, ModelInfo, Progress } from './protocol';
+import type { BackendInfo, BackendPreference, Catalog, EvaluateResult, EvaluationSettings, ExplainResult, ImageInfo, ImageView, ModelInfo, Progress, RandomizeResult } from './protocol';
 import type { RuleParams } from '../src/rules/rules';
 
 export interface ModelSlice {
@@ -19,6 +19,8 @@ export interface ModelSlice {
 export interface ImageSlice {
   readonly current: ImageInfo | null;
   readonly view: ImageView | null;
+  /** The sample photo's file name when the image is one (a share link then names it instead of carrying it). */
+  readonly sample: string | null;
   /** Increments whenever the worker's image changes. */
   readonly version: number;
   readonly loading: string | null;
@@ -70,6 +72,41 @@ export interface StatusSlice {
   readonly lastMs: number | null;
 }
 
+/** One long evaluation run (pixel flipping, comparison, sanity check) as its panel shows it. */
+export interface RunState<T> {
+  readonly running: boolean;
+  /** Share done, 0..1. */
+  readonly progress: number;
+  readonly result: T | null;
+  readonly error: string | null;
+  /** What the result was computed for (model, image, rules, settings): another key means it is out of date. */
+  readonly key: string | null;
+}
+
+/** The rule assignment compared with the current one ("B"): a preset, or a snapshot of an earlier assignment. */
+export interface ComparedRules {
+  readonly kind: 'preset' | 'snapshot';
+  readonly label: string;
+  readonly preset: string;
+  readonly overrides: Readonly<Record<string, LayerOverride>>;
+}
+
+export interface EvaluationSlice {
+  readonly tab: 'evaluate' | 'compare' | 'sanity' | 'channels';
+  readonly settings: EvaluationSettings;
+  /** B of the comparison (what a share link would carry). */
+  readonly compareWith: ComparedRules;
+  /** The last snapshot taken of the current assignment. */
+  readonly snapshot: ComparedRules | null;
+  readonly evaluate: RunState<EvaluateResult>;
+  readonly compare: RunState<EvaluateResult>;
+  readonly sanity: RunState<RandomizeResult>;
+  /** Layer whose channels the channel view ranks; null: the first with channels. */
+  readonly channelsLayer: string | null;
+}
+
+const IDLE_RUN = { running: false, progress: 0, result: null, error: null, key: null } as const;
+
 export interface AppState {
   readonly model: ModelSlice;
   readonly image: ImageSlice;
@@ -77,15 +114,26 @@ export interface AppState {
   readonly view: ViewSlice;
   readonly result: ResultSlice;
   readonly status: StatusSlice;
+  readonly evaluation: EvaluationSlice;
 }
 
 export const initialState: AppState = {
   model: { current: null, version: 0, loading: null, error: null, mergeBatchNorm: true },
-  image: { current: null, view: null, version: 0, loading: null, error: null },
+  image: { current: null, view: null, sample: null, version: 0, loading: null, error: null },
   rules: { preset: 'captum-default', overrides: {}, target: null, contrast: null, transient: false },
   view: { colormap: 'bwr', opacity: 0.7, clip: false, clipPercentile: 99.5, inspect: null },
   result: { current: null, error: null, computing: false },
   status: { catalog: null, preference: 'auto', backend: null, starting: true, error: null, notice: null, lastMs: null },
+  evaluation: {
+    tab: 'evaluate',
+    settings: { patch: 8, baseline: 'blur', steps: 16 },
+    compareWith: { kind: 'preset', label: 'EpsilonPlusFlat', preset: 'EpsilonPlusFlat', overrides: {} },
+    snapshot: null,
+    evaluate: IDLE_RUN,
+    compare: IDLE_RUN,
+    sanity: IDLE_RUN,
+    channelsLayer: null,
+  },
 };
 
 export const useStore = create<AppState>()(() => initialState);
@@ -108,6 +156,7 @@ export const selectView = (s: AppState) => s.view;
 export const selectResult = (s: AppState) => s.result.current;
 export const selectResultSlice = (s: AppState) => s.result;
 export const selectStatus = (s: AppState) => s.status;
+export const selectEvaluation = (s: AppState) => s.evaluation;
 export const selectCatalog = (s: AppState) => s.status.catalog;
 const NO_CLASSES: readonly string[] = [];
 export const selectClassNames = (s: AppState): readonly string[] => s.model.current?.card.classes ?? NO_CLASSES;

@@ -4,6 +4,9 @@ import type { ParamValue } from '../rules/rules';
 
 export const USAGE = `Usage:
   lrp-lens explain --model <file> [--model-data <file>] (--image <png|jpg> | --input <x.npy>) [options]
+  lrp-lens explain --model <file> --images <folder> --out <folder> [options]
+  lrp-lens evaluate --model <file> (--image <png|jpg> | --input <x.npy>) [--patch 8] [--baseline blur] [--steps 16] [options]
+  lrp-lens explain --link <url | @file> [--model <file> [--model-data <file>]] [--out <png>] [--relevance-out <npy>] [--json]
   lrp-lens golden <cases.json> [--backend webgpu|cpu] [--reference captum|zennit] [--filter <substring>] [--verbose]
   lrp-lens --help
 
@@ -13,6 +16,11 @@ Commands:
             The model is an ONNX file (with its .onnx.data side file) or a TF.js model.json (with its weight files
             beside it). A card.json beside the model (the built-in models in public/models have one) gives the
             input size, preprocessing and class names; otherwise: the model's input size, pixels / 255, "class N".
+            With --images, explains every PNG/JPEG in the folder: writes <name>-heatmap.png for each into the --out
+            folder and results.csv (file, top class, probability, target, relevance sum, AOPC of each).
+  evaluate  Pixel flipping: removes the input's patches in order of relevance (most relevant first) and in a random
+            order, re-runs the model, and prints the target logit against the fraction removed and the AOPC (area
+            over the perturbation curve) of both orders. Takes the explain options too.
   golden    Run the reference cases of a golden manifest (e.g. ../shared/goldens/cases.json) and compare the
             relevance with Captum's / Zennit's. Prints one PASS/FAIL line per case and "N passed, N failed";
             exits 1 when any case fails.
@@ -33,6 +41,22 @@ Explain options:
   --top <K>                    how many classes to print (default 5)
   --json                       print the result as JSON
   --backend <webgpu|cpu>       where to compute (default: WebGPU on a hardware GPU, else the CPU)
+  --images <folder>            explain every PNG/JPEG in the folder (then --out is a folder)
+
+Share links (explain --link):
+  --link <url | @file>         reproduce a share link's explanation (docs/share-links.md): its model (built-in
+                               models from public/models, with their card.json), image (a sample from
+                               public/samples, or the pixels in the link), target, rules and BatchNorm handling;
+                               --out draws the heatmap with the link's colormap and clip, as the page does.
+                               @file reads the link from a file. A link made with a model of its sender's own
+                               needs --model (and --model-data): the files' SHA-256 is compared with the link's,
+                               and a different file gives a warning. --image, --input, --target, --composite and
+                               --rule do not apply: the link holds them.
+
+Evaluation options (evaluate, and explain --images for its AOPC column):
+  --patch <N>                  side of the square patches removed, in input pixels (default 8)
+  --baseline <blur|mean|noise|zero>  what a removed patch becomes (default blur)
+  --steps <N>                  points of the curve after the first (default 16)
 
 Golden options:
   --backend <webgpu|cpu>       where to compute (default webgpu)
@@ -69,11 +93,32 @@ export interface ExplainCommand {
   /** 'auto': WebGPU on a hardware adapter, else the CPU backend. */
   readonly backend: BackendKind | 'auto';
   readonly verbose: boolean;
+  /** Batch: explain every image in this folder (then `out` is a folder). */
+  readonly images?: string;
+  readonly evaluation?: EvaluationOptions;
+}
+
+export const BASELINES = ['blur', 'mean', 'noise', 'zero'] as const;
+export type BaselineName = (typeof BASELINES)[number];
+
+export interface EvaluationOptions {
+  readonly patch: number;
+  readonly baseline: BaselineName;
+  readonly steps: number;
+}
+
+export const DEFAULT_EVALUATION: EvaluationOptions = { patch: 8, baseline: 'blur', steps: 16 };
+
+export interface EvaluateCommand extends Omit<ExplainCommand, 'kind' | 'evaluation' | 'images'> {
+  readonly kind: 'evaluate';
+  readonly evaluation: EvaluationOptions;
 }
 
 export type Command =
   | { readonly kind: 'help' }
   | ExplainCommand
+  | ExplainLinkCommand
+  | EvaluateCommand
   | {
       readonly kind: 'golden';
       readonly manifest: string;
@@ -134,7 +179,9 @@ export function parseArgs(argv: readonly string[]): Command {
   if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { kind: 'help' };
   const [command, ...rest] = argv;
   if (command === undefined) throw new UsageError('no command given');
+  if (command === 'explain' && rest.some((a) => a === '--link' || a.startsWith('--link='))) return parseExplainLink(rest);
   if (command === 'explain') return parseExplain(rest);
+  if (command === 'evaluate') return parseEvaluate(rest);
   if (command !== 'golden') throw new UsageError(command.startsWith('-') ? `unknown option "${command}"` : `unknown command "${command}"`);
 
   let backend: BackendKind = 'webgpu';
@@ -245,7 +292,22 @@ export function parseRuleOverride(spec: string): RuleOverride {
   return { layer, rule, params };
 }
 
-function parseExplain(rest: readonly string[]): ExplainCommand {
+function parseEvaluate(rest: readonly string[]): EvaluateCommand {
+  const { kind: _kind, images, evaluation, ...cmd } = parseExplain(rest, 'evaluate');
+  void _kind;
+  if (images !== undefined) throw new UsageError('evaluate takes one --image (or --input); for a folder use explain --images');
+  return { ...cmd, kind: 'evaluate', evaluation: evaluation ?? DEFAULT_EVALUATION };
+}
+
+function positiveInt(flag: string, v: string, max: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1 || n > max) throw new UsageError(`${flag} must be a whole number from 1 to ${max}, got "${v}"`);
+  return n;
+}
+
+function parseExplain(rest: readonly string[], command: 'explain' | 'evaluate' = 'explain'): ExplainCommand {
+  let images: string | undefined;
+  const evaluation: { patch?: number; baseline?: BaselineName; steps?: number } = {};
   const opts: {
     model?: string;
     modelData?: string;
@@ -323,12 +385,127 @@ function parseExplain(rest: readonly string[]): ExplainCommand {
         f.noValue();
         verbose = true;
         break;
+      case '--images':
+        if (command !== 'explain') throw new UsageError(`unknown option "${f.flag}"`);
+        if (images !== undefined) throw new UsageError('--images given twice');
+        images = f.value();
+        if (images === '') throw new UsageError('--images needs a value');
+        break;
+      case '--patch':
+        evaluation.patch = positiveInt('--patch', f.value(), 4096);
+        break;
+      case '--steps':
+        evaluation.steps = positiveInt('--steps', f.value(), 256);
+        break;
+      case '--baseline': {
+        const v = f.value();
+        if (!(BASELINES as readonly string[]).includes(v)) throw new UsageError(`--baseline must be blur, mean, noise or zero (got "${v}")`);
+        evaluation.baseline = v as BaselineName;
+        break;
+      }
       default:
         throw new UsageError(`unknown option "${f.flag}"`);
     }
   });
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
-  if (opts.model === undefined) throw new UsageError('explain needs --model <model.json | model.onnx>');
-  if ((opts.image === undefined) === (opts.input === undefined)) throw new UsageError('explain needs one of --image <png|jpg> or --input <x.npy>');
-  return { kind: 'explain', ...opts, model: opts.model, rules, top, json, backend, verbose };
+  if (opts.model === undefined) throw new UsageError(`${command} needs --model <model.json | model.onnx>`);
+  const hasEvaluation = Object.keys(evaluation).length > 0;
+  if (images !== undefined) {
+    if (opts.image !== undefined || opts.input !== undefined) throw new UsageError('--images cannot be combined with --image or --input');
+    if (opts.out === undefined) throw new UsageError('explain --images needs --out <folder> for the heatmaps and results.csv');
+    if (opts.relevanceOut !== undefined) throw new UsageError('--relevance-out is for one image, not --images');
+    return { kind: 'explain', ...opts, model: opts.model, rules, top, json, backend, verbose, images, evaluation: { ...DEFAULT_EVALUATION, ...evaluation } };
+  }
+  if ((opts.image === undefined) === (opts.input === undefined)) throw new UsageError(`${command} needs one of --image <png|jpg> or --input <x.npy>`);
+  if (hasEvaluation && command === 'explain') throw new UsageError('--patch, --baseline and --steps are for evaluate (or explain --images)');
+  return {
+    kind: 'explain',
+    ...opts,
+    model: opts.model,
+    rules,
+    top,
+    json,
+    backend,
+    verbose,
+    ...(hasEvaluation ? { evaluation: { ...DEFAULT_EVALUATION, ...evaluation } } : {}),
+  };
+}
+
+/** `explain --link`: a share link's explanation (src/cli/link.ts). */
+export interface ExplainLinkCommand {
+  readonly kind: 'explain-link';
+  /** The link (a URL with its fragment, or the fragment), or "@path" of a file holding it. */
+  readonly link: string;
+  /** A user's model (links made with a model of the sender's own). */
+  readonly model?: string;
+  readonly modelData?: string;
+  readonly card?: string;
+  readonly out?: string;
+  readonly relevanceOut?: string;
+  readonly top: number;
+  readonly json: boolean;
+  readonly backend: BackendKind | 'auto';
+  readonly verbose: boolean;
+}
+
+function parseExplainLink(rest: readonly string[]): ExplainLinkCommand {
+  const opts: { link?: string; model?: string; modelData?: string; card?: string; out?: string; relevanceOut?: string } = {};
+  let top = 5;
+  let json = false;
+  let verbose = false;
+  let backend: BackendKind | 'auto' = 'auto';
+  const once = (f: Flag, key: keyof typeof opts): string => {
+    if (opts[key] !== undefined) throw new UsageError(`${f.flag} given twice`);
+    const v = f.value();
+    if (v === '') throw new UsageError(`${f.flag} needs a value`);
+    return v;
+  };
+  const keys: Record<string, keyof typeof opts> = {
+    '--link': 'link',
+    '--model': 'model',
+    '--model-data': 'modelData',
+    '--card': 'card',
+    '--out': 'out',
+    '--relevance-out': 'relevanceOut',
+  };
+  const positional = scan(rest, (f) => {
+    const key = keys[f.flag];
+    if (key) {
+      opts[key] = once(f, key);
+      return;
+    }
+    switch (f.flag) {
+      case '--top': {
+        const v = f.value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n < 1 || n > 1000) throw new UsageError(`--top must be a number from 1 to 1000, got "${v}"`);
+        top = n;
+        break;
+      }
+      case '--json':
+        f.noValue();
+        json = true;
+        break;
+      case '--backend':
+        backend = parseBackend(f.value());
+        break;
+      case '--verbose':
+      case '-v':
+        f.noValue();
+        verbose = true;
+        break;
+      case '--image':
+      case '--input':
+      case '--images':
+      case '--target':
+      case '--composite':
+      case '--rule':
+        throw new UsageError(`${f.flag} cannot be used with --link: the link holds the image, the target and the rules`);
+      default:
+        throw new UsageError(`unknown option "${f.flag}"`);
+    }
+  });
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  if (opts.modelData !== undefined && opts.model === undefined) throw new UsageError('--model-data needs --model');
+  return { kind: 'explain-link', ...opts, link: opts.link!, top, json, backend, verbose };
 }

@@ -16,7 +16,7 @@ import { onnxExternalFiles } from '../engine/onnx/import-onnx';
 import { looksLikeTfjsModel, tfjsWeightFiles } from '../engine/tfjs/import-tfjs';
 import { openModelFiles, type ModelFile } from '../models/builtin';
 import { heatmapRgba, channelSum } from '../models/heatmap';
-import { preprocess } from '../models/image';
+import { preprocess, resizeRgba } from '../models/image';
 import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, inputBounds, parseModelCard, type ModelCard } from '../models/model-card';
 import type { LayerRuleEntry, RuleAssignment } from '../rules/assignment';
 import { resolveAssignment } from '../rules/assignment';
@@ -76,7 +76,7 @@ async function writeBytes(path: string, bytes: Uint8Array): Promise<void> {
 }
 
 /** The model's files: model.json and its shards, or the .onnx and its external data, read from beside it. */
-async function readModelFiles(cmd: ExplainCommand, missingShards: string[]): Promise<ModelFile[]> {
+export async function readModelFiles(cmd: Pick<ExplainCommand, 'model' | 'modelData'>, missingShards: string[]): Promise<ModelFile[]> {
   const path = cmd.model;
   const dir = dirname(path);
   const name = basename(path);
@@ -113,7 +113,7 @@ async function readModelFiles(cmd: ExplainCommand, missingShards: string[]): Pro
 }
 
 /** The card: --card, else a card.json beside the model that lists the model's file, else undefined. */
-async function readCard(cmd: ExplainCommand): Promise<{ card: ModelCard; from: 'built-in' | 'file' } | undefined> {
+export async function readCard(cmd: ExplainCommand): Promise<{ card: ModelCard; from: 'built-in' | 'file' } | undefined> {
   const parse = (bytes: Uint8Array, file: string): ModelCard => {
     try {
       return parseModelCard(new TextDecoder().decode(bytes), file);
@@ -128,7 +128,7 @@ async function readCard(cmd: ExplainCommand): Promise<{ card: ModelCard; from: '
   return card.files.includes(basename(cmd.model)) ? { card, from: 'built-in' } : undefined;
 }
 
-async function readInput(cmd: ExplainCommand, graph: Graph, card: ModelCard): Promise<{ x: Float32Array; info: ExplainReport['input'] }> {
+export async function readInput(cmd: ExplainCommand, graph: Graph, card: ModelCard): Promise<{ x: Float32Array; info: ExplainReport['input'] }> {
   const shape = graph.input.shape;
   if (cmd.image !== undefined) {
     const size = graphInputSize(graph);
@@ -136,7 +136,10 @@ async function readInput(cmd: ExplainCommand, graph: Graph, card: ModelCard): Pr
       throw new ExplainError(`the model takes ${shapeSize(shape)} features [${shape.join(', ')}], not an image: give its input with --input <x.npy>`);
     }
     const img = decodeImage(await readBytes(cmd.image, 'the image '), cmd.image);
-    return { x: preprocess(img, card), info: { file: cmd.image, kind: 'image', shape, imageSize: [img.width, img.height] } };
+    // As the app does: the image the model sees is rounded to 8-bit RGB at the input size first, so the app, its
+    // share links and the CLI give one photo the same input.
+    const seen = resizeRgba(img, card.input.width, card.input.height, card.preprocessing.resize);
+    return { x: preprocess(seen, card), info: { file: cmd.image, kind: 'image', shape, imageSize: [img.width, img.height] } };
   }
   const file = cmd.input!;
   let arr: NpyArray;
@@ -155,7 +158,7 @@ async function readInput(cmd: ExplainCommand, graph: Graph, card: ModelCard): Pr
 }
 
 /** WebGPU on a hardware adapter; the CPU backend when there is none or only a software one (SwiftShader). */
-async function chooseBackend(wanted: BackendKind | 'auto', verbose: (s: string) => void): Promise<{ backend: BackendKind; gpu?: GPU }> {
+export async function chooseBackend(wanted: BackendKind | 'auto', verbose: (s: string) => void): Promise<{ backend: BackendKind; gpu?: GPU }> {
   if (wanted === 'cpu') return { backend: 'cpu' };
   try {
     const { createNodeGpu } = await import('../node/node-gpu');
@@ -177,7 +180,7 @@ async function chooseBackend(wanted: BackendKind | 'auto', verbose: (s: string) 
   }
 }
 
-function softmax(logits: ArrayLike<number>): Float64Array {
+export function softmax(logits: ArrayLike<number>): Float64Array {
   let max = -Infinity;
   for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
   const out = new Float64Array(logits.length);
@@ -191,7 +194,7 @@ function softmax(logits: ArrayLike<number>): Float64Array {
 }
 
 /** The rule assignment: the composite (ZBox bounds from the card's input range) plus the --rule overrides. */
-function assignmentFor(cmd: ExplainCommand, card: ModelCard): { composite: string; assignment: RuleAssignment; layers: LayerRuleEntry[] } {
+export function assignmentFor(cmd: ExplainCommand, card: ModelCard): { composite: string; assignment: RuleAssignment; layers: LayerRuleEntry[] } {
   const name = cmd.composite ?? DEFAULT_COMPOSITE;
   const comp = findComposite(name);
   if (!comp) throw new ExplainError(`unknown composite "${name}" (known: ${composites.map((c) => c.id).join(', ')})`);

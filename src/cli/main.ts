@@ -7,6 +7,9 @@
 import { parseArgs, USAGE, UsageError } from './args';
 import { formatReport, runExplain } from './explain';
 import { runGolden } from './golden';
+import { formatBatch, runBatch } from './batch';
+import { formatEvaluation, runEvaluate } from './evaluate';
+import { formatLinkReport, runExplainLink } from './link';
 
 function flush(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
@@ -21,6 +24,21 @@ async function main(argv: readonly string[]): Promise<number> {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
       process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    if (cmd.kind === 'explain' && cmd.images !== undefined) {
+      const report = await runBatch(cmd);
+      process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatBatch(report).join('\n')}\n`);
+      return report.failed.length > 0 ? 1 : 0;
+    }
+    if (cmd.kind === 'explain-link') {
+      const report = await runExplainLink(cmd, (line) => process.stderr.write(`lrp-lens: ${line}\n`));
+      process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatLinkReport(report).join('\n')}\n`);
+      return 0;
+    }
+    if (cmd.kind === 'evaluate') {
+      const report = await runEvaluate(cmd, (line) => process.stderr.write(`lrp-lens: ${line}\n`));
+      process.stdout.write(cmd.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatEvaluation(report).join('\n')}\n`);
       return 0;
     }
     if (cmd.kind === 'explain') {
