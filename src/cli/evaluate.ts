@@ -1,0 +1,205 @@
+/**
+ * `lrp-lens evaluate`: pixel flipping for one explanation (src/evaluation/pixel-flipping.ts). Explains the target
+ * class as `explain` does, then removes the input's patches most relevant first and in a random order, re-runs the
+ * model in batches, and reports the target logit against the fraction removed and the AOPC of both orders.
+ * Also the model setup shared with the batch run (src/cli/batch.ts).
+ */
+import { basename, dirname } from 'node:path';
+import type { BackendKind, LoadedModel } from '../engine/api';
+import { foldBatchNorm } from '../engine/canonicalize';
+import type { Graph } from '../engine/graph';
+import { createEngine, type Engine } from '../engine/index';
+import { pixelFlipping, type PerturbationCurve } from '../evaluation/pixel-flipping';
+import { openModelFiles } from '../models/builtin';
+import { checkCardFitsGraph, defaultCard, graphClasses, type ModelCard } from '../models/model-card';
+import { resolveAssignment, type LayerRuleEntry, type RuleAssignment } from '../rules/assignment';
+import type { EvaluateCommand, EvaluationOptions, ExplainCommand } from './args';
+import { assignmentFor, chooseBackend, ExplainError, readCard, readInput, readModelFiles, softmax, type ExplainReport } from './explain';
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+
+/** What a command needs before it explains: the model loaded on its backend, the card and the rules. */
+export interface Session {
+  readonly cmd: ExplainCommand;
+  readonly graph: Graph;
+  readonly card: ModelCard;
+  readonly modelInfo: ExplainReport['model'];
+  readonly notes: readonly string[];
+  readonly composite: string;
+  readonly assignment: RuleAssignment;
+  readonly layers: readonly LayerRuleEntry[];
+  readonly backend: BackendKind;
+  readonly engine: Engine;
+  readonly model: LoadedModel;
+  readonly loadMs: number;
+  dispose(): void;
+}
+
+/** Opens the model, checks the card and the rules, and loads the model on the chosen backend. */
+export async function openSession(cmd: ExplainCommand, log: (line: string) => void = () => undefined): Promise<Session> {
+  const verbose = (s: string): void => {
+    if (cmd.verbose) log(s);
+  };
+  const t0 = performance.now();
+  const missingShards: string[] = [];
+  const files = await readModelFiles(cmd, missingShards);
+  let opened: ReturnType<typeof openModelFiles>;
+  try {
+    opened = openModelFiles(files);
+  } catch (e) {
+    if (missingShards.length > 0 && e instanceof Error && / missing: /.test(e.message)) throw new ExplainError(`${message(e)} (not found in ${dirname(cmd.model)})`);
+    throw e;
+  }
+  const given = await readCard(cmd);
+  let graph = opened.graph;
+  const card = given?.card ?? defaultCard(graph, basename(cmd.model), opened.format, files.map((f) => f.name));
+  try {
+    checkCardFitsGraph(card, graph);
+  } catch (e) {
+    throw new ExplainError(message(e));
+  }
+  const { composite, assignment, layers } = assignmentFor(cmd, card);
+  const namedBatchNorm = layers.some((l) => graph.nodes.some((n) => n.name === l.layer && n.op === 'batchnorm'));
+  if (composite !== 'captum-default' && !namedBatchNorm) graph = foldBatchNorm(graph);
+  try {
+    resolveAssignment(graph, assignment);
+  } catch (e) {
+    throw new ExplainError(message(e));
+  }
+  const classes = graphClasses(graph);
+  if (cmd.target !== undefined && cmd.target >= classes) throw new ExplainError(`--target ${cmd.target} is not a class of this model (0 to ${classes - 1})`);
+  const { backend, gpu } = await chooseBackend(cmd.backend, verbose);
+  const engine = await createEngine(gpu ? { backend, gpu } : { backend });
+  let model: LoadedModel;
+  try {
+    model = await engine.load(graph);
+  } catch (e) {
+    engine.dispose();
+    throw e;
+  }
+  return {
+    cmd,
+    graph,
+    card,
+    modelInfo: { file: cmd.model, name: card.name, format: opened.format, layers: graph.nodes.length, card: given?.from ?? 'default' },
+    notes: opened.notes,
+    composite,
+    assignment,
+    layers,
+    backend,
+    engine,
+    model,
+    loadMs: performance.now() - t0,
+    dispose() {
+      model.dispose();
+      engine.dispose();
+    },
+  };
+}
+
+export interface EvaluationResult {
+  readonly top: { readonly class: number; readonly label: string; readonly probability: number };
+  readonly explained: ExplainReport['explained'];
+  readonly relevance: Float32Array;
+  readonly inputShape: readonly number[];
+  readonly relevanceSum: number;
+  readonly pixelFlipping?: { readonly regions: number; readonly relevanceOrder: PerturbationCurve; readonly randomOrder: PerturbationCurve };
+  readonly explainMs: number;
+  readonly evaluateMs: number;
+}
+
+/** Explains one input (the session's target or the top class) and, given options, runs pixel flipping on it. */
+export async function explainAndEvaluate(s: Session, x: Float32Array, evaluation: EvaluationOptions | undefined): Promise<EvaluationResult> {
+  const t1 = performance.now();
+  const e = await s.model.explain(x, { ...(s.cmd.target !== undefined ? { target: s.cmd.target } : {}), rules: s.assignment, layerRelevance: false });
+  const explainMs = performance.now() - t1;
+  const probs = softmax(e.logits);
+  let best = 0;
+  for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
+  const label = (i: number): string => s.card.classes[i] ?? `class ${i}`;
+  let relevanceSum = 0;
+  for (const v of e.relevance) relevanceSum += v;
+  const t2 = performance.now();
+  const pf = evaluation
+    ? await pixelFlipping(s.model, x, e.relevance, {
+        target: e.target,
+        patch: evaluation.patch,
+        baseline: evaluation.baseline,
+        steps: evaluation.steps,
+        // Batches of up to 8, but no larger than a curve: a short curve does not pay for padding.
+        batch: Math.min(8, evaluation.steps + 1),
+      }).catch((err: unknown) => {
+        throw err instanceof RangeError ? new ExplainError(`pixel flipping: ${err.message}`) : err;
+      })
+    : undefined;
+  return {
+    top: { class: best, label: label(best), probability: probs[best]! },
+    explained: { class: e.target, label: label(e.target), logit: e.logits[e.target]!, probability: probs[e.target]! },
+    relevance: e.relevance,
+    inputShape: e.inputShape,
+    relevanceSum,
+    ...(pf ? { pixelFlipping: { regions: pf.regions, relevanceOrder: pf.relevanceOrder, randomOrder: pf.randomOrder } } : {}),
+    explainMs,
+    evaluateMs: pf ? performance.now() - t2 : 0,
+  };
+}
+
+export interface EvaluateReport {
+  readonly model: ExplainReport['model'];
+  readonly backend: BackendKind;
+  readonly input: ExplainReport['input'];
+  readonly explained: ExplainReport['explained'];
+  readonly composite: string;
+  readonly rules: readonly LayerRuleEntry[];
+  readonly relevanceSum: number;
+  /** The score is the target's logit; a removed patch takes the baseline's values. */
+  readonly evaluation: EvaluationOptions & { readonly regions: number; readonly score: 'logit' };
+  readonly relevanceOrder: PerturbationCurve;
+  readonly randomOrder: PerturbationCurve;
+  readonly timings: { readonly loadMs: number; readonly explainMs: number; readonly evaluateMs: number };
+}
+
+export async function runEvaluate(cmd: EvaluateCommand, log: (line: string) => void = () => undefined): Promise<EvaluateReport> {
+  const explainCmd: ExplainCommand = { ...cmd, kind: 'explain' };
+  const s = await openSession(explainCmd, log);
+  try {
+    const { x, info } = await readInput(explainCmd, s.graph, s.card);
+    if (info.shape.length !== 4) throw new ExplainError('pixel flipping needs an image model (input [1, C, H, W])');
+    const r = await explainAndEvaluate(s, x, cmd.evaluation);
+    const pf = r.pixelFlipping!;
+    return {
+      model: s.modelInfo,
+      backend: s.backend,
+      input: info,
+      explained: r.explained,
+      composite: s.composite,
+      rules: s.layers,
+      relevanceSum: r.relevanceSum,
+      evaluation: { ...cmd.evaluation, regions: pf.regions, score: 'logit' },
+      relevanceOrder: pf.relevanceOrder,
+      randomOrder: pf.randomOrder,
+      timings: { loadMs: s.loadMs, explainMs: r.explainMs, evaluateMs: r.evaluateMs },
+    };
+  } finally {
+    s.dispose();
+  }
+}
+
+/** The report as the lines `evaluate` prints. */
+export function formatEvaluation(r: EvaluateReport): string[] {
+  const e = r.evaluation;
+  const rules = r.rules.length > 0 ? ` + ${r.rules.map((l) => `${l.layer}=${l.rule}`).join(', ')}` : '';
+  const lines = [
+    `Model: ${r.model.name} (${r.model.file}; backend ${r.backend})`,
+    `Input: ${r.input.file} ([${r.input.shape.join(', ')}])`,
+    `Explained: class ${r.explained.class} "${r.explained.label}" (logit ${r.explained.logit.toFixed(4)}) with ${r.composite}${rules}`,
+    `Pixel flipping: ${e.regions} patches of ${e.patch}x${e.patch}, baseline ${e.baseline}, ${e.steps} steps; score = target logit`,
+    `AOPC relevance order: ${r.relevanceOrder.aopc.toFixed(4)}`,
+    `AOPC random order:    ${r.randomOrder.aopc.toFixed(4)}`,
+    '  removed   relevance      random',
+  ];
+  r.relevanceOrder.fractions.forEach((f, k) => {
+    lines.push(`  ${(100 * f).toFixed(1).padStart(6)}%  ${r.relevanceOrder.scores[k]!.toFixed(4).padStart(10)}  ${r.randomOrder.scores[k]!.toFixed(4).padStart(10)}`);
+  });
+  return lines;
+}
