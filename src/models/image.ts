@@ -22,6 +22,119 @@ export class ImageError extends Error {
   override name = 'ImageError';
 }
 
+/**
+ * The largest photo accepted, in the CLI (src/cli/image-io.ts) and, by the same numbers, the app: checked against
+ * the size a file's header declares before anything is decoded (docs/security.md). 8192 x 8192 RGBA is 256 MiB.
+ */
+export const IMAGE_LIMITS = {
+  /** Pixels (width x height). */
+  maxPixels: 8192 * 8192,
+  /** Width or height. */
+  maxSide: 16384,
+  /** Bytes of an image file. */
+  maxFileBytes: 256 * 2 ** 20,
+} as const;
+
+/** Throws an ImageError unless width x height is within IMAGE_LIMITS. */
+export function checkImageSize(width: number, height: number, what = 'the image'): void {
+  const L = IMAGE_LIMITS;
+  if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
+    throw new ImageError(`${what} declares ${width}x${height} pixels, which is no image`);
+  }
+  if (width > L.maxSide || height > L.maxSide || width * height > L.maxPixels) {
+    throw new ImageError(
+      `${what} declares ${width}x${height} pixels, more than the ${(L.maxPixels / 2 ** 20).toFixed(0)} megapixels (at most ${L.maxSide} on a side) accepted`,
+    );
+  }
+}
+
+/** What an image file's header says, read without decoding it. */
+export interface ImageHeader {
+  readonly format: 'png' | 'jpeg' | 'gif' | 'webp' | 'bmp';
+  readonly width: number;
+  readonly height: number;
+  /** PNG: bits per sample; JPEG: sample precision. */
+  readonly bitDepth?: number;
+  /** PNG colour type (0 grey, 2 RGB, 3 palette, 4 grey + alpha, 6 RGBA). */
+  readonly colorType?: number;
+  /** PNG: Adam7 interlacing. */
+  readonly interlaced?: boolean;
+  /** JPEG: colour components (1 grey, 3 YCbCr/RGB, 4 CMYK/YCCK). */
+  readonly components?: number;
+}
+
+const u16be = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
+const u32be = (b: Uint8Array, o: number): number => ((b[o]! << 24) >>> 0) + (b[o + 1]! << 16) + (b[o + 2]! << 8) + b[o + 3]!;
+const u16le = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
+const u24le = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16);
+const i32le = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+const ascii = (b: Uint8Array, o: number, n: number): string => String.fromCharCode(...b.subarray(o, o + n));
+
+/**
+ * The format and declared size of a PNG, JPEG, GIF, WebP or BMP file, read from its header (browser-safe, no
+ * decoding): undefined when the bytes are none of these; throws ImageError when the header is cut or damaged.
+ * Callers check the size (checkImageSize) before handing the bytes to a decoder.
+ */
+export function readImageHeader(bytes: Uint8Array): ImageHeader | undefined {
+  const b = bytes;
+  const cut = (format: string): never => {
+    throw new ImageError(`the ${format} header is cut short or damaged`);
+  };
+  if (b.length >= 8 && b[0] === 0x89 && ascii(b, 1, 3) === 'PNG' && b[4] === 0x0d && b[5] === 0x0a && b[6] === 0x1a && b[7] === 0x0a) {
+    if (b.length < 33) cut('PNG');
+    if (u32be(b, 8) !== 13 || ascii(b, 12, 4) !== 'IHDR') throw new ImageError('the PNG does not start with its IHDR header');
+    return { format: 'png', width: u32be(b, 16), height: u32be(b, 20), bitDepth: b[24]!, colorType: b[25]!, interlaced: b[28] === 1 };
+  }
+  if (b.length >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) {
+    // Walk the markers up to the frame header (SOFn); it comes before the first scan.
+    let i = 2;
+    while (i < b.length) {
+      while (i < b.length && b[i] !== 0xff) i++; // stray bytes between segments, as some writers leave
+      while (i < b.length && b[i] === 0xff) i++; // fill bytes
+      if (i >= b.length) break;
+      const m = b[i++]!;
+      if ((m >= 0xd0 && m <= 0xd7) || m === 0x01) continue; // standalone markers
+      if (m === 0xd9 || m === 0xda) throw new ImageError('the JPEG has no frame header (SOF) before its image data');
+      if (i + 2 > b.length) break;
+      const len = u16be(b, i);
+      if (len < 2) throw new ImageError(`the JPEG has a marker segment of length ${len}`);
+      const sof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc;
+      if (sof) {
+        if (len < 8 || i + 8 > b.length) break;
+        const height = u16be(b, i + 3);
+        if (height === 0) throw new ImageError('the JPEG leaves its height to a DNL marker, which is not supported');
+        return { format: 'jpeg', width: u16be(b, i + 5), height, bitDepth: b[i + 2]!, components: b[i + 7]! };
+      }
+      i += len;
+    }
+    cut('JPEG');
+  }
+  if (b.length >= 6 && (ascii(b, 0, 6) === 'GIF87a' || ascii(b, 0, 6) === 'GIF89a')) {
+    if (b.length < 10) cut('GIF');
+    return { format: 'gif', width: u16le(b, 6), height: u16le(b, 8) };
+  }
+  if (b.length >= 12 && ascii(b, 0, 4) === 'RIFF' && ascii(b, 8, 4) === 'WEBP') {
+    if (b.length < 30) cut('WebP');
+    const chunk = ascii(b, 12, 4);
+    if (chunk === 'VP8X') return { format: 'webp', width: u24le(b, 24) + 1, height: u24le(b, 27) + 1 };
+    if (chunk === 'VP8L') {
+      if (b[20] !== 0x2f) cut('WebP');
+      const bits = b[21]! | (b[22]! << 8) | (b[23]! << 16) | (b[24]! << 24);
+      return { format: 'webp', width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+    }
+    if (chunk === 'VP8 ') {
+      if (b[23] !== 0x9d || b[24] !== 0x01 || b[25] !== 0x2a) cut('WebP');
+      return { format: 'webp', width: u16le(b, 26) & 0x3fff, height: u16le(b, 28) & 0x3fff };
+    }
+    throw new ImageError(`the WebP holds a "${chunk.replace(/[^\x20-\x7e]/g, '?')}" chunk, not an image`);
+  }
+  if (b.length >= 2 && b[0] === 0x42 && b[1] === 0x4d) {
+    if (b.length < 26) cut('BMP');
+    return { format: 'bmp', width: Math.abs(i32le(b, 18)), height: Math.abs(i32le(b, 22)) };
+  }
+  return undefined;
+}
+
 /** The source rectangle [x, y, width, height] (fractional) that is resized to the target. */
 export function cropRect(srcW: number, srcH: number, dstW: number, dstH: number, mode: ResizeMode): [number, number, number, number] {
   if (mode === 'stretch') return [0, 0, srcW, srcH];

@@ -28,7 +28,7 @@ import {
   transpose2d,
   unsqueezeShape,
 } from './onnx-const';
-import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, clipMessage, clipName, inputProblem, shapeProblem } from './limits';
+import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, clipMessage, clipName, inputProblem, isSafeRelativePath, shapeProblem } from './limits';
 
 export class ModelImportError extends Error {
   override name = 'ModelImportError';
@@ -128,10 +128,6 @@ interface Pending {
 function stripExt(file: string): string {
   const base = file.split(/[\\/]/).pop() ?? file;
   return base.replace(/\.onnx$/i, '');
-}
-
-function f32(t: ConstTensor): Float32Array {
-  return t.data instanceof Float32Array ? t.data : new Float32Array(t.data);
 }
 
 function tensor(shape: readonly number[], data: Float32Array): Tensor {
@@ -310,7 +306,7 @@ class Importer {
 
     const outputs = (g.output ?? []).map((o) => o.name ?? '').filter((n) => n);
     if (outputs.length === 0) this.fail('the graph has no output');
-    if (outputs.length > 1) this.notes.push(`The model has ${outputs.length} outputs; only the first, "${outputs[0]}", is explained.`);
+    if (outputs.length > 1) this.notes.push(`The model has ${outputs.length} outputs; only the first, "${clipName(outputs[0]!)}", is explained.`);
     this.graphOutputs = new Set(outputs);
 
     // Unknown operators: report them all at once.
@@ -1180,7 +1176,8 @@ class NodeCtx {
 
 /**
  * The external-data files an ONNX model refers to (e.g. ["model.onnx.data"]), so that a reader can fetch them
- * before importing. Empty for self-contained models and for bytes that are not an ONNX model.
+ * before importing. Empty for self-contained models and for bytes that are not an ONNX model. Locations that would
+ * leave the model's folder (absolute, "..", URLs) are left out.
  */
 export function onnxExternalFiles(bytes: Uint8Array): string[] {
   let model: ModelLike;
@@ -1192,7 +1189,9 @@ export function onnxExternalFiles(bytes: Uint8Array): string[] {
   const files = new Set<string>();
   const visit = (t: TensorProtoLike | null | undefined): void => {
     const loc = t?.externalData?.find((e) => e.key === 'location')?.value;
-    if (loc) files.add(loc);
+    // Only names beside the model: readers must never be sent to "../../etc/passwd" or a URL (the importer then
+    // refuses the model with a message saying why).
+    if (loc && isSafeRelativePath(loc)) files.add(loc);
   };
   for (const init of model.graph?.initializer ?? []) visit(init);
   for (const n of model.graph?.node ?? []) for (const a of n.attribute ?? []) visit(a.t);

@@ -25,6 +25,10 @@ export const IMPORT_LIMITS = {
   maxInputChannels: 64,
   /** ...and the elements of any input (4096 x 4096 x 4). */
   maxInputElements: 2 ** 26,
+  /** A TF.js model.json: its size (weights live in the shards)... */
+  maxJsonBytes: 64 * 2 ** 20,
+  /** ...and how deeply it nests. */
+  maxJsonDepth: 64,
   /** Characters of a name from a file used to name a layer (longer ones are cut). */
   maxNameLength: 200,
   /** Characters of an error message (names and lists from the file are cut to fit). */
@@ -67,15 +71,17 @@ export function elements(shape: readonly number[]): number {
 
 /** Why a model input shape is not accepted, or undefined. `layout` says which axes are channels, height, width. */
 export function inputProblem(shape: readonly number[], layout: 'nchw' | 'nhwc' | 'other'): string | undefined {
-  const p = shapeProblem(shape, 'the input', false);
-  if (p) return p;
   const L = IMPORT_LIMITS;
+  if (shape.length > L.maxRank) return `the input has ${shape.length} dimensions; at most ${L.maxRank} are supported`;
+  if (!shape.every((d) => Number.isSafeInteger(d) && d >= 1)) return `the input has an invalid shape [${shape.join(', ')}]`;
   if (layout !== 'other' && shape.length === 4) {
     const [c, h, w] = layout === 'nchw' ? [shape[1]!, shape[2]!, shape[3]!] : [shape[3]!, shape[1]!, shape[2]!];
     if (h > L.maxInputSide || w > L.maxInputSide) return `the input is ${w}x${h} pixels; at most ${L.maxInputSide}x${L.maxInputSide} is supported`;
     if (c > L.maxInputChannels) return `the input has ${c} channels; at most ${L.maxInputChannels} are supported`;
   }
-  if (elements(shape) > L.maxInputElements) return `the input has ${fmt(elements(shape))} values; at most ${fmt(L.maxInputElements)} are supported`;
+  let n = 1;
+  for (const d of shape) n = Math.min(n * d, 2 ** 53);
+  if (n > L.maxInputElements) return `the input has ${fmt(n)} values; at most ${fmt(L.maxInputElements)} are supported`;
   return undefined;
 }
 
@@ -112,15 +118,35 @@ export class AllocationBudget {
   }
 }
 
-/** A name from a file, cut to maxNameLength characters (for layer names). */
+/** A name from a file, cut to maxNameLength characters, unsafe characters replaced by "?" (for layer names). */
 export function clipName(name: string): string {
-  return name.length > IMPORT_LIMITS.maxNameLength ? name.slice(0, IMPORT_LIMITS.maxNameLength) : name;
+  const cut = name.length > IMPORT_LIMITS.maxNameLength ? name.slice(0, IMPORT_LIMITS.maxNameLength) : name;
+  return cut.replace(UNSAFE_CHARS, '?');
 }
 
-/** A message cut to maxMessageLength characters. */
+/**
+ * Control characters (C0, DEL, C1) and bidirectional overrides: a name from a file that holds them could rewrite a
+ * terminal (escape sequences) or make text read differently than it is stored.
+ */
+// eslint-disable-next-line no-control-regex -- these are what is matched
+const UNSAFE_CHARS = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Whether a name from a file holds control characters or bidirectional overrides. */
+export function hasUnsafeChars(name: string): boolean {
+  UNSAFE_CHARS.lastIndex = 0;
+  return UNSAFE_CHARS.test(name);
+}
+
+/** The text with control characters and bidirectional overrides written out as \u{...} escapes. */
+export function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE_CHARS, (c) => `\\u{${c.charCodeAt(0).toString(16)}}`);
+}
+
+/** A message for the user: unsafe characters escaped, cut to maxMessageLength characters. */
 export function clipMessage(message: string): string {
   const max = IMPORT_LIMITS.maxMessageLength;
-  return message.length > max ? `${message.slice(0, max - 1)}…` : message;
+  const safe = escapeUnsafe(message);
+  return safe.length > max ? `${safe.slice(0, max - 1)}…` : safe;
 }
 
 /** A value from a file, as short JSON for an error message (never throws, whatever its depth or size). */

@@ -14,6 +14,7 @@
  */
 import type { AttrValue, Graph, GraphNode, OpType, Tensor } from '../graph';
 import { ModelImportError } from '../onnx/import-onnx';
+import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, brief, clipName, hasUnsafeChars, inputProblem, shapeProblem } from '../onnx/limits';
 import { WeightStore, WeightsError, missingShards, parseWeightsManifest, type WeightTensor } from './weights';
 
 /** Keras layer classes the importer maps (anything else is reported as unsupported). */
@@ -44,6 +45,19 @@ export const SUPPORTED_TFJS_LAYERS: readonly string[] = [
 
 /** Activation names (in a layer's `activation` or an Activation layer) the importer maps. */
 const ACTIVATIONS = new Set(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'leaky_relu', 'softmax']);
+
+/** A node or tensor index in an inbound reference: a number (absent: 0); anything else is NaN, never converted. */
+function refIndex(v: unknown): number {
+  if (v === undefined || v === null) return 0;
+  return typeof v === 'number' ? v : NaN;
+}
+
+/** An activation's name: a string, or the class_name of a serialised activation object. */
+function activationName(act: unknown): string {
+  if (typeof act === 'string') return act;
+  if (isObject(act) && typeof act.class_name === 'string') return act.class_name;
+  return brief(act);
+}
 
 /** Class-name aliases written by some Keras versions. */
 const CLASS_ALIASES: Record<string, string> = {
@@ -102,11 +116,13 @@ function describeLayers(names: readonly string[]): string {
 export function importTfjs(modelJson: { name: string; text: string }, shards: ReadonlyMap<string, Uint8Array>): Graph {
   const file = modelJson.name;
   try {
-    return new TfjsImporter(file, shards).run(modelJson.text);
+    let fileBytes = modelJson.text.length;
+    for (const b of shards.values()) fileBytes += b.byteLength;
+    return new TfjsImporter(file, shards, new AllocationBudget(fileBytes)).run(modelJson.text);
   } catch (e) {
     if (e instanceof ModelImportError) throw e;
     const msg = e instanceof Error ? e.message : String(e);
-    if (e instanceof TfjsError || e instanceof WeightsError) throw new ModelImportError(`${file}: ${msg}`);
+    if (e instanceof TfjsError || e instanceof WeightsError || e instanceof ImportLimitError) throw new ModelImportError(`${file}: ${msg}`);
     throw new ModelImportError(`${file}: could not import the model: ${msg}`, { cause: e });
   }
 }
@@ -118,6 +134,7 @@ export function looksLikeTfjsModel(text: string): boolean {
 
 /** The weight files a model.json refers to (its weightsManifest paths), for readers that fetch them. */
 export function tfjsWeightFiles(text: string): string[] {
+  if (jsonShapeProblem(text)) return [];
   try {
     const json = JSON.parse(text) as unknown;
     if (!isObject(json)) return [];
@@ -125,6 +142,28 @@ export function tfjsWeightFiles(text: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Why a model.json text is refused before parsing, or undefined: larger than maxJsonBytes, or nested deeper than
+ * maxJsonDepth (Keras configs nest about ten levels; parsing and walking deeper structures only costs time).
+ */
+function jsonShapeProblem(text: string): string | undefined {
+  const L = IMPORT_LIMITS;
+  if (text.length > L.maxJsonBytes) return `the file is ${(text.length / 2 ** 20).toFixed(0)} MiB; a model.json of at most ${L.maxJsonBytes / 2 ** 20} MiB is supported (weights belong in the .bin files)`;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > L.maxJsonDepth) return `the JSON nests more than ${L.maxJsonDepth} levels deep`;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -138,7 +177,7 @@ function pair(v: unknown, what: string, fallback?: number): [number, number] {
   if (typeof v === 'number') return [v, v];
   if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0] as number, v[1] as number];
   if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'number') return [v[0], v[0]];
-  throw new TfjsError(`${what} ${JSON.stringify(v)} should be one or two numbers`);
+  throw new TfjsError(`${what} ${brief(v)} should be one or two numbers`);
 }
 
 function positiveInts(v: readonly number[], what: string): void {
@@ -167,12 +206,24 @@ class TfjsImporter {
   private layerName = '';
   private layerClass = '';
 
+  /** Per base name, the suffix unique() tries next (keeps naming linear). */
+  private readonly nextSuffix = new Map<string, number>();
+
   constructor(
     private readonly file: string,
     private readonly shards: ReadonlyMap<string, Uint8Array>,
+    private readonly budget: AllocationBudget,
   ) {}
 
+  /** Reserves memory for a weight array the importer is about to make (a transposed kernel, BatchNorm terms). */
+  private alloc(n: number, what: string): Float32Array {
+    this.budget.reserve(n, 4, what);
+    return new Float32Array(n);
+  }
+
   run(text: string): Graph {
+    const shape = jsonShapeProblem(text);
+    if (shape) throw new TfjsError(shape);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -209,7 +260,7 @@ class TfjsImporter {
       const what = missing.length === 1 ? `the weight file ${list}, which is` : `${missing.length} weight files ${list}, which are`;
       throw new TfjsError(`needs ${what} missing: open model.json together with its weight files`);
     }
-    this.weights = new WeightStore(groups, this.shards);
+    this.weights = new WeightStore(groups, this.shards, this.budget);
 
     for (const l of layers) this.used.add(l.name);
     const tensors = new Map<string, KTensor>();
@@ -233,9 +284,14 @@ class TfjsImporter {
         });
         if (ins.length === 0) throw new TfjsError('has no input');
         const isFinal = layer.name === outputLayer && !consumers.get(layer.name);
-        tensors.set(layer.name, this.layer(layer, ins, isFinal));
+        const out = this.layer(layer, ins, isFinal);
+        const bad = shapeProblem(out.shape, 'its output', false);
+        if (bad) throw new TfjsError(bad);
+        tensors.set(layer.name, out);
       } catch (e) {
-        if (e instanceof TfjsError) throw new TfjsError(`layer "${layer.name}" (${layer.className}): ${e.message}`);
+        if (e instanceof TfjsError || e instanceof WeightsError || e instanceof ImportLimitError) {
+          throw new TfjsError(`layer "${layer.name}" (${layer.className}): ${e.message}`);
+        }
         throw e;
       }
     }
@@ -247,7 +303,7 @@ class TfjsImporter {
     }
     const base = stripExt(this.file);
     return {
-      name: base === 'model' && modelName ? modelName : base,
+      name: base === 'model' && modelName ? clipName(modelName) : base,
       input: { name: inputName, shape: inputShape },
       output: out.value,
       nodes: this.nodes,
@@ -268,6 +324,7 @@ class TfjsImporter {
     if (cls === 'Sequential') {
       const list = Array.isArray(body) ? body : isObject(body) ? body.layers : undefined;
       if (!Array.isArray(list) || list.length === 0) throw new TfjsError('the Sequential model lists no layers');
+      if (list.length > IMPORT_LIMITS.maxNodes) throw new TfjsError(`the model has ${list.length} layers; at most ${IMPORT_LIMITS.maxNodes} are supported`);
       const modelName = isObject(body) && typeof body.name === 'string' ? body.name : 'sequential';
       const raw = list.map((l, i) => this.rawLayer(l, i));
       const layers: KerasLayer[] = [];
@@ -291,6 +348,7 @@ class TfjsImporter {
     }
     if (cls !== 'Model' && cls !== 'Functional') throw new TfjsError(`the model class "${cls}" is not supported (Sequential or Model expected)`);
     if (!isObject(body) || !Array.isArray(body.layers)) throw new TfjsError(`the ${cls} lists no layers`);
+    if (body.layers.length > IMPORT_LIMITS.maxNodes) throw new TfjsError(`the model has ${body.layers.length} layers; at most ${IMPORT_LIMITS.maxNodes} are supported`);
     const layers = body.layers.map((l, i): KerasLayer => {
       const raw = this.rawLayer(l, i);
       const nodes = isObject(l) ? l.inbound_nodes : undefined;
@@ -315,7 +373,7 @@ class TfjsImporter {
       return list.map((r) => {
         if (!Array.isArray(r) || typeof r[0] !== 'string') throw new TfjsError(`the model's ${what} are not valid`);
         if (!names.has(r[0])) throw new TfjsError(`the model's ${what} name layer "${r[0]}", which does not exist`);
-        return { layer: r[0], node: Number(r[1] ?? 0), tensor: Number(r[2] ?? 0) };
+        return { layer: r[0], node: refIndex(r[1]), tensor: refIndex(r[2]) };
       });
     };
     const inputs = refs(body.input_layers, 'inputs').map((r) => r.layer);
@@ -333,7 +391,11 @@ class TfjsImporter {
     if (!isObject(l) || typeof l.class_name !== 'string') throw new TfjsError(`layer ${i} has no class_name`);
     const config = isObject(l.config) ? l.config : {};
     const name = typeof l.name === 'string' ? l.name : typeof config.name === 'string' ? config.name : `${l.class_name.toLowerCase()}_${i}`;
-    return { className: CLASS_ALIASES[l.class_name] ?? l.class_name, name, config };
+    // Layer names become the graph's layer names, shown in the app and printed by the CLI.
+    if (hasUnsafeChars(name)) throw new TfjsError(`layer ${i} has a name with control characters ("${name.slice(0, 100)}")`);
+    // Own properties only: "constructor" or "__proto__" as a class name must not find Object.prototype's.
+    const alias = Object.hasOwn(CLASS_ALIASES, l.class_name) ? CLASS_ALIASES[l.class_name] : undefined;
+    return { className: alias ?? l.class_name, name, config };
   }
 
   /** One call's inbound tensors: Keras 2 ([[name, node, tensor, kwargs], ...]) or Keras 3 ({args, kwargs}). */
@@ -342,19 +404,22 @@ class TfjsImporter {
     if (Array.isArray(node)) {
       for (const r of node) {
         if (!Array.isArray(r) || typeof r[0] !== 'string') throw new TfjsError(`layer "${layer}" has an invalid inbound node`);
-        refs.push({ layer: r[0], node: Number(r[1] ?? 0), tensor: Number(r[2] ?? 0) });
+        refs.push({ layer: r[0], node: refIndex(r[1]), tensor: refIndex(r[2]) });
       }
       return refs;
     }
-    const walk = (v: unknown): void => {
-      if (Array.isArray(v)) for (const x of v) walk(x);
-      else if (isObject(v)) {
+    // Depth-first, in order, without recursion (the nesting comes from the file); Keras nests a few levels.
+    const stack: { v: unknown; depth: number }[] = isObject(node) ? [{ v: node.args, depth: 0 }] : [];
+    while (stack.length > 0) {
+      const { v, depth } = stack.pop()!;
+      if (depth > 32) throw new TfjsError(`layer "${layer}" has an inbound node nested too deeply`);
+      const children = Array.isArray(v) ? v : isObject(v) ? undefined : [];
+      if (children === undefined && isObject(v)) {
         const h = isObject(v.config) ? v.config.keras_history : undefined;
-        if (Array.isArray(h) && typeof h[0] === 'string') refs.push({ layer: h[0], node: Number(h[1] ?? 0), tensor: Number(h[2] ?? 0) });
-        else for (const x of Object.values(v)) walk(x);
-      }
-    };
-    if (isObject(node)) walk(node.args);
+        if (Array.isArray(h) && typeof h[0] === 'string') refs.push({ layer: h[0], node: refIndex(h[1]), tensor: refIndex(h[2]) });
+        else for (const x of Object.values(v).reverse()) stack.push({ v: x, depth: depth + 1 });
+      } else if (children) for (const x of [...children].reverse()) stack.push({ v: x, depth: depth + 1 });
+    }
     if (refs.length === 0) throw new TfjsError(`layer "${layer}" has an inbound node without tensors`);
     return refs;
   }
@@ -409,7 +474,7 @@ class TfjsImporter {
       let act: unknown = l.className === 'Activation' ? c.activation : ['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense'].includes(l.className) ? c.activation : undefined;
       if (l.className === 'Softmax') act = 'softmax';
       if (act !== undefined && act !== null) {
-        const name = typeof act === 'string' ? act : isObject(act) && typeof act.class_name === 'string' ? act.class_name : JSON.stringify(act);
+        const name = activationName(act);
         if (!ACTIVATIONS.has(name)) add(`activation "${name}"`, l.name);
         else if (name === 'softmax' && !isFinal(l)) add('softmax (not at the end)', l.name);
       }
@@ -440,7 +505,9 @@ class TfjsImporter {
 
   private unique(base: string): string {
     let n = base;
-    for (let k = 1; this.used.has(n); k++) n = `${base}_${k}`;
+    let k = this.nextSuffix.get(base) ?? 1;
+    for (; this.used.has(n); k++) n = `${base}_${k}`;
+    this.nextSuffix.set(base, k);
     this.used.add(n);
     return n;
   }
@@ -471,12 +538,15 @@ class TfjsImporter {
     if (!Array.isArray(shape) || shape.length < 2) throw new TfjsError('declares no input shape (batch_input_shape)');
     const dims = shape.slice(1);
     if (dims.some((d) => d === null)) {
-      throw new TfjsError(`the input has an unknown size ([${shape.map((d) => (d === null ? 'null' : d)).join(', ')}]); a fixed input size is needed`);
+      const shown = shape.slice(0, 9).map((d) => (d === null ? 'null' : typeof d === 'number' ? String(d) : brief(d, 20)));
+      throw new TfjsError(`the input has an unknown size ([${shown.join(', ')}]); a fixed input size is needed`);
     }
-    if (!dims.every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0)) throw new TfjsError(`the input shape ${JSON.stringify(shape)} is not valid`);
+    if (!dims.every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0)) throw new TfjsError(`the input shape ${brief(shape)} is not valid`);
     if (typeof shape[0] === 'number' && shape[0] > 1) throw new TfjsError(`the input has a fixed batch of ${shape[0]}; batch 1 or a free batch is needed`);
     if (dims.length !== 3 && dims.length !== 1) throw new TfjsError(`inputs of shape [${dims.join(', ')}] are not supported (an image H x W x C or a feature vector)`);
-    if (c.dtype !== undefined && c.dtype !== 'float32') throw new TfjsError(`the input is ${String(c.dtype)}; only float32 inputs are supported`);
+    if (c.dtype !== undefined && c.dtype !== 'float32') throw new TfjsError(`the input is ${brief(c.dtype)}; only float32 inputs are supported`);
+    const tooBig = inputProblem([1, ...(dims as number[])], 'nhwc');
+    if (tooBig) throw new TfjsError(tooBig);
     return { value: layer.name, shape: dims as number[] };
   }
 
@@ -535,8 +605,9 @@ class TfjsImporter {
 
   /** An activation given by name; `own`: the activation is the layer itself (an Activation layer). */
   private activation(x: KTensor, act: unknown, isFinal: boolean, own: boolean): KTensor {
-    if (act === undefined || act === null || act === 'linear') return x;
-    const name = act as string;
+    if (act === undefined || act === null) return x;
+    const name = activationName(act);
+    if (name === 'linear') return x;
     const nodeName = own ? this.layerName : this.unique(`${this.layerName}_${name}`);
     switch (name) {
       case 'relu':
@@ -576,7 +647,7 @@ class TfjsImporter {
       const [t, b] = samePadding(H, kernel[0], stride[0], dilation[0]);
       const [l, r] = samePadding(W, kernel[1], stride[1], dilation[1]);
       pads = [t, l, b, r];
-    } else throw new TfjsError(`padding "${String(padding)}" is not supported ('same' or 'valid')`);
+    } else throw new TfjsError(`padding ${brief(padding)} is not supported ('same' or 'valid')`);
     const oh = outSize(H, kernel[0], stride[0], pads[0], pads[2], dilation[0]);
     const ow = outSize(W, kernel[1], stride[1], pads[1], pads[3], dilation[1]);
     if (oh < 1 || ow < 1) throw new TfjsError(`the window ${kernel[0]}x${kernel[1]} does not fit the ${H}x${W} input`);
@@ -612,7 +683,7 @@ class TfjsImporter {
     const [kh, kw] = kernel;
     const k = this.weight('kernel', [kh, kw, Ig, filters]);
     // HWIO -> OIHW
-    const w = new Float32Array(filters * Ig * kh * kw);
+    const w = this.alloc(filters * Ig * kh * kw, 'the kernel');
     for (let y = 0; y < kh; y++)
       for (let xx = 0; xx < kw; xx++)
         for (let i = 0; i < Ig; i++)
@@ -634,7 +705,7 @@ class TfjsImporter {
     const [kh, kw] = kernel;
     const k = this.weight('depthwise_kernel', [kh, kw, C, M]);
     const O = C * M;
-    const w = new Float32Array(O * kh * kw);
+    const w = this.alloc(O * kh * kw, 'the kernel');
     for (let y = 0; y < kh; y++)
       for (let xx = 0; xx < kw; xx++)
         for (let ch = 0; ch < C; ch++)
@@ -657,7 +728,7 @@ class TfjsImporter {
     if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1) throw new TfjsError('has no valid "filters"');
     const [oh, ow, CM] = d.shape as [number, number, number];
     const k = this.weight('pointwise_kernel', [1, 1, CM, filters]);
-    const w = new Float32Array(filters * CM);
+    const w = this.alloc(filters * CM, 'the kernel');
     for (let i = 0; i < CM; i++) for (let o = 0; o < filters; o++) w[o * CM + i] = k.data[i * filters + o]!;
     const params: Record<string, Tensor> = { weight: { shape: [filters, CM, 1, 1], data: w } };
     if (c.use_bias !== false) params.bias = { shape: [filters], data: this.weight('bias', [filters]).data };
@@ -687,7 +758,7 @@ class TfjsImporter {
     const k = this.weight('kernel', [F, units]);
     // Keras [in, out] -> [out, in]; after a Keras Flatten, column e (engine order) is Keras row kerasIndex(e).
     const kidx = this.kerasIndex(x);
-    const w = new Float32Array(units * F);
+    const w = this.alloc(units * F, 'the kernel');
     for (let e = 0; e < F; e++) {
       const row = kidx(e) * units;
       for (let o = 0; o < units; o++) w[o * F + e] = k.data[row + o]!;
@@ -702,11 +773,12 @@ class TfjsImporter {
     const rank = x.shape.length;
     const axisRaw = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
     const axis = typeof axisRaw === 'number' ? (axisRaw < 0 ? axisRaw + rank + 1 : axisRaw) : NaN;
-    if (axis !== rank) throw new TfjsError(`normalising axis ${JSON.stringify(c.axis)} is not supported (only the channel axis, -1)`);
+    if (axis !== rank) throw new TfjsError(`normalising axis ${brief(c.axis)} is not supported (only the channel axis, -1)`);
     const C = x.shape[rank - 1]!;
     const epsilon = typeof c.epsilon === 'number' ? c.epsilon : 1e-3;
-    const ones = new Float32Array(C).fill(1);
-    const gammaK = c.scale === false ? ones : this.weight('gamma', [C]).data;
+    // gamma, beta, mean, variance (reordered for a flattened input), scale and shift: six arrays of C.
+    this.budget.reserve(C, 6 * 4, 'the normalisation terms');
+    const gammaK = c.scale === false ? new Float32Array(C).fill(1) : this.weight('gamma', [C]).data;
     const betaK = c.center === false ? new Float32Array(C) : this.weight('beta', [C]).data;
     const meanK = this.weight('moving_mean', [C]).data;
     const varK = this.weight('moving_variance', [C]).data;
@@ -778,9 +850,9 @@ class TfjsImporter {
     if (typeof p === 'number') [t, b, l, r] = [p, p, p, p];
     else if (Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number')) [t, b, l, r] = [p[0], p[0], p[1], p[1]] as number[] as [number, number, number, number];
     else if (Array.isArray(p) && p.length === 2 && p.every((v) => Array.isArray(v) && v.length === 2)) [[t, b], [l, r]] = p as [[number, number], [number, number]];
-    else throw new TfjsError(`padding ${JSON.stringify(p)} is not valid`);
+    else throw new TfjsError(`padding ${brief(p)} is not valid`);
     const all = [t, b, l, r];
-    if (!all.every((v) => Number.isInteger(v) && v >= 0)) throw new TfjsError(`padding ${JSON.stringify(p)} should be non-negative integers`);
+    if (!all.every((v) => Number.isSafeInteger(v) && v >= 0)) throw new TfjsError(`padding ${brief(p)} should be non-negative integers`);
     if (all.every((v) => v === 0)) return x;
     const value = this.emit(layer.name, 'pad', [x], { pads: [0, 0, t, l, 0, 0, b, r] }, {});
     return { value, shape: [H + t + b, W + l + r, C] };

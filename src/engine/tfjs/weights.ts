@@ -1,8 +1,10 @@
 /**
  * TF.js weights: the model.json's weightsManifest (groups of weights stored back to back in binary shards) read
  * into float32 tensors by name. Quantized weights (uint8 / uint16 with scale and min, or float16) are dequantized.
- * Every size is checked against the bytes actually present before anything is allocated.
+ * Every size is checked against the bytes actually present, and against the import's allocation budget
+ * (src/engine/onnx/limits.ts), before anything is allocated.
  */
+import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, brief, isSafeRelativePath } from '../onnx/limits';
 
 /** One weight as the manifest describes it. */
 export interface WeightSpec {
@@ -28,9 +30,6 @@ export class WeightsError extends Error {
   override name = 'WeightsError';
 }
 
-/** More values than any model the engine can hold (2^31 floats = 8 GiB). */
-const MAX_VALUES = 2 ** 31;
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function bytesPer(dtype: string): number | undefined {
@@ -49,10 +48,6 @@ function bytesPer(dtype: string): number | undefined {
   }
 }
 
-function describeShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
 /** Validates the weightsManifest of a model.json. */
 export function parseWeightsManifest(json: unknown): WeightGroup[] {
   if (json === undefined || json === null) return [];
@@ -63,22 +58,28 @@ export function parseWeightsManifest(json: unknown): WeightGroup[] {
     if (!Array.isArray(paths) || !paths.every((p) => typeof p === 'string' && p.length > 0)) {
       throw new WeightsError(`weight group ${gi} has no valid "paths" list`);
     }
+    for (const p of paths as string[]) {
+      if (!isSafeRelativePath(p)) {
+        throw new WeightsError(`weight group ${gi} names the file "${p.slice(0, 100)}", which is not beside model.json (absolute paths, ".." and URLs are refused)`);
+      }
+    }
     if (!Array.isArray(weights)) throw new WeightsError(`weight group ${gi} has no "weights" list`);
     const specs = weights.map((w, wi): WeightSpec => {
       if (!isObject(w) || typeof w.name !== 'string') throw new WeightsError(`weight ${wi} of group ${gi} has no name`);
       const name = w.name;
       const shape = w.shape;
       if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
-        throw new WeightsError(`weight "${name}" has an invalid shape ${JSON.stringify(shape)}`);
+        throw new WeightsError(`weight "${name}" has an invalid shape ${brief(shape)}`);
+      }
+      if (shape.length > IMPORT_LIMITS.maxRank) throw new WeightsError(`weight "${name}" has ${shape.length} dimensions; at most ${IMPORT_LIMITS.maxRank} are supported`);
+      let values = 1;
+      for (const d of shape as number[]) values *= d;
+      if (values > IMPORT_LIMITS.maxTensorElements) {
+        throw new WeightsError(`weight "${name}" declares shape [${shape.join(', ')}] (${values.toExponential(2)} values), far more than any model can hold`);
       }
       const dtype = typeof w.dtype === 'string' ? w.dtype : 'float32';
       if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') {
         throw new WeightsError(`weight "${name}" has dtype "${dtype}"; float32, int32 and bool are supported`);
-      }
-      let values = 1;
-      for (const d of shape as number[]) values *= d;
-      if (values > MAX_VALUES) {
-        throw new WeightsError(`weight "${name}" declares shape ${describeShape(shape as number[])} (${values.toExponential(2)} values), far more than any model can hold`);
       }
       const spec: { name: string; shape: number[]; dtype: string; quantization?: WeightSpec['quantization'] } = {
         name,
@@ -167,6 +168,9 @@ function decode(w: WeightSpec, bytes: Uint8Array): Float32Array {
   }
 }
 
+/** Scoped weight names are indexed by up to this many trailing segments (deeper lookups scan). */
+const SUFFIX_DEPTH = 8;
+
 /**
  * The weights of every group, decoded lazily by name. Checks up front that every shard is there and that each
  * group's shards hold at least the bytes its weights need. `missing` shards must have been reported before.
@@ -174,8 +178,14 @@ function decode(w: WeightSpec, bytes: Uint8Array): Float32Array {
 export class WeightStore {
   private readonly index = new Map<string, { spec: WeightSpec; bytes: Uint8Array }>();
   private readonly cache = new Map<string, WeightTensor>();
+  /** "/<last k segments>" of every weight name (":0" dropped) -> the names, built on the first scoped lookup. */
+  private suffixes: Map<string, string[]> | undefined;
 
-  constructor(groups: readonly WeightGroup[], files: ReadonlyMap<string, Uint8Array>) {
+  constructor(
+    groups: readonly WeightGroup[],
+    files: ReadonlyMap<string, Uint8Array>,
+    private readonly budget?: AllocationBudget,
+  ) {
     for (const g of groups) {
       const shards = g.paths.map((p) => {
         const s = findShard(files, p);
@@ -196,6 +206,7 @@ export class WeightStore {
       if (shards.length === 1) {
         buffer = shards[0]!;
       } else {
+        this.reserve(total, 1, `the weights of ${g.paths.join(', ').slice(0, 100)}`);
         buffer = new Uint8Array(total);
         let at = 0;
         for (const s of shards) {
@@ -216,6 +227,37 @@ export class WeightStore {
     return [...this.index.keys()];
   }
 
+  private reserve(count: number, bytesPer: number, what: string): void {
+    try {
+      if (this.budget) this.budget.reserve(count, bytesPer, what);
+      else if (count > IMPORT_LIMITS.maxTensorElements) throw new ImportLimitError(`${what} would have ${count} elements`);
+    } catch (e) {
+      if (e instanceof ImportLimitError) throw new WeightsError(e.message);
+      throw e;
+    }
+  }
+
+  /** Weight names that end with "/" + `name` (scoped names), through an index of name suffixes. */
+  private scoped(name: string): string[] {
+    const depth = name.split('/').length;
+    if (depth > SUFFIX_DEPTH) {
+      return [...this.index.keys()].filter((k) => k.replace(/:0$/, '').endsWith(`/${name}`));
+    }
+    if (!this.suffixes) {
+      this.suffixes = new Map();
+      for (const k of this.index.keys()) {
+        const parts = k.replace(/:0$/, '').split('/');
+        for (let i = Math.max(1, parts.length - SUFFIX_DEPTH); i < parts.length; i++) {
+          const suffix = parts.slice(i).join('/');
+          const list = this.suffixes.get(suffix) ?? [];
+          if (!list.includes(k)) list.push(k);
+          this.suffixes.set(suffix, list);
+        }
+      }
+    }
+    return this.suffixes.get(name) ?? [];
+  }
+
   /**
    * A weight by its full name ("conv2d_1/kernel"), also found under a scope prefix ("model/conv2d_1/kernel")
    * or with a ":0" suffix. Undefined when absent; throws when the name is ambiguous.
@@ -225,14 +267,12 @@ export class WeightStore {
     if (cached) return cached;
     let entry = this.index.get(name) ?? this.index.get(`${name}:0`);
     if (!entry) {
-      const hits = [...this.index.entries()].filter(([k]) => {
-        const bare = k.replace(/:0$/, '');
-        return bare.endsWith(`/${name}`);
-      });
-      if (hits.length > 1) throw new WeightsError(`several weights match "${name}": ${hits.map(([k]) => k).join(', ')}`);
-      entry = hits[0]?.[1];
+      const hits = this.scoped(name);
+      if (hits.length > 1) throw new WeightsError(`several weights match "${name}": ${hits.slice(0, 8).join(', ')}${hits.length > 8 ? ` and ${hits.length - 8} more` : ''}`);
+      entry = hits[0] === undefined ? undefined : this.index.get(hits[0]);
     }
     if (!entry) return undefined;
+    this.reserve(entry.bytes.byteLength / (bytesPer(entry.spec.quantization?.dtype ?? entry.spec.dtype) ?? 4), 4, `weight "${name}"`);
     const t: WeightTensor = { name, shape: entry.spec.shape, data: decode(entry.spec, entry.bytes) };
     this.cache.set(name, t);
     return t;
