@@ -1,96 +1,15 @@
 #!/usr/bin/env node
-// Launcher for the lrp-lens CLI (`npx lrp-lens ...`).
-//
-// 1. Dawn for Node finds a Vulkan driver only through environment read at process start, and needs V8 flags that
-//    only the command line can set (scripts/dawn-env.mjs); this re-executes Node once with both when they are
-//    missing (SwiftShader's environment only on machines without a Vulkan driver of their own).
-// 2. The CLI itself is TypeScript (src/cli/main.ts) bundled by Vite into dist/cli/lrp-lens.mjs; when that
-//    bundle is missing or older than the sources it is (re)built first.
-// 3. The bundle runs on import and reads process.argv.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DAWN_NODE_FLAGS, softwareVulkanEnv } from '../scripts/dawn-env.mjs';
+// Launcher for the lrp-lens CLI (`npx lrp-lens ...`): src/cli/main.ts, bundled by Vite into dist/cli/lrp-lens.mjs
+// (rebuilt when the sources are newer) and run over Dawn with the environment and V8 flags it needs
+// (see scripts/launch-bundle.mjs).
+import { fileURLToPath } from 'node:url';
+import { launchBundle } from '../scripts/launch-bundle.mjs';
 
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const bundle = join(root, 'dist', 'cli', 'lrp-lens.mjs');
-const REEXEC_MARK = 'LRP_LENS_DAWN_ENV';
-
-function reexecWithDawnEnv(extraEnv, extraFlags) {
-  const nodeArgs = [...process.execArgv, ...extraFlags, fileURLToPath(import.meta.url), ...process.argv.slice(2)];
-  const child = spawn(process.execPath, nodeArgs, {
-    stdio: 'inherit',
-    env: { ...process.env, ...extraEnv, [REEXEC_MARK]: '1' },
-  });
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
-  const forward = (signal) => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-  };
-  for (const s of signals) process.on(s, forward);
-  child.on('error', (err) => {
-    console.error(`lrp-lens: cannot start ${process.execPath}: ${err.message}`);
-    process.exit(1);
-  });
-  child.on('exit', (code, signal) => {
-    for (const s of signals) process.off(s, forward);
-    if (signal) process.kill(process.pid, signal);
-    else process.exit(code ?? 1);
-  });
-}
-
-/** Newest modification time (ms) of the files the bundle is built from; 0 when the sources are not here. */
-function newestSourceMtime() {
-  let newest = 0;
-  const visit = (path) => {
-    let st;
-    try {
-      st = statSync(path);
-    } catch {
-      return;
-    }
-    if (st.isDirectory()) {
-      for (const name of readdirSync(path)) visit(join(path, name));
-    } else if (st.mtimeMs > newest) {
-      newest = st.mtimeMs;
-    }
-  };
-  for (const p of ['src', 'scripts/dawn-env.mjs', 'vite.cli.config.ts']) visit(join(root, p));
-  return newest;
-}
-
-function needsBuild() {
-  if (!existsSync(bundle)) return 'missing';
-  if (!existsSync(join(root, 'src', 'cli', 'main.ts'))) return null;
-  return newestSourceMtime() > statSync(bundle).mtimeMs ? 'stale' : null;
-}
-
-function buildCli(reason) {
-  console.error(`lrp-lens: ${reason === 'missing' ? 'building' : 'rebuilding'} the CLI into dist/cli (vite build --config vite.cli.config.ts)`);
-  let viteBin = null;
-  try {
-    viteBin = join(dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin', 'vite.js');
-  } catch {
-    // not resolvable from here: fall back to npx below
-  }
-  const args = ['build', '--config', 'vite.cli.config.ts', '--logLevel', 'warn'];
-  const r = viteBin && existsSync(viteBin)
-    ? spawnSync(process.execPath, [viteBin, ...args], { cwd: root, stdio: ['ignore', 2, 2] })
-    : spawnSync('npx', ['--no-install', 'vite', ...args], { cwd: root, stdio: ['ignore', 2, 2] });
-  if (r.error || r.status !== 0 || !existsSync(bundle)) {
-    console.error(`lrp-lens: building the CLI failed${r.error ? `: ${r.error.message}` : ''}`);
-    process.exit(1);
-  }
-}
-
-const dawnEnv = softwareVulkanEnv();
-const missingFlags = DAWN_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
-if (!process.env[REEXEC_MARK] && (dawnEnv || missingFlags.length > 0)) {
-  reexecWithDawnEnv(dawnEnv ?? {}, missingFlags);
-} else {
-  delete process.env[REEXEC_MARK]; // so that a lrp-lens started by this one sets itself up again
-  const reason = needsBuild();
-  if (reason) buildCli(reason);
-  await import(pathToFileURL(bundle).href);
-}
+await launchBundle({
+  name: 'lrp-lens',
+  what: 'the CLI',
+  script: fileURLToPath(import.meta.url),
+  bundle: 'dist/cli/lrp-lens.mjs',
+  entry: 'src/cli/main.ts',
+  config: 'vite.cli.config.ts',
+});

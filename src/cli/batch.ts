@@ -8,7 +8,8 @@ import { extname, join } from 'node:path';
 import type { PerturbationCurve } from '../evaluation/pixel-flipping';
 import { channelSum, heatmapRgba } from '../models/heatmap';
 import type { ExplainCommand } from './args';
-import { explainAndEvaluate, openSession } from './evaluate';
+import { explainAndEvaluate } from './evaluate';
+import { openSession } from './explain';
 import { ExplainError, readInput } from './explain';
 import { encodePng } from './image-io';
 

@@ -4,98 +4,11 @@
  * model in batches, and reports the target logit against the fraction removed and the AOPC of both orders.
  * Also the model setup shared with the batch run (src/cli/batch.ts).
  */
-import { basename, dirname } from 'node:path';
-import type { BackendKind, LoadedModel } from '../engine/api';
-import { foldBatchNorm } from '../engine/canonicalize';
-import type { Graph } from '../engine/graph';
-import { createEngine, type Engine } from '../engine/index';
+import type { BackendKind } from '../engine/api';
+import type { LayerRuleEntry } from '../rules/assignment';
 import { pixelFlipping, type PerturbationCurve } from '../evaluation/pixel-flipping';
-import { openModelFiles } from '../models/builtin';
-import { checkCardFitsGraph, defaultCard, graphClasses, type ModelCard } from '../models/model-card';
-import { resolveAssignment, type LayerRuleEntry, type RuleAssignment } from '../rules/assignment';
 import type { EvaluateCommand, EvaluationOptions, ExplainCommand } from './args';
-import { assignmentFor, chooseBackend, ExplainError, readCard, readInput, readModelFiles, softmax, type ExplainReport } from './explain';
-
-const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
-
-/** What a command needs before it explains: the model loaded on its backend, the card and the rules. */
-export interface Session {
-  readonly cmd: ExplainCommand;
-  readonly graph: Graph;
-  readonly card: ModelCard;
-  readonly modelInfo: ExplainReport['model'];
-  readonly notes: readonly string[];
-  readonly composite: string;
-  readonly assignment: RuleAssignment;
-  readonly layers: readonly LayerRuleEntry[];
-  readonly backend: BackendKind;
-  readonly engine: Engine;
-  readonly model: LoadedModel;
-  readonly loadMs: number;
-  dispose(): void;
-}
-
-/** Opens the model, checks the card and the rules, and loads the model on the chosen backend. */
-export async function openSession(cmd: ExplainCommand, log: (line: string) => void = () => undefined): Promise<Session> {
-  const verbose = (s: string): void => {
-    if (cmd.verbose) log(s);
-  };
-  const t0 = performance.now();
-  const missingShards: string[] = [];
-  const files = await readModelFiles(cmd, missingShards);
-  let opened: ReturnType<typeof openModelFiles>;
-  try {
-    opened = openModelFiles(files);
-  } catch (e) {
-    if (missingShards.length > 0 && e instanceof Error && / missing: /.test(e.message)) throw new ExplainError(`${message(e)} (not found in ${dirname(cmd.model)})`);
-    throw e;
-  }
-  const given = await readCard(cmd);
-  let graph = opened.graph;
-  const card = given?.card ?? defaultCard(graph, basename(cmd.model), opened.format, files.map((f) => f.name));
-  try {
-    checkCardFitsGraph(card, graph);
-  } catch (e) {
-    throw new ExplainError(message(e));
-  }
-  const { composite, assignment, layers } = assignmentFor(cmd, card);
-  const namedBatchNorm = layers.some((l) => graph.nodes.some((n) => n.name === l.layer && n.op === 'batchnorm'));
-  if (composite !== 'captum-default' && !namedBatchNorm) graph = foldBatchNorm(graph);
-  try {
-    resolveAssignment(graph, assignment);
-  } catch (e) {
-    throw new ExplainError(message(e));
-  }
-  const classes = graphClasses(graph);
-  if (cmd.target !== undefined && cmd.target >= classes) throw new ExplainError(`--target ${cmd.target} is not a class of this model (0 to ${classes - 1})`);
-  const { backend, gpu } = await chooseBackend(cmd.backend, verbose);
-  const engine = await createEngine(gpu ? { backend, gpu } : { backend });
-  let model: LoadedModel;
-  try {
-    model = await engine.load(graph);
-  } catch (e) {
-    engine.dispose();
-    throw e;
-  }
-  return {
-    cmd,
-    graph,
-    card,
-    modelInfo: { file: cmd.model, name: card.name, format: opened.format, layers: graph.nodes.length, card: given?.from ?? 'default' },
-    notes: opened.notes,
-    composite,
-    assignment,
-    layers,
-    backend,
-    engine,
-    model,
-    loadMs: performance.now() - t0,
-    dispose() {
-      model.dispose();
-      engine.dispose();
-    },
-  };
-}
+import { ExplainError, openSession, readInput, softmax, type ExplainReport, type Session } from './explain';
 
 export interface EvaluationResult {
   readonly top: { readonly class: number; readonly label: string; readonly probability: number };

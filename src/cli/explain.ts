@@ -7,10 +7,10 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { BackendKind } from '../engine/api';
+import type { BackendKind, LoadedModel } from '../engine/api';
 import { foldBatchNorm } from '../engine/canonicalize';
 import { shapeSize, type Graph } from '../engine/graph';
-import { createEngine } from '../engine/index';
+import { createEngine, type Engine } from '../engine/index';
 import { encodeNpy, parseNpy, toFloat32, type NpyArray } from '../engine/io/npy';
 import { onnxExternalFiles } from '../engine/onnx/import-onnx';
 import { looksLikeTfjsModel, tfjsWeightFiles } from '../engine/tfjs/import-tfjs';
@@ -216,11 +216,25 @@ export function assignmentFor(cmd: ExplainCommand, card: ModelCard): { composite
   return { composite: comp.id, assignment, layers };
 }
 
-/**
- * Runs one explanation. `log` receives verbose lines (stderr). Throws ExplainError (and import/decode errors)
- * with one-line messages for anything wrong with the inputs.
- */
-export async function runExplain(cmd: ExplainCommand, log: (line: string) => void = () => undefined): Promise<ExplainReport> {
+/** What a command needs before it explains: the model loaded on its backend, the card and the rules. */
+export interface Session {
+  readonly cmd: ExplainCommand;
+  readonly graph: Graph;
+  readonly card: ModelCard;
+  readonly modelInfo: ExplainReport['model'];
+  readonly notes: readonly string[];
+  readonly composite: string;
+  readonly assignment: RuleAssignment;
+  readonly layers: readonly LayerRuleEntry[];
+  readonly backend: BackendKind;
+  readonly engine: Engine;
+  readonly model: LoadedModel;
+  readonly loadMs: number;
+  dispose(): void;
+}
+
+/** Opens the model, checks the card and the rules, and loads the model on the chosen backend. */
+export async function openSession(cmd: ExplainCommand, log: (line: string) => void = () => undefined): Promise<Session> {
   const verbose = (s: string): void => {
     if (cmd.verbose) log(s);
   };
@@ -242,11 +256,9 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
   } catch (e) {
     throw new ExplainError(message(e));
   }
-  const { x, info } = await readInput(cmd, graph, card);
-
   const { composite, assignment, layers } = assignmentFor(cmd, card);
-  // Zennit's composites explain the model with BatchNorm merged into the layer before it; Captum keeps it.
   const namedBatchNorm = layers.some((l) => graph.nodes.some((n) => n.name === l.layer && n.op === 'batchnorm'));
+  // Zennit's composites explain the model with BatchNorm merged into the layer before it; Captum keeps it.
   if (composite !== 'captum-default' && !namedBatchNorm) {
     const folded = foldBatchNorm(graph);
     if (folded.nodes.length !== graph.nodes.length) verbose(`BatchNorm merged into the layer before it (${graph.nodes.length - folded.nodes.length} layers)`);
@@ -258,19 +270,48 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
     throw new ExplainError(message(e));
   }
   const classes = graphClasses(graph);
-  if (cmd.target !== undefined && cmd.target >= classes) {
-    throw new ExplainError(`--target ${cmd.target} is not a class of this model (0 to ${classes - 1})`);
-  }
-
+  if (cmd.target !== undefined && cmd.target >= classes) throw new ExplainError(`--target ${cmd.target} is not a class of this model (0 to ${classes - 1})`);
   const { backend, gpu } = await chooseBackend(cmd.backend, verbose);
   const engine = await createEngine(gpu ? { backend, gpu } : { backend });
+  let model: LoadedModel;
   try {
-    const model = await engine.load(graph);
-    const loadMs = performance.now() - t0;
+    model = await engine.load(graph);
+  } catch (e) {
+    engine.dispose();
+    throw e;
+  }
+  return {
+    cmd,
+    graph,
+    card,
+    modelInfo: { file: cmd.model, name: card.name, format: opened.format, layers: graph.nodes.length, card: given?.from ?? 'default' },
+    notes: opened.notes,
+    composite,
+    assignment,
+    layers,
+    backend,
+    engine,
+    model,
+    loadMs: performance.now() - t0,
+    dispose() {
+      model.dispose();
+      engine.dispose();
+    },
+  };
+}
+
+/**
+ * Runs one explanation. `log` receives verbose lines (stderr). Throws ExplainError (and import/decode errors)
+ * with one-line messages for anything wrong with the inputs.
+ */
+export async function runExplain(cmd: ExplainCommand, log: (line: string) => void = () => undefined): Promise<ExplainReport> {
+  const session = await openSession(cmd, log);
+  const { graph, card, model, composite, assignment, layers, backend, loadMs } = session;
+  try {
+    const { x, info } = await readInput(cmd, graph, card);
     const t1 = performance.now();
     const e = await model.explain(x, { ...(cmd.target !== undefined ? { target: cmd.target } : {}), rules: assignment, layerRelevance: false });
     const explainMs = performance.now() - t1;
-    model.dispose();
 
     const probs = softmax(e.logits);
     const order = [...probs.keys()].sort((a, b) => probs[b]! - probs[a]! || a - b);
@@ -283,10 +324,10 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
     if (cmd.relevanceOut !== undefined) await writeBytes(cmd.relevanceOut, encodeNpy(e.relevance, e.inputShape));
 
     return {
-      model: { file: cmd.model, name: card.name, format: opened.format, layers: graph.nodes.length, card: given?.from ?? 'default' },
+      model: session.modelInfo,
       backend,
       input: info,
-      notes: opened.notes,
+      notes: session.notes,
       top,
       explained: { class: e.target, label: label(e.target), logit: e.logits[e.target]!, probability: probs[e.target]! },
       composite,
@@ -297,7 +338,7 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
       timings: { loadMs, explainMs },
     };
   } finally {
-    engine.dispose();
+    session.dispose();
   }
 }
 
