@@ -14,7 +14,7 @@ import { shapeSize, type Graph } from '../src/engine/graph';
 import { parseNpy, toFloat32 } from '../src/engine/io/npy';
 import { layerClassOfOp } from '../src/rules/layer-class';
 import { channelValue, checkCardFitsGraph, type ModelCard } from '../src/models/model-card';
-import { cropRect, resizeRgba, type RgbaImage } from '../src/models/image';
+import { checkImageFile, checkImageFileSize, cropRect, resizeRgba, type RgbaImage } from '../src/models/image';
 import { pixelFlipping } from '../src/evaluation/pixel-flipping';
 import { modelRandomization } from '../src/evaluation/randomization';
 import { catalog } from './catalog';
@@ -241,16 +241,26 @@ async function loadPixels(source: Extract<ImageSource, { kind: 'pixels' }>): Pro
 async function loadImage(source: ImageSource): Promise<CurrentImage> {
   if (source.kind === 'pixels') return loadPixels(source);
   const blob = source.kind === 'blob' ? source.blob : await fetchBlob(source.url);
-  const head = new Uint8Array(await blob.slice(0, 6).arrayBuffer());
-  if (NPY_MAGIC.every((b, i) => head[i] === b)) {
-    const array = parseNpy(new Uint8Array(await blob.arrayBuffer()));
+  // Size first, from the file's length, before a byte is read: a 2 GB "photo" is refused without reading it.
+  checkImageFileSize(blob.size);
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  if (NPY_MAGIC.every((b, i) => bytes[i] === b)) {
+    const array = parseNpy(bytes);
     return { kind: 'tensor', name: source.name, shape: array.shape, data: toFloat32(array) };
   }
+  // The header's declared size is checked before the browser's decoder allocates for it (docs/security.md).
+  const header = checkImageFile(bytes);
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none', imageOrientation: 'from-image' });
   } catch {
-    throw new Error(`${source.name} is not an image this browser can decode (nor a .npy tensor)`);
+    throw new Error(`its ${header.format.toUpperCase()} header is whole, but this browser cannot decode the image (cut short or damaged?)`);
+  }
+  // A header that lies about its size is caught here, before the pixels are drawn or read (an EXIF rotation swaps them).
+  const { width: w, height: h } = bitmap;
+  if (!((w === header.width && h === header.height) || (w === header.height && h === header.width))) {
+    bitmap.close();
+    throw new Error(`its header says ${header.width}x${header.height} pixels, but it decodes to ${w}x${h}`);
   }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true })!;

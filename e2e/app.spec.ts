@@ -3,12 +3,14 @@
 // SwiftShader; darknet-tiny, the default, is tested once. The page exposes its latest explanation on
 // window.__lrpLens (read-only, for these tests).
 import { readFileSync } from 'node:fs';
+import { deflateSync } from 'node:zlib';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from 'playwright/test';
 import { renderHeatmap, sumChannels, symmetricMax, type ColormapId } from '../app/colormap';
 import { encodeNpy, parseNpy, toFloat32, toFloat64 } from '../src/engine/io/npy';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config';
+import { adam7, animatedPng, flatJpeg, pngjsPng, rawPng, rgbJpeg, scanlines } from '../tests/fixtures/image-files';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shared = resolve(here, '..', '../shared');
@@ -317,6 +319,66 @@ test('non-finite relevance is reported with its layer and not drawn', async ({ p
   await expect(alert).toContainText(/at layer “\w+”/);
   expect(await page.evaluate(() => window.__lrpLens!.lastHeatmap)).toBeNull();
   await expect(page.getByRole('button', { name: 'Download relevance (.npy)' })).toBeDisabled();
+});
+
+test('hostile and unusual images are refused with a message or decoded, and the photo before stays', async ({ page }) => {
+  test.setTimeout(240_000);
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => {
+    dialogs.push(d.message());
+    void d.dismiss();
+  });
+  await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
+  const upload = page.getByLabel('Upload image', { exact: true });
+  const png = pngjsPng(40, 30, 6, 8, (x, y) => [x * 6, y * 8, 90, 255]);
+  const gifHeader = Uint8Array.from([...'GIF89a'].map((c) => c.charCodeAt(0)).concat([0x20, 0x4e, 0x20, 0x4e, 0, 0, 0]));
+  const refused: [name: string, bytes: Uint8Array, message: RegExp][] = [
+    ['huge.png', rawPng({ width: 20000, height: 20000, raw: new Uint8Array(100) }), /huge\.png could not be used: the PNG declares 20000x20000 pixels, more than the 64 megapixels/],
+    ['huge.jpg', flatJpeg({ width: 60000, height: 60000, components: 3, entropy: [0] }), /the JPEG declares 60000x60000 pixels/],
+    ['huge.gif', gifHeader, /the GIF declares 20000x20000 pixels/],
+    ['empty.png', new Uint8Array(0), /empty\.png could not be used: the file is empty/],
+    ['cut.png', png.subarray(0, 20), /the PNG header is cut short or damaged/],
+    ['truncated.png', png.subarray(0, png.length - 40), /its PNG header is whole, but this browser cannot decode the image/],
+    ['noise.jpg', Uint8Array.from([0xff, 0xd8, 0xff, ...Array.from({ length: 400 }, (_, i) => (i * 97) & 0xff)]), /could not be used: the JPEG/],
+    ['<img src=x onerror=alert(1)>.png', new TextEncoder().encode('<script>alert(1)</script>'), /not a PNG, JPEG, GIF, WebP or BMP image/],
+    ['script.svg', new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'), /not a PNG, JPEG, GIF, WebP or BMP image/],
+  ];
+  for (const [name, bytes, message] of refused) {
+    await upload.setInputFiles({ name, mimeType: 'image/png', buffer: Buffer.from(bytes) });
+    const alert = page.getByRole('alert').filter({ hasText: 'could not be used' });
+    await expect(alert, name).toContainText(message);
+    // Rendered as text: the file name's markup is in the message, not in the page.
+    expect(await alert.textContent()).toContain(name);
+    await expect(page.getByText('Image: coffee.png')).toBeVisible();
+  }
+  expect(await page.locator('img[src="x"], svg[onload]').count()).toBe(0);
+  // The photo before is still the one explained: a rule change re-explains it.
+  await expect(predictions(page).first()).toContainText('espresso');
+
+  // Unusual but valid: each is decoded, shown and explained.
+  const decoded: [name: string, bytes: Uint8Array][] = [
+    ['one-pixel.png', pngjsPng(1, 1, 6, 8, () => [200, 30, 30, 255])],
+    ['grey-16bit.png', pngjsPng(24, 18, 0, 16, (x, y) => [x * 10, x * 10, x * 10, 255 - y])],
+    ['alpha.png', pngjsPng(20, 20, 6, 8, (x, y) => [255, 0, 0, (x * y) & 0xff])],
+    ['interlaced.png', rawPng({ width: 11, height: 9, interlace: 1, raw: adam7(11, 9, (x, y) => (x * 16 + y * 3) & 0xff) })],
+    ['animated.png', animatedPng(16, 16, 200, 0)],
+    ['tall.png', rawPng({ width: 1, height: 4096, raw: scanlines(1, 4096, 1, (_, y) => y) })],
+    ['grey.jpg', flatJpeg({ width: 13, height: 9, components: 1 })],
+    ['cmyk.jpg', flatJpeg({ width: 16, height: 16, components: 4, adobe: 0 })],
+    ['photo.jpg', rgbJpeg(37, 23)],
+    // 64x64 pixels whose compressed data inflates to 50 MB: the decoder reads what the image needs and stops.
+    ['bomb.png', rawPng({ width: 64, height: 64, interlace: 1, idat: deflateSync(new Uint8Array(50 * 2 ** 20)) })],
+  ];
+  for (const [name, bytes] of decoded) {
+    const n = await explanations(page);
+    await upload.setInputFiles({ name, mimeType: name.endsWith('.jpg') ? 'image/jpeg' : 'image/png', buffer: Buffer.from(bytes) });
+    await nextExplanation(page, n);
+    await expect(page.getByText(`Image: ${name}`), name).toBeVisible();
+    await expect(page.getByRole('alert').filter({ hasText: 'could not be used' })).toHaveCount(0);
+    const { data } = await lastRelevance(page);
+    expect(data.every(Number.isFinite), name).toBe(true);
+  }
+  expect(dialogs).toEqual([]);
 });
 
 test('the controls work from the keyboard, with a visible focus', async ({ page }) => {

@@ -8,7 +8,7 @@
 import { inflateSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
-import { IMAGE_LIMITS, ImageError, checkImageSize, readImageHeader, type ImageHeader, type RgbaImage } from '../models/image';
+import { IMAGE_LIMITS, ImageError, checkImageFileSize, checkImageSize, readImageHeader, type ImageHeader, type RgbaImage } from '../models/image';
 
 export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
@@ -115,8 +115,10 @@ function checkedHeader(bytes: Uint8Array, name: string, kind: 'PNG' | 'JPEG'): I
  */
 export function decodeImage(bytes: Uint8Array, name: string): RgbaImage {
   const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
-  if (bytes.length > IMAGE_LIMITS.maxFileBytes) {
-    throw new ImageDecodeError(`${name}: the file is ${(bytes.length / 2 ** 20).toFixed(0)} MiB; images of at most ${IMAGE_LIMITS.maxFileBytes / 2 ** 20} MiB are accepted`);
+  try {
+    checkImageFileSize(bytes.length, name);
+  } catch (e) {
+    throw e instanceof ImageError ? new ImageDecodeError(e.message) : e;
   }
   let img: RgbaImage;
   let header: ImageHeader;

@@ -135,6 +135,34 @@ export function readImageHeader(bytes: Uint8Array): ImageHeader | undefined {
   return undefined;
 }
 
+/** `name: ` when there is a name to prefix a message with. */
+const prefix = (name?: string) => (name ? `${name}: ` : '');
+
+/** Throws an ImageError (naming the file when given its name) unless it is at most IMAGE_LIMITS.maxFileBytes long. */
+export function checkImageFileSize(bytes: number, name?: string): void {
+  const max = IMAGE_LIMITS.maxFileBytes;
+  if (bytes > max) throw new ImageError(`${prefix(name)}the file is ${(bytes / 2 ** 20).toFixed(0)} MiB; images of at most ${max / 2 ** 20} MiB are accepted`);
+}
+
+/**
+ * The checks an image file passes before any decoder sees it (the app's worker; the CLI's decoder does the same in
+ * src/cli/image-io.ts): at most IMAGE_LIMITS.maxFileBytes, a PNG, JPEG, GIF, WebP or BMP header that is whole, and a
+ * declared size within IMAGE_LIMITS. Returns the header; throws ImageError (naming the file when given its name).
+ */
+export function checkImageFile(bytes: Uint8Array, name?: string): ImageHeader {
+  checkImageFileSize(bytes.length, name);
+  if (bytes.length === 0) throw new ImageError(`${prefix(name)}the file is empty`);
+  try {
+    const header = readImageHeader(bytes);
+    if (!header) throw new ImageError('it is not a PNG, JPEG, GIF, WebP or BMP image');
+    checkImageSize(header.width, header.height, `the ${header.format === 'jpeg' ? 'JPEG' : header.format === 'webp' ? 'WebP' : header.format.toUpperCase()}`);
+    return header;
+  } catch (e) {
+    if (e instanceof ImageError) throw new ImageError(`${prefix(name)}${e.message}`);
+    throw e;
+  }
+}
+
 /** The source rectangle [x, y, width, height] (fractional) that is resized to the target. */
 export function cropRect(srcW: number, srcH: number, dstW: number, dstH: number, mode: ResizeMode): [number, number, number, number] {
   if (mode === 'stretch') return [0, 0, srcW, srcH];

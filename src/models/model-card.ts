@@ -53,12 +53,41 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const MAX_SIDE = 8192;
 
 /**
+ * Bounds on a card's text (cards come with strangers' models; docs/security.md): far beyond any real card (ImageNet's
+ * 1000 class names are 21 kB), small enough that nothing downstream (menus, lists, links) is swamped.
+ */
+export const CARD_LIMITS = {
+  /** Characters of the card's JSON text. */
+  maxTextChars: 16 * 2 ** 20,
+  /** Class names. */
+  maxClasses: 100_000,
+  /** Characters of one class name, id, name, file name, source or license field. */
+  maxStringChars: 1000,
+  /** Characters of the notes. */
+  maxNotesChars: 100_000,
+  /** File names. */
+  maxFiles: 1000,
+} as const;
+
+/** A short, single-line rendering of an untrusted value for a message: never the whole of it, never deep. */
+function shown(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (Array.isArray(v)) return `a list of ${v.length}`;
+  if (typeof v === 'object') return 'an object';
+  return typeof v;
+}
+
+/**
  * Validates a card (parsed JSON, or its text). Throws ModelCardError naming the first field that is wrong.
  * `where` prefixes messages (e.g. the card's file name).
  */
 export function parseModelCard(json: unknown, where = 'model card'): ModelCard {
   let v = json;
   if (typeof v === 'string') {
+    if (v.length > CARD_LIMITS.maxTextChars) {
+      throw new ModelCardError(`${where}: ${v.length} characters, more than the ${CARD_LIMITS.maxTextChars} a card may have`);
+    }
     try {
       v = JSON.parse(v) as unknown;
     } catch (e) {
@@ -69,19 +98,28 @@ export function parseModelCard(json: unknown, where = 'model card'): ModelCard {
     throw new ModelCardError(`${where}: ${msg}`);
   };
   if (!isObject(v)) return fail('expected a JSON object');
+  const L = CARD_LIMITS;
   const str = (obj: Record<string, unknown>, key: string, path: string, allowEmpty = false): string => {
     const s = obj[key];
     if (typeof s !== 'string' || (!allowEmpty && s.trim() === '')) return fail(`"${path}" must be a ${allowEmpty ? '' : 'non-empty '}string`);
+    if (s.length > L.maxStringChars) fail(`"${path}" has ${s.length} characters, more than the ${L.maxStringChars} allowed`);
     return s;
+  };
+  const list = (key: 'files' | 'classes', max: number, what: string): string[] => {
+    const a = v[key];
+    if (!Array.isArray(a) || a.length === 0 || !a.every((x) => typeof x === 'string' && (key === 'classes' || x.length > 0))) {
+      return fail(`"${key}" must be a non-empty list of ${what}`);
+    }
+    if (a.length > max) fail(`"${key}" has ${a.length} entries, more than the ${max} allowed`);
+    const long = (a as string[]).findIndex((x) => x.length > L.maxStringChars);
+    if (long >= 0) fail(`"${key}[${long}]" has ${(a[long] as string).length} characters, more than the ${L.maxStringChars} allowed`);
+    return [...(a as string[])];
   };
   const id = str(v, 'id', 'id');
   const name = str(v, 'name', 'name');
   const format = v.format;
-  if (format !== 'onnx' && format !== 'tfjs') fail(`"format" must be "onnx" or "tfjs" (got ${JSON.stringify(format)})`);
-  const files = v.files;
-  if (!Array.isArray(files) || files.length === 0 || !files.every((f) => typeof f === 'string' && f.length > 0)) {
-    fail('"files" must be a non-empty list of file names');
-  }
+  if (format !== 'onnx' && format !== 'tfjs') fail(`"format" must be "onnx" or "tfjs" (got ${shown(format)})`);
+  const files = list('files', L.maxFiles, 'file names');
 
   const input = v.input;
   if (!isObject(input)) return fail('"input" must be an object with width, height, channels and layout');
@@ -93,9 +131,9 @@ export function parseModelCard(json: unknown, where = 'model card'): ModelCard {
   const width = side('width');
   const height = side('height');
   const channels = input.channels;
-  if (channels !== 1 && channels !== 3) fail(`"input.channels" must be 1 or 3 (got ${JSON.stringify(channels)})`);
+  if (channels !== 1 && channels !== 3) fail(`"input.channels" must be 1 or 3 (got ${shown(channels)})`);
   const layout = input.layout;
-  if (layout !== 'NCHW' && layout !== 'NHWC') fail(`"input.layout" must be "NCHW" or "NHWC" (got ${JSON.stringify(layout)})`);
+  if (layout !== 'NCHW' && layout !== 'NHWC') fail(`"input.layout" must be "NCHW" or "NHWC" (got ${shown(layout)})`);
 
   const pre = v.preprocessing;
   if (!isObject(pre)) return fail('"preprocessing" must be an object with scale, mean, std and resize');
@@ -114,27 +152,25 @@ export function parseModelCard(json: unknown, where = 'model card'): ModelCard {
   const mean = perChannel('mean');
   const std = perChannel('std');
   const resize = pre.resize ?? 'center-crop';
-  if (resize !== 'stretch' && resize !== 'center-crop') fail(`"preprocessing.resize" must be "stretch" or "center-crop" (got ${JSON.stringify(resize)})`);
+  if (resize !== 'stretch' && resize !== 'center-crop') fail(`"preprocessing.resize" must be "stretch" or "center-crop" (got ${shown(resize)})`);
 
-  const classes = v.classes;
-  if (!Array.isArray(classes) || classes.length === 0 || !classes.every((c) => typeof c === 'string')) {
-    fail('"classes" must be a non-empty list of class names');
-  }
+  const classes = list('classes', L.maxClasses, 'class names');
   const license = v.license;
   if (!isObject(license)) return fail('"license" must be an object with name and file');
   const licenseName = str(license, 'name', 'license.name');
   const licenseFile = str(license, 'file', 'license.file', true);
   const source = str(v, 'source', 'source', true);
   if (v.notes !== undefined && typeof v.notes !== 'string') fail('"notes" must be a string');
+  if (typeof v.notes === 'string' && v.notes.length > L.maxNotesChars) fail(`"notes" has ${v.notes.length} characters, more than the ${L.maxNotesChars} allowed`);
 
   return {
     id,
     name,
     format: format as ModelFormat,
-    files: [...(files as string[])],
+    files,
     input: { width, height, channels: channels as number, layout: layout as 'NCHW' | 'NHWC' },
     preprocessing: { scale: scale as number, mean, std, resize: resize as 'stretch' | 'center-crop' },
-    classes: [...(classes as string[])],
+    classes,
     license: { name: licenseName, file: licenseFile },
     source,
     ...(typeof v.notes === 'string' ? { notes: v.notes } : {}),

@@ -6,108 +6,14 @@
  */
 import { deflateSync } from 'node:zlib';
 import fc from 'fast-check';
-import jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { ImageDecodeError, decodeImage } from '../../src/cli/image-io';
-import { IMAGE_LIMITS, ImageError, checkImageSize, preprocess, readImageHeader, type RgbaImage } from '../../src/models/image';
+import { IMAGE_LIMITS, ImageError, checkImageFile, checkImageFileSize, checkImageSize, preprocess, readImageHeader, type RgbaImage } from '../../src/models/image';
 import { byteMutations, corpus, fuzz, mutateBytes, PropertyViolation } from '../fuzz/harness';
+import { SIGNATURE, adam7, animatedPng, chunk, flatJpeg, pngjsPng, rawPng, rgbJpeg, scanlines } from '../fixtures/image-files';
 
 // ---------------------------------------------------------------------------------------------------------------
-// Building files
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-const be32 = (v: number) => [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
-
-function chunk(type: string, data: ArrayLike<number> = []): number[] {
-  const body = Uint8Array.from([...type].map((c) => c.charCodeAt(0)).concat(Array.from(data)));
-  return [...be32(data.length), ...body, ...be32(crc32(body))];
-}
-
-const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/** A PNG by hand: any size in the header, rows given as raw scanlines (filter bytes included), optional extra chunks. */
-function rawPng(o: { width: number; height: number; depth?: number; colorType?: number; interlace?: number; raw?: Uint8Array; idat?: Uint8Array; before?: number[][]; after?: number[][] }): Uint8Array {
-  const ihdr = [...be32(o.width), ...be32(o.height), o.depth ?? 8, o.colorType ?? 0, 0, 0, o.interlace ?? 0];
-  const idat = o.idat ?? deflateSync(o.raw ?? new Uint8Array(0));
-  return Uint8Array.from([...SIGNATURE, ...chunk('IHDR', ihdr), ...(o.before ?? []).flat(), ...chunk('IDAT', idat), ...(o.after ?? []).flat(), ...chunk('IEND')]);
-}
-
-/** Scanlines (filter 0) of an image whose sample bytes come from f(x, y, byte). */
-function scanlines(width: number, height: number, bytesPerPixel: number, f: (x: number, y: number, k: number) => number): Uint8Array {
-  const out: number[] = [];
-  for (let y = 0; y < height; y++) {
-    out.push(0);
-    for (let x = 0; x < width; x++) for (let k = 0; k < bytesPerPixel; k++) out.push(f(x, y, k) & 0xff);
-  }
-  return Uint8Array.from(out);
-}
-
-/** Adam7 scanlines of a grey 8-bit image. */
-function adam7(width: number, height: number, f: (x: number, y: number) => number): Uint8Array {
-  const out: number[] = [];
-  for (const [x0, y0, dx, dy] of [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const) {
-    for (let y = y0; y < height; y += dy) {
-      if (x0 >= width) continue;
-      out.push(0);
-      for (let x = x0; x < width; x += dx) out.push(f(x, y));
-    }
-  }
-  return Uint8Array.from(out);
-}
-
-/** A PNG written by pngjs from RGBA pixels, in the given colour type and depth. */
-function pngjsPng(width: number, height: number, colorType: 0 | 2 | 4 | 6, bitDepth: 8 | 16, pixel: (x: number, y: number) => [number, number, number, number]): Uint8Array {
-  const png = new PNG({ width, height });
-  // 16-bit output takes 16-bit input samples (native byte order): v * 257 maps 0..255 onto 0..65535.
-  const samples = bitDepth === 16 ? new Uint16Array(width * height * 4) : png.data;
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) samples.set(pixel(x, y).map((v) => (bitDepth === 16 ? v * 257 : v)), 4 * (y * width + x));
-  if (bitDepth === 16) png.data = Buffer.from(samples.buffer);
-  return new Uint8Array(PNG.sync.write(png, { colorType, bitDepth, inputColorType: 6, inputHasAlpha: true }));
-}
-
-/**
- * A baseline JPEG by hand whose every 8x8 block is flat mid-grey (DC difference 0, then end of block, each a 1-bit
- * Huffman code): any size and number of components, with an Adobe marker (CMYK) or without.
- */
-function flatJpeg(o: { width: number; height: number; components: number; adobe?: number; dnl?: boolean; entropy?: number[] }): Uint8Array {
-  const seg = (marker: number, data: number[]) => [0xff, marker, ((data.length + 2) >> 8) & 0xff, (data.length + 2) & 0xff, ...data];
-  const n = o.components;
-  const out: number[] = [0xff, 0xd8];
-  if (o.adobe !== undefined) out.push(...seg(0xee, [...'Adobe'].map((c) => c.charCodeAt(0)).concat([0, 100, 0, 0, 0, 0, o.adobe])));
-  out.push(...seg(0xdb, [0, ...new Array<number>(64).fill(1)]));
-  const sof = [8, (o.dnl ? 0 : o.height) >> 8, (o.dnl ? 0 : o.height) & 0xff, o.width >> 8, o.width & 0xff, n];
-  for (let c = 1; c <= n; c++) sof.push(c, 0x11, 0);
-  out.push(...seg(0xc0, sof));
-  const table = (cls: number) => [cls, 1, ...new Array<number>(15).fill(0), 0];
-  out.push(...seg(0xc4, [...table(0x00), ...table(0x10)]));
-  const sos = [n];
-  for (let c = 1; c <= n; c++) sos.push(c, 0);
-  out.push(...seg(0xda, [...sos, 0, 63, 0]));
-  let data = o.entropy;
-  if (!data) {
-    const bits = 2 * Math.ceil(o.width / 8) * Math.ceil(o.height / 8) * n;
-    data = new Array<number>(Math.ceil(bits / 8)).fill(0);
-    if (bits % 8) data[data.length - 1] = (1 << (8 - (bits % 8))) - 1;
-  }
-  out.push(...data, 0xff, 0xd9);
-  return Uint8Array.from(out);
-}
-
-function rgbJpeg(width: number, height: number, quality = 80): Uint8Array {
-  const data = new Uint8Array(width * height * 4);
-  for (let i = 0; i < width * height; i++) data.set([(i * 37) % 256, (i * 11) % 256, (i * 5) % 256, 255], 4 * i);
-  return new Uint8Array(jpeg.encode({ width, height, data }, quality).data);
-}
+// Decoding helpers
 
 /** Decodes, or returns the ImageDecodeError; anything else thrown fails the test. */
 function decodeOrError(bytes: Uint8Array, name = 'photo'): RgbaImage | ImageDecodeError {
@@ -201,6 +107,28 @@ describe('huge declared sizes are refused before decoding', () => {
   });
 });
 
+describe('checkImageFile: what the app checks before its browser decoder sees a file', () => {
+  it('refuses past the file size limit by length alone, empty files, unknown formats, cut headers and huge sizes', () => {
+    expect(() => checkImageFileSize(IMAGE_LIMITS.maxFileBytes)).not.toThrow();
+    expect(() => checkImageFileSize(IMAGE_LIMITS.maxFileBytes + 1, 'big.png')).toThrow(/^big\.png: the file is 256 MiB; images of at most 256 MiB are accepted$/);
+    expect(() => checkImageFileSize(2 ** 31)).toThrow(/^the file is 2048 MiB/);
+    expect(() => checkImageFile(new Uint8Array(0), 'e.png')).toThrow(/^e\.png: the file is empty$/);
+    expect(() => checkImageFile(new TextEncoder().encode('<svg onload="x()"/>'))).toThrow(/^it is not a PNG, JPEG, GIF, WebP or BMP image$/);
+    expect(() => checkImageFile(Uint8Array.from(SIGNATURE), 'cut.png')).toThrow(/^cut\.png: the PNG header is cut short or damaged$/);
+    expect(() => checkImageFile(rawPng({ width: 20000, height: 20000 }))).toThrow(/^the PNG declares 20000x20000 pixels, more than the 64 megapixels/);
+    expect(() => checkImageFile(flatJpeg({ width: 60000, height: 8, components: 3 }))).toThrow(/^the JPEG declares 60000x8 pixels/);
+    const gif = Uint8Array.from([...'GIF89a'].map((c) => c.charCodeAt(0)).concat([0x20, 0x4e, 0x20, 0x4e, 0, 0, 0]));
+    expect(() => checkImageFile(gif)).toThrow(/^the GIF declares 20000x20000 pixels/);
+    for (const e of [() => checkImageFile(gif), () => checkImageFileSize(2 ** 40)]) expect(e).toThrow(ImageError);
+  });
+
+  it('passes ordinary files and returns their header', () => {
+    expect(checkImageFile(pngjsPng(3, 2, 0, 8, () => [1, 2, 3, 4]), 'ok.png')).toMatchObject({ format: 'png', width: 3, height: 2, colorType: 0 });
+    expect(checkImageFile(rgbJpeg(5, 4))).toMatchObject({ format: 'jpeg', width: 5, height: 4, components: 3 });
+    expect(checkImageFile(flatJpeg({ width: 8192, height: 8192, components: 4, adobe: 2, entropy: [0] }))).toMatchObject({ width: 8192, height: 8192, components: 4 });
+  });
+});
+
 describe('corrupt and truncated files end in a message', () => {
   const png = pngjsPng(9, 7, 6, 8, (x, y) => [x * 20, y * 30, 100, 200]);
   const jpg = rgbJpeg(19, 13);
@@ -276,14 +204,7 @@ describe('unusual valid images are decoded', () => {
     const img = decoded(rawPng({ width: 11, height: 9, interlace: 1, raw: adam7(11, 9, f) }));
     for (const [x, y] of [[0, 0], [4, 0], [10, 8], [5, 3]] as const) expect(pixel(img, x, y)[0]).toBe(f(x, y));
     // acTL / fcTL / fdAT: ancillary chunks, ignored; the default image is what is shown.
-    const frame2 = deflateSync(scanlines(4, 4, 1, () => 0));
-    const apng = rawPng({
-      width: 4,
-      height: 4,
-      raw: scanlines(4, 4, 1, () => 200),
-      before: [chunk('acTL', [...be32(2), ...be32(0)]), chunk('fcTL', [...be32(0), ...be32(4), ...be32(4), ...be32(0), ...be32(0), 0, 1, 0, 1, 0, 0])],
-      after: [chunk('fcTL', [...be32(1), ...be32(4), ...be32(4), ...be32(0), ...be32(0), 0, 1, 0, 1, 0, 0]), chunk('fdAT', [...be32(2), ...frame2])],
-    });
+    const apng = animatedPng(4, 4, 200, 0);
     expect(pixel(decoded(apng), 2, 2)).toEqual([200, 200, 200, 255]);
   });
 

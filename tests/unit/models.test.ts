@@ -7,7 +7,7 @@ import { ModelImportError } from '../../src/engine/onnx/import-onnx';
 import { BUILTIN_MODELS, DEFAULT_MODEL_ID, builtinFileUrl, openModelFiles, type ModelFile } from '../../src/models/builtin';
 import { bwr, channelSum, heatmapRgba } from '../../src/models/heatmap';
 import { cropRect, preprocess, resizeRgba, type RgbaImage } from '../../src/models/image';
-import { ModelCardError, checkCardFitsGraph, defaultCard, inputBounds, parseModelCard, type ModelCard } from '../../src/models/model-card';
+import { CARD_LIMITS, ModelCardError, checkCardFitsGraph, defaultCard, inputBounds, parseModelCard, type ModelCard } from '../../src/models/model-card';
 import { decodeImage } from '../../src/cli/image-io';
 import { buildTfjs, sequential, values } from '../fixtures/tfjs-builder';
 import { cpuEngine, relL2 } from './helpers/engines';
@@ -164,6 +164,37 @@ describe('model cards', () => {
     }
     expect(() => parseModelCard('{ nope', 'x/card.json')).toThrow(/^x\/card\.json: not valid JSON/);
     expect(parseModelCard(JSON.stringify(valid())).id).toBe('tinyvgg');
+  });
+
+  it('bounds what a card may hold, and never renders a hostile value whole or deep in a message', () => {
+    const deep = (n: number): unknown => {
+      let v: unknown = 0;
+      for (let i = 0; i < n; i++) v = [v];
+      return v;
+    };
+    const L = CARD_LIMITS;
+    const bad: [(c: Record<string, unknown>) => void, RegExp][] = [
+      // A value nested a million deep: a message that stringified it would overflow the stack.
+      [(c) => (c.format = deep(1_000_000)), /^card\.json: "format" must be "onnx" or "tfjs" \(got a list of 1\)$/],
+      [(c) => ((c.input as Record<string, unknown>).layout = { a: deep(1_000_000) }), /\(got an object\)$/],
+      [(c) => ((c.preprocessing as Record<string, unknown>).resize = 'x'.repeat(1e6)), /\(got "x{40}…"\)$/],
+      [(c) => (c.classes = Array.from({ length: L.maxClasses + 1 }, () => 'a')), /"classes" has 100001 entries, more than the 100000 allowed/],
+      [(c) => ((c.classes as string[])[3] = 'c'.repeat(L.maxStringChars + 1)), /"classes\[3\]" has 1001 characters, more than the 1000 allowed/],
+      [(c) => (c.files = ['a'.repeat(5000)]), /"files\[0\]" has 5000 characters/],
+      [(c) => (c.files = Array.from({ length: L.maxFiles + 1 }, (_, i) => `${i}.bin`)), /"files" has 1001 entries/],
+      [(c) => (c.name = 'n'.repeat(2000)), /"name" has 2000 characters, more than the 1000 allowed/],
+      [(c) => (c.notes = 'n'.repeat(L.maxNotesChars + 1)), /"notes" has 100001 characters/],
+    ];
+    for (const [mutate, message] of bad) {
+      const c = valid();
+      mutate(c);
+      expect(() => parseModelCard(c, 'card.json')).toThrow(message);
+    }
+    expect(() => parseModelCard(' '.repeat(L.maxTextChars + 1), 'big.json')).toThrow(/^big\.json: 16777217 characters, more than the 16777216 a card may have$/);
+    // At the limits, a card is still a card.
+    const c = valid();
+    c.classes = (c.classes as string[]).map((x, i) => (i === 0 ? 'k'.repeat(L.maxStringChars) : x));
+    expect(parseModelCard(c).classes[0]).toHaveLength(1000);
   });
 
   it('gives a user model defaults from its graph, and checks cards against graphs', () => {
