@@ -14,12 +14,13 @@
  */
 import { create } from 'zustand';
 import { decodeShareState, encodeShareState } from '../src/share/share-codec';
-import { SHARE_VERSION, ShareLinkError, type ShareImage, type ShareModel, type ShareState } from '../src/share/share-state';
+import { ShareLinkError, linkVersion, type ShareImage, type ShareModel, type ShareState } from '../src/share/share-state';
 import type { RuleParams } from '../src/rules/rules';
 import { chooseBuiltin, chooseSample, engineClient, openedModelFiles, openImagePixels, openModelFiles, start, type StartOptions } from './actions';
 import type { ModelInfo, SeenPixels } from './protocol';
 import { presetParams, toAssignment, validateAssignment } from './rules-state';
-import { update, useStore, type AppState, type LayerOverride } from './store';
+import { runComparison } from './evaluation';
+import { update, useStore, type AppState, type ComparedRules, type LayerOverride } from './store';
 
 /** The address bar is updated this long after the last change. */
 export const FOLLOW_DEBOUNCE_MS = 300;
@@ -169,19 +170,27 @@ export async function currentShareState(): Promise<Built> {
     if (!pixels) return { error: `this model's input [${model.inputShape.join(', ')}] is not an image`, unshareable: true };
     shareImage = { kind: 'pixels', width: pixels.width, height: pixels.height, rgb: pixels.rgb };
   }
-  const { rules, view } = s;
+  const { rules, view, evaluation } = s;
+  const shareOverrides = (o: Readonly<Record<string, LayerOverride>>) =>
+    Object.fromEntries(Object.entries(o).map(([layer, r]) => [layer, { rule: r.rule, params: r.params }]));
+  const b = evaluation.compareWith;
+  // The compare view travels while it is the one shown.
+  const compare = evaluation.tab === 'compare'
+    ? { compare: { preset: b.preset, overrides: shareOverrides(b.overrides), label: b.kind === 'snapshot' ? b.label : null, settings: { ...evaluation.settings } } }
+    : {};
   return {
     state: {
-      version: SHARE_VERSION,
+      version: linkVersion(compare),
       model: shareModel,
       image: shareImage,
       target: rules.target,
       contrast: rules.contrast,
       preset: rules.preset,
       presetParams: presetParams(rules.preset, model.card),
-      overrides: Object.fromEntries(Object.entries(rules.overrides).map(([layer, o]) => [layer, { rule: o.rule, params: o.params }])),
+      overrides: shareOverrides(rules.overrides),
       mergeBatchNorm: s.model.mergeBatchNorm,
       view: { colormap: view.colormap, opacity: view.opacity, clip: view.clip, clipPercentile: view.clipPercentile, inspect: view.inspect },
+      ...compare,
     },
   };
 }
@@ -278,6 +287,57 @@ function canonical(v: unknown): string {
 }
 
 /**
+ * The overrides of a link (A's, or the comparison's B) that fit the model; the others are left out and named in
+ * `notes` (`whose` opens the note: "The link", "The link's comparison").
+ */
+function fittingOverrides(model: ModelInfo, preset: string, overrides: ShareState['overrides'], notes: string[], whose: string): Record<string, LayerOverride> {
+  const rules = useStore.getState().rules;
+  const layers = new Set(model.layers.map((l) => l.name));
+  const kept: [string, LayerOverride][] = [];
+  const missing: string[] = [];
+  const misfit: string[] = [];
+  for (const [layer, o] of Object.entries(overrides)) {
+    if (!layers.has(layer)) {
+      missing.push(quote(layer));
+      continue;
+    }
+    const override: LayerOverride = { rule: o.rule, params: o.params as RuleParams };
+    const problem = validateAssignment(model, toAssignment({ ...rules, preset, overrides: Object.fromEntries([[layer, override]]) }, model));
+    if (problem) {
+      misfit.push(`${quote(o.rule)} for ${quote(layer)} (${problem.length > 120 ? `${problem.slice(0, 117)}…` : problem})`);
+      continue;
+    }
+    kept.push([layer, override]);
+  }
+  if (missing.length) notes.push(`${whose} sets rules for layers this model does not have, which were left out: ${list(missing)}.`);
+  if (misfit.length) notes.push(`Rules in ${whose.charAt(0).toLowerCase()}${whose.slice(1)} that do not fit this model were left out: ${list(misfit)}.`);
+  return Object.fromEntries(kept);
+}
+
+/** Sets the link's compare view (B's rules and the pixel-flipping settings) and shows the Compare tab. */
+function applyComparison(state: ShareState, model: ModelInfo, notes: string[]): void {
+  const c = state.compare;
+  if (!c) return;
+  const overrides = fittingOverrides(model, c.preset, c.overrides, notes, "The link's comparison");
+  const compareWith: ComparedRules = c.label === null
+    ? { kind: 'preset', label: c.preset, preset: c.preset, overrides }
+    : { kind: 'snapshot', label: c.label, preset: c.preset, overrides };
+  const side = model.inputShape.length === 4 ? Math.max(model.inputShape[2]!, model.inputShape[3]!) : 0;
+  let settings = c.settings;
+  if (side && settings.patch > side) {
+    notes.push(`The link's comparison uses ${settings.patch} x ${settings.patch} patches, larger than this model's ${side}-pixel input; 8 x 8 patches are used.`);
+    settings = { ...settings, patch: Math.min(8, side) };
+  }
+  update('evaluation', (e) => ({ tab: 'compare' as const, compareWith, snapshot: compareWith.kind === 'snapshot' ? compareWith : e.snapshot, settings }));
+}
+
+/** Runs the link's comparison once its model and image are open (the view it reproduces shows one). */
+function runLinkComparison(state: ShareState): void {
+  const s = useStore.getState();
+  if (state.compare && s.model.current && s.image.current && s.evaluation.tab === 'compare') void runComparison();
+}
+
+/**
  * Sets the link's rules, target and view on the open model. Call it right after the model opened (in the same
  * task), so that the first explanation already uses them. Layers and rules that do not fit are left out and named.
  */
@@ -286,24 +346,7 @@ function applyRulesAndView(state: ShareState, notes: string[]): void {
   const model = s.model.current;
   if (!model) return;
   const layers = new Map(model.layers.map((l) => [l.name, l]));
-  const kept: [string, LayerOverride][] = [];
-  const missing: string[] = [];
-  const misfit: string[] = [];
-  for (const [layer, o] of Object.entries(state.overrides)) {
-    if (!layers.has(layer)) {
-      missing.push(quote(layer));
-      continue;
-    }
-    const override: LayerOverride = { rule: o.rule, params: o.params as RuleParams };
-    const problem = validateAssignment(model, toAssignment({ ...s.rules, preset: state.preset, overrides: Object.fromEntries([[layer, override]]) }, model));
-    if (problem) {
-      misfit.push(`${quote(o.rule)} for ${quote(layer)} (${problem.length > 120 ? `${problem.slice(0, 117)}…` : problem})`);
-      continue;
-    }
-    kept.push([layer, override]);
-  }
-  if (missing.length) notes.push(`The link sets rules for layers this model does not have, which were left out: ${list(missing)}.`);
-  if (misfit.length) notes.push(`Rules in the link that do not fit this model were left out: ${list(misfit)}.`);
+  const kept = fittingOverrides(model, state.preset, state.overrides, notes, 'The link');
   const mine = presetParams(state.preset, model.card);
   if (Object.keys(state.presetParams).length && canonical(state.presetParams) !== canonical(mine)) {
     notes.push(`The link's preset parameters (ZBox bounds) differ from those of this model's preprocessing, which are used.`);
@@ -320,8 +363,9 @@ function applyRulesAndView(state: ShareState, notes: string[]): void {
     notes.push(`The link inspects layer ${quote(inspect)}, which this model does not have.`);
     inspect = null;
   }
-  update('rules', { preset: state.preset, overrides: Object.fromEntries(kept), target, contrast, transient: false });
+  update('rules', { preset: state.preset, overrides: kept, target, contrast, transient: false });
   update('view', { ...state.view, inspect });
+  applyComparison(state, model, notes);
 }
 
 function sampleKnown(id: string): boolean {
@@ -406,6 +450,7 @@ async function applyShareState(state: ShareState): Promise<void> {
     await applyImage(state, notes);
     if (!useStore.getState().image.current) await openDefaults();
     useShareUi.setState({ linkNotes: notes });
+    runLinkComparison(state);
     return;
   }
 
@@ -420,6 +465,7 @@ async function applyShareState(state: ShareState): Promise<void> {
       checkImageSize(state, current, notes);
       await applyImage(state, notes);
       useShareUi.setState({ linkNotes: notes });
+      runLinkComparison(state);
       return;
     }
   }
@@ -472,6 +518,7 @@ export function openLinkModelFiles(files: readonly File[]): Promise<void> {
         useShareUi.setState({
           modelCheck: { ok: actual === expected.sha256, expectedName: expected.name, expectedSha256: expected.sha256, actualName: model.modelFile, actualSha256: actual },
         });
+        runLinkComparison(state);
       } finally {
         restoring = false;
         scheduleFollow();
@@ -513,7 +560,10 @@ export async function startWithShareLinks(options: StartOptions): Promise<void> 
   const parsed = parseShareFragment(window.location.hash);
   window.addEventListener('hashchange', onHashChange);
   useStore.subscribe((s, prev) => {
-    if (s.model !== prev.model || s.image !== prev.image || s.rules !== prev.rules || s.view !== prev.view) scheduleFollow();
+    const e = s.evaluation;
+    const p = prev.evaluation;
+    const compareChanged = e.tab !== p.tab || e.compareWith !== p.compareWith || e.settings !== p.settings;
+    if (s.model !== prev.model || s.image !== prev.image || s.rules !== prev.rules || s.view !== prev.view || compareChanged) scheduleFollow();
   });
   if (parsed && 'state' in parsed) {
     lastFragment = window.location.hash.slice(1);

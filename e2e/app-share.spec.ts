@@ -153,7 +153,7 @@ async function copyLink(page: Page, confirmation: RegExp = /Link copied|selected
   await page.getByRole('button', { name: 'Copy share link', exact: true }).click();
   await expect(page.getByRole('status').filter({ hasText: confirmation })).toContainText(/\d[\d,]* characters \(\d+\.\d kB\)/);
   const link = page.url();
-  expect(link).toMatch(/#s1\.[A-Za-z0-9_-]+$/);
+  expect(link).toMatch(/#s[12]\.[A-Za-z0-9_-]+$/);
   return link;
 }
 
@@ -405,13 +405,73 @@ function craft(json: string, pixels = new Uint8Array(0)): string {
 
 const with_ = (patch: Record<string, unknown>) => craft(JSON.stringify({ ...base, ...patch }));
 
+/** What the compare view shows: its controls, captions, AOPC values, chart and the three maps' pixels. */
+async function compareView(page: Page) {
+  const panel = page.getByRole('region', { name: 'Evaluate and compare' });
+  const canvas = (id: string) => page.getByTestId(id).evaluate((c: HTMLCanvasElement) => Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data));
+  return {
+    tab: await panel.getByRole('tab', { selected: true }).textContent(),
+    settings: await Promise.all(['Compare with', 'Patch', 'Baseline', 'Steps'].map((l) => panel.getByLabel(l).inputValue())),
+    captions: await panel.locator('.map-row figcaption').allTextContents(),
+    aopc: await panel.getByTestId('compare-aopc').locator('dt, dd').allTextContents(),
+    chart: await panel.getByTestId('line-chart').locator('path.series').evaluateAll((ps) => ps.map((p) => p.getAttribute('d'))),
+    maps: await Promise.all(['compare-a', 'compare-b', 'compare-diff'].map(canvas)),
+  };
+}
+
+test('a link carries the compare view: B (a preset or a snapshot), the settings, and it reruns to the same maps and curves', async ({ page, browser, baseURL }) => {
+  test.setTimeout(300_000);
+  await page.goto('/?model=tinyvgg&image=coffee.png');
+  await nextExplanation(page, 0);
+  const panel = page.getByRole('region', { name: 'Evaluate and compare' });
+  await panel.getByRole('tab', { name: 'Compare' }).click();
+  await panel.getByLabel('Patch').selectOption('16');
+  await panel.getByLabel('Steps').selectOption('4');
+  await panel.getByLabel('Baseline').selectOption('mean');
+  await panel.getByLabel('Compare with').selectOption('EpsilonGammaBox');
+  await panel.getByRole('button', { name: 'Compare', exact: true }).click();
+  await expect(page.getByTestId('compare-diff')).toBeVisible({ timeout: 60_000 });
+  const sent = await compareView(page);
+  expect(sent.settings).toEqual(['EpsilonGammaBox', '16', 'mean', '4']);
+  const link = await copyLink(page);
+  expect(decodeShareState(link).compare).toEqual({ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 16, baseline: 'mean', steps: 4 } });
+
+  const first = await freshPage(browser, baseURL!);
+  await first.page.goto(link);
+  // The receiver's Compare tab opens and the comparison runs by itself.
+  await expect(first.page.getByTestId('compare-diff')).toBeVisible({ timeout: 90_000 });
+  expect(await compareView(first.page)).toEqual(sent);
+  await first.close();
+
+  // A snapshot as B, then another preset for A: the link names both, and the receiver's menu offers the snapshot.
+  await panel.getByRole('button', { name: 'Snapshot current rules as B' }).click();
+  await page.getByRole('combobox', { name: 'Preset' }).selectOption('EpsilonPlusFlat');
+  await ruleFor(page, 'conv_1_1').selectOption('flat');
+  await panel.getByRole('button', { name: 'Compare', exact: true }).click();
+  await expect(panel.locator('.map-row figcaption').nth(0)).toHaveText('A: EpsilonPlusFlat + 1 layer rule', { timeout: 60_000 });
+  await expect(panel.getByText(/Out of date/)).toHaveCount(0, { timeout: 60_000 });
+  const sent2 = await compareView(page);
+  expect(sent2.captions.slice(0, 2)).toEqual(['A: EpsilonPlusFlat + 1 layer rule', 'B: snapshot: captum-default']);
+  const link2 = await copyLink(page);
+  expect(decodeShareState(link2).compare).toMatchObject({ preset: 'captum-default', label: 'snapshot: captum-default' });
+  const second = await freshPage(browser, baseURL!);
+  await second.page.goto(link2);
+  await expect(second.page.getByTestId('compare-diff')).toBeVisible({ timeout: 90_000 });
+  expect(await compareView(second.page)).toEqual(sent2);
+  await second.close();
+
+  // Another tab: the link no longer carries the comparison.
+  await panel.getByRole('tab', { name: 'Evaluate' }).click();
+  await expect.poll(() => decodeShareState(page.url()).compare, { timeout: 10_000 }).toBeUndefined();
+});
+
 test('hostile links give a clear message and a page that keeps working', async ({ page }) => {
   test.setTimeout(180_000);
   const valid = encodeShareState(base);
   // Opened on load: the message, and the app with its defaults (here ?model=tinyvgg&image=coffee.png).
   const onLoad: [string, string, RegExp][] = [
     ['truncated', valid.slice(0, Math.floor(valid.length / 2)), /cannot be opened: The link is (truncated|damaged)/],
-    ['from a future version', `s2.${valid.slice(3)}`, /newer LRP Lens \(link version 2/],
+    ['from a future version', `s3.${valid.slice(3)}`, /newer LRP Lens \(link version 3/],
     ['a script as the model id', with_({ model: { kind: 'builtin', id: '<img src=x onerror=alert(1)>' } }), /model “<img src=x onerror=alert\(1\)>” is not one of/],
   ];
   for (const [what, fragment, expected] of onLoad) {

@@ -273,6 +273,10 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
   const ruleWarnings: string[] = [];
   const { assignment, layers } = linkAssignment(state, graph, m.card, ruleWarnings);
   for (const w of ruleWarnings) warn(`warning: ${w}`);
+  if (state.compare) {
+    const b = state.compare.label ?? state.compare.preset;
+    warn(`note: the link also shows a comparison with ${quote(b)}; explain --link reproduces the link's own explanation (A), the app the comparison`);
+  }
   const classes = graphClasses(graph);
   const classOk = (c: number | null, what: string): number | null => {
     if (c === null || c < classes) return c;

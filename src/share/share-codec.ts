@@ -1,7 +1,7 @@
 /**
  * Share links: a ShareState in the URL fragment (after '#', which browsers never send to a server).
  *
- *   #s1.<base64url(deflate(payload))>
+ *   #s<version>.<base64url(deflate(payload))>     (version 1, or 2 for a state with a comparison)
  *   payload = [u32 little-endian: JSON length][JSON of the state without pixels][image rows, PNG-style filtered]
  *
  * The image travels at the model's input resolution as RGB bytes; each row is stored as its difference from the
@@ -11,9 +11,7 @@
  * kind.
  */
 import { deflateSync, Inflate } from 'fflate';
-import { SHARE_LIMITS, ShareLinkError, validateShareState, type ShareState } from './share-state';
-
-const PREFIX = 's1.';
+import { SHARE_LIMITS, SHARE_VERSION, ShareLinkError, linkVersion, validateShareState, type ShareState } from './share-state';
 
 function paeth(a: number, b: number, c: number): number {
   const p = a + b - c;
@@ -85,14 +83,15 @@ function boundedInflate(data: Uint8Array, limit: number): Uint8Array {
 /** The fragment (without '#') for a state. */
 export function encodeShareState(state: ShareState): string {
   const { image, ...rest } = state;
-  const json = JSON.stringify({ ...rest, image: image.kind === 'sample' ? image : { kind: 'pixels', width: image.width, height: image.height } });
+  const version = linkVersion(state);
+  const json = JSON.stringify({ ...rest, version, image: image.kind === 'sample' ? image : { kind: 'pixels', width: image.width, height: image.height } });
   const jsonBytes = new TextEncoder().encode(json);
   const pixels = image.kind === 'pixels' ? filterRows(image.rgb, image.width, image.height, false) : new Uint8Array(0);
   const payload = new Uint8Array(4 + jsonBytes.length + pixels.length);
   new DataView(payload.buffer).setUint32(0, jsonBytes.length, true);
   payload.set(jsonBytes, 4);
   payload.set(pixels, 4 + jsonBytes.length);
-  return PREFIX + toBase64Url(deflateSync(payload, { level: 9 }));
+  return `s${version}.${toBase64Url(deflateSync(payload, { level: 9 }))}`;
 }
 
 /** Decodes a fragment (with or without '#', or a whole URL). Throws ShareLinkError for anything but a valid link. */
@@ -103,9 +102,9 @@ export function decodeShareState(link: string): ShareState {
     const dot = hash.indexOf('.');
     const version = Number(hash.slice(1, dot));
     if (dot < 0 || !Number.isInteger(version)) throw new ShareLinkError('this is not an LRP Lens share link');
-    if (version > 1) throw new ShareLinkError(`this link was made by a newer LRP Lens (link version ${version}; this one reads version 1)`);
-    if (!hash.startsWith(PREFIX)) throw new ShareLinkError('this is not an LRP Lens share link');
-    const body = hash.slice(PREFIX.length);
+    if (version > SHARE_VERSION) throw new ShareLinkError(`this link was made by a newer LRP Lens (link version ${version}; this one reads versions 1 to ${SHARE_VERSION})`);
+    if (version < 1 || !hash.startsWith(`s${version}.`)) throw new ShareLinkError('this is not an LRP Lens share link');
+    const body = hash.slice(dot + 1);
     if (body.length > SHARE_LIMITS.payloadChars) throw new ShareLinkError(`the link is longer than ${SHARE_LIMITS.payloadChars} characters`);
     const payload = boundedInflate(fromBase64Url(body), SHARE_LIMITS.inflatedBytes);
     if (payload.length < 4) throw new ShareLinkError('the link is truncated');
@@ -127,7 +126,9 @@ export function decodeShareState(link: string): ShareState {
         rgb = filterRows(rest, width as number, height as number, true);
       }
     } else if (rest.length) throw new ShareLinkError('the link is damaged: it carries pixels it does not describe');
-    return validateShareState(parsed, rgb);
+    const state = validateShareState(parsed, rgb);
+    if (state.version !== version) throw new ShareLinkError(`the link is damaged: its prefix says version ${version}, its settings version ${state.version}`);
+    return state;
   } catch (e) {
     if (e instanceof ShareLinkError) throw e;
     throw new ShareLinkError(`the link is damaged (${e instanceof Error ? e.message.slice(0, 80) : 'unreadable'})`);

@@ -1,7 +1,8 @@
 /**
- * The state a share link carries (version 1). Everything a receiver needs to reproduce the sender's view: the
+ * The state a share link carries (versions 1 and 2: version 2 adds the compare view). Everything a receiver needs to reproduce the sender's view: the
  * model (built-in id, or a user's file name and SHA-256), the image (a sample id, or the pixels the model saw), the
- * target, the rules (preset plus per-layer overrides), BatchNorm handling and the view settings.
+ * target, the rules (preset plus per-layer overrides), BatchNorm handling, the view settings, and the compare view
+ * when one is shown (B's rules and the pixel-flipping settings).
  *
  * `validateShareState` checks every field's type and bounds; it is the only way a decoded object becomes a
  * ShareState, so nothing from a link reaches the app unchecked.
@@ -9,7 +10,10 @@
 import { findRule } from '../rules/rules';
 import { findComposite } from '../rules/composites';
 
-export const SHARE_VERSION = 1;
+/** The newest link version this LRP Lens reads (and every one before it). */
+export const SHARE_VERSION = 2;
+
+export type ShareVersion = 1 | 2;
 
 export type ShareModel =
   | { readonly kind: 'builtin'; readonly id: string }
@@ -27,8 +31,24 @@ export interface ShareLayerRule {
   readonly params: Readonly<Record<string, ShareParamValue>>;
 }
 
+/** Where pixel flipping puts a removed patch (as src/evaluation/pixel-flipping.ts). */
+export const BASELINES = ['blur', 'mean', 'noise', 'zero'] as const;
+
+/**
+ * The compare view (optional): B's rules (A is the state's own), and the pixel-flipping settings both curves use.
+ * A link with one opens the Compare tab and runs the comparison.
+ */
+export interface ShareComparison {
+  readonly preset: string;
+  readonly overrides: Readonly<Record<string, ShareLayerRule>>;
+  /** B's label when it is a snapshot of an earlier assignment; null when B is the preset itself. */
+  readonly label: string | null;
+  readonly settings: { readonly patch: number; readonly baseline: (typeof BASELINES)[number]; readonly steps: number };
+}
+
 export interface ShareState {
-  readonly version: typeof SHARE_VERSION;
+  /** The version the link was written in: linkVersion() when writing one. */
+  readonly version: ShareVersion;
   readonly model: ShareModel;
   readonly image: ShareImage;
   /** null: the top class. */
@@ -46,6 +66,8 @@ export interface ShareState {
     readonly clipPercentile: number;
     readonly inspect: string | null;
   };
+  /** Absent: no comparison is shown. */
+  readonly compare?: ShareComparison;
 }
 
 /** Documented bounds: anything beyond them is refused before it is allocated or used. */
@@ -61,6 +83,9 @@ export const SHARE_LIMITS = {
   paramsPerRule: 16,
   boundsValues: 4096,
   classIndex: 1_000_000,
+  /** Pixel flipping (the comparison): patch side and number of steps. */
+  patch: 1024,
+  steps: 256,
 } as const;
 
 export const COLORMAPS = ['bwr', 'seismic', 'coldnhot', 'magnitude'] as const;
@@ -148,31 +173,72 @@ function image(v: unknown, rgb: Uint8Array | null): ShareImage {
   return fail('image kind', 'must be "sample" or "pixels"');
 }
 
+function presetName(v: unknown, path: string): string {
+  const preset = text(v, path);
+  if (!findComposite(preset)) fail(path, `"${preset.slice(0, 40)}" is not a known preset`);
+  return preset;
+}
+
+/** Per-layer rules; `path` names whose they are in messages ('' for the state's own, "comparison's " for B's). */
+function overridesOf(v: unknown, path: string): Record<string, ShareLayerRule> {
+  if (!isRecord(v)) fail(`${path}overrides`, 'is not an object');
+  const entries = Object.entries(v);
+  if (entries.length > SHARE_LIMITS.overrides) fail(`${path}overrides`, `has more than ${SHARE_LIMITS.overrides} layers`);
+  const overrideList: [string, ShareLayerRule][] = [];
+  for (const [layer, o] of entries) {
+    text(layer, `${path}layer name`);
+    const where = `${path}rule of layer "${layer.slice(0, 40)}"`;
+    if (!isRecord(o)) fail(where, 'is not an object');
+    onlyKeys(o, where, ['rule', 'params']);
+    const rule = text(o.rule, where);
+    if (!findRule(rule)) fail(where, `"${rule.slice(0, 40)}" is not a known rule`);
+    overrideList.push([layer, { rule, params: params(o.params ?? {}, `${path}parameters of layer "${layer.slice(0, 40)}"`) }]);
+  }
+  // Built with fromEntries: a layer named "__proto__" becomes a plain own property, never a prototype.
+  return Object.fromEntries(overrideList);
+}
+
+function comparison(v: unknown): ShareComparison {
+  if (!isRecord(v)) fail('comparison', 'is not an object');
+  onlyKeys(v, 'comparison', ['preset', 'overrides', 'label', 'settings']);
+  const settings = v.settings;
+  if (!isRecord(settings)) fail('comparison settings', 'are missing');
+  onlyKeys(settings, 'comparison settings', ['patch', 'baseline', 'steps']);
+  if (!BASELINES.includes(settings.baseline as never)) fail('comparison baseline', `must be one of ${BASELINES.join(', ')}`);
+  return {
+    preset: presetName(v.preset, "comparison's preset"),
+    overrides: overridesOf(v.overrides, "comparison's "),
+    label: v.label === null ? null : text(v.label, 'comparison label'),
+    settings: {
+      patch: integer(settings.patch, 'comparison patch size', 1, SHARE_LIMITS.patch),
+      baseline: settings.baseline as ShareComparison['settings']['baseline'],
+      steps: integer(settings.steps, 'comparison steps', 1, SHARE_LIMITS.steps),
+    },
+  };
+}
+
+/**
+ * The version a link of this state is written in: the lowest that holds it (2 only for a comparison), so that a
+ * link without one still opens in a reader of version 1.
+ */
+export function linkVersion(state: Pick<ShareState, 'compare'>): ShareVersion {
+  return state.compare ? 2 : 1;
+}
+
 /** Checks a decoded object (the JSON part of a link, plus its pixel bytes) and returns a typed ShareState. */
 export function validateShareState(v: unknown, rgb: Uint8Array | null): ShareState {
   if (!isRecord(v)) fail('state', 'is not an object');
-  if (v.version !== SHARE_VERSION) {
+  if (v.version !== 1 && v.version !== 2) {
     if (typeof v.version === 'number' && v.version > SHARE_VERSION) {
-      throw new ShareLinkError(`this link was made by a newer LRP Lens (link version ${v.version}; this one reads version ${SHARE_VERSION})`);
+      throw new ShareLinkError(`this link was made by a newer LRP Lens (link version ${v.version}; this one reads versions 1 to ${SHARE_VERSION})`);
     }
     fail('version', 'is not one this LRP Lens knows');
   }
-  onlyKeys(v, 'state', ['version', 'model', 'image', 'target', 'contrast', 'preset', 'presetParams', 'overrides', 'mergeBatchNorm', 'view']);
-  const preset = text(v.preset, 'preset');
-  if (!findComposite(preset)) fail('preset', `"${preset.slice(0, 40)}" is not a known preset`);
-  if (!isRecord(v.overrides)) fail('overrides', 'is not an object');
-  const entries = Object.entries(v.overrides);
-  if (entries.length > SHARE_LIMITS.overrides) fail('overrides', `has more than ${SHARE_LIMITS.overrides} layers`);
-  const overrideList: [string, ShareLayerRule][] = [];
-  for (const [layer, o] of entries) {
-    text(layer, 'layer name');
-    if (!isRecord(o)) fail(`rule of layer "${layer.slice(0, 40)}"`, 'is not an object');
-    onlyKeys(o, `rule of layer "${layer.slice(0, 40)}"`, ['rule', 'params']);
-    const rule = text(o.rule, `rule of layer "${layer.slice(0, 40)}"`);
-    if (!findRule(rule)) fail(`rule of layer "${layer.slice(0, 40)}"`, `"${rule.slice(0, 40)}" is not a known rule`);
-    overrideList.push([layer, { rule, params: params(o.params ?? {}, `parameters of layer "${layer.slice(0, 40)}"`) }]);
-  }
-  const overrides = Object.fromEntries(overrideList);
+  const version: ShareVersion = v.version;
+  const fields = ['version', 'model', 'image', 'target', 'contrast', 'preset', 'presetParams', 'overrides', 'mergeBatchNorm', 'view'];
+  onlyKeys(v, 'state', version === 2 ? [...fields, 'compare'] : fields);
+  const preset = presetName(v.preset, 'preset');
+  const overrides = overridesOf(v.overrides, '');
   if (typeof v.mergeBatchNorm !== 'boolean') fail('BatchNorm setting', 'must be true or false');
   const view = v.view;
   if (!isRecord(view)) fail('view', 'is missing');
@@ -182,7 +248,7 @@ export function validateShareState(v: unknown, rgb: Uint8Array | null): ShareSta
   const target = v.target === null ? null : integer(v.target, 'target', 0, SHARE_LIMITS.classIndex);
   const contrast = v.contrast === null ? null : integer(v.contrast, 'contrast target', 0, SHARE_LIMITS.classIndex);
   return {
-    version: SHARE_VERSION,
+    version,
     model: model(v.model),
     image: image(v.image, rgb),
     target,
@@ -198,5 +264,6 @@ export function validateShareState(v: unknown, rgb: Uint8Array | null): ShareSta
       clipPercentile: finite(view.clipPercentile, 'clip percentile', 50, 100),
       inspect: view.inspect === null ? null : text(view.inspect, 'inspected layer'),
     },
+    ...(v.compare === undefined ? {} : { compare: comparison(v.compare) }),
   };
 }

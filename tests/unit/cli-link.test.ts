@@ -167,7 +167,7 @@ describe('explain --link reproduces the link (cpu)', () => {
     expect(warned.join('\n')).toMatch(/this is not the file the link was made with/);
   });
 
-  it('reads the link from a file (@path)', async () => {
+  it('reads the link from a file (@path), and notes a comparison it carries', async () => {
     const state: ShareState = {
       version: 1,
       model: { kind: 'builtin', id: 'tinyvgg' },
@@ -179,12 +179,16 @@ describe('explain --link reproduces the link (cpu)', () => {
       overrides: {},
       mergeBatchNorm: true,
       view,
+      compare: { preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 4 } },
     };
     const file = join(tmp, 'link.txt');
     writeFileSync(file, `${link(state)}\n`);
-    const r = await runExplainLink(command(['--link', `@${file}`]));
+    const lines: string[] = [];
+    const r = await runExplainLink(command(['--link', `@${file}`]), (l) => lines.push(l));
     expect(r.explained).toMatchObject({ class: 6, label: 'espresso' });
     expect(r.link.image).toEqual({ kind: 'sample', id: 'coffee.png' });
+    // The link's comparison is the app's to show; the CLI says so and explains A.
+    expect(lines).toEqual(['note: the link also shows a comparison with "EpsilonGammaBox"; explain --link reproduces the link\'s own explanation (A), the app the comparison']);
   });
 
   it('a 224 x 224 photo: the link carries it losslessly in about 120 kB', () => {

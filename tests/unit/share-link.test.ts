@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { deflateSync } from 'fflate';
 import { decodeShareState, encodeShareState, filterRows } from '../../src/share/share-codec';
-import { COLORMAPS, SHARE_LIMITS, ShareLinkError, type ShareState } from '../../src/share/share-state';
+import { BASELINES, COLORMAPS, SHARE_LIMITS, ShareLinkError, linkVersion, type ShareState, type ShareVersion } from '../../src/share/share-state';
 import { ruleDefinitions } from '../../src/rules/rules';
 import { composites } from '../../src/rules/composites';
 
@@ -23,7 +23,7 @@ const image = fc.oneof(
   ),
 );
 const state: fc.Arbitrary<ShareState> = fc.record({
-  version: fc.constant(1 as const),
+  version: fc.constant(1 as ShareVersion),
   model: fc.oneof(
     fc.record({ kind: fc.constant('builtin' as const), id: name }),
     fc.record({ kind: fc.constant('user' as const), name, sha256: fc.stringMatching(/^[0-9a-f]{64}$/) }),
@@ -42,7 +42,13 @@ const state: fc.Arbitrary<ShareState> = fc.record({
     clipPercentile: num(50, 100),
     inspect: fc.option(name, { nil: null }),
   }),
-});
+  compare: fc.record({
+    preset: fc.constantFrom(...composites.map((c) => c.id)),
+    overrides: fc.dictionary(name, fc.record({ rule: fc.constantFrom(...ruleDefinitions.map((r) => r.id)), params }), { maxKeys: 4 }),
+    label: fc.option(name, { nil: null }),
+    settings: fc.record({ patch: fc.integer({ min: 1, max: 1024 }), baseline: fc.constantFrom(...BASELINES), steps: fc.integer({ min: 1, max: 256 }) }),
+  }),
+}, { requiredKeys: ['version', 'model', 'image', 'target', 'contrast', 'preset', 'presetParams', 'overrides', 'mergeBatchNorm', 'view'] }).map((s) => ({ ...s, version: linkVersion(s) }));
 
 /** A state or a ShareLinkError: nothing else may come out of the decoder. */
 function decodeOrError(link: string): ShareState | ShareLinkError {
@@ -59,7 +65,7 @@ describe('share links', () => {
     fc.assert(
       fc.property(state, (s) => {
         const link = encodeShareState(s);
-        expect(link).toMatch(/^s1\.[A-Za-z0-9_-]+$/);
+        expect(link).toMatch(s.compare ? /^s2\.[A-Za-z0-9_-]+$/ : /^s1\.[A-Za-z0-9_-]+$/);
         expect(decodeShareState(`https://example.test/#${link}`)).toEqual(s);
       }),
       { numRuns: 300 },
@@ -93,7 +99,8 @@ describe('share links', () => {
     new DataView(payload.buffer).setUint32(0, json.length, true);
     payload.set(json, 4);
     payload.set(pixels, 4 + json.length);
-    return 's1.' + Buffer.from(deflateSync(payload)).toString('base64url');
+    const version = (obj as { version?: unknown }).version;
+    return `s${typeof version === 'number' && version >= 1 ? version : 1}.` + Buffer.from(deflateSync(payload)).toString('base64url');
   };
   const valid: ShareState = {
     version: 1,
@@ -109,7 +116,8 @@ describe('share links', () => {
   };
 
   it.each([
-    ['a future version', { ...valid, version: 2 }, /newer LRP Lens/],
+    ['a future version', { ...valid, version: 3 }, /newer LRP Lens \(link version 3; this one reads versions 1 to 2\)/],
+    ['a comparison in a version 1 link', { ...valid, compare: { preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } } }, /unknown field "compare"/],
     ['a huge image', { ...valid, image: { kind: 'pixels', width: 1e9, height: 1e9 } }, /image width/],
     ['pixels missing', { ...valid, image: { kind: 'pixels', width: 4, height: 4 } }, /48 bytes of pixels/],
     ['a wrong type', { ...valid, target: 'one' }, /target/],
@@ -124,8 +132,27 @@ describe('share links', () => {
     ['an oversized name', { ...valid, model: { kind: 'builtin', id: 'x'.repeat(10_000) } }, /characters/],
     ['too many parameters', { ...valid, presetParams: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`p${i}`, 1])) }, /parameters/],
     ['NaN smuggled as null', { ...valid, view: { ...valid.view, opacity: null } }, /opacity/],
+    ['a comparison with an unknown preset', { ...valid, version: 2, compare: { ...{ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } }, preset: 'evil' } }, /the link's comparison's preset "evil" is not a known preset/],
+    ['a comparison with an unknown rule', { ...valid, version: 2, compare: { ...{ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } }, overrides: { c1: { rule: 'x', params: {} } } } }, /comparison's rule of layer "c1" "x" is not a known rule/],
+    ['a comparison with 10^6 steps', { ...valid, version: 2, compare: { ...{ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } }, settings: { patch: 8, baseline: 'blur', steps: 1e6 } } }, /comparison steps must be a whole number from 1 to 256/],
+    ['a comparison with a patch of 0', { ...valid, version: 2, compare: { ...{ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } }, settings: { patch: 0, baseline: 'blur', steps: 4 } } }, /comparison patch size/],
+    ['a comparison with an unknown baseline', { ...valid, version: 2, compare: { ...{ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } }, settings: { patch: 8, baseline: '<img>', steps: 4 } } }, /comparison baseline must be one of blur, mean, noise, zero/],
+    ['a comparison with an unknown field', { ...valid, version: 2, compare: { ...{ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } }, run: 'now' } }, /comparison has an unknown field "run"/],
+    ['a comparison that is not an object', { ...valid, version: 2, compare: 'B' }, /comparison is not an object/],
+    ['a comparison with too many layers', { ...valid, version: 2, compare: { ...{ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur', steps: 16 } }, overrides: Object.fromEntries(Array.from({ length: 2001 }, (_, i) => [`l${i}`, { rule: 'flat', params: {} }])) } }, /comparison's overrides has more than 2000 layers/],
   ])('refuses %s', (_what, obj, message) => {
     expect(() => decodeShareState(craft(obj))).toThrow(message);
+  });
+
+  it('writes version 1 unless the state has a comparison, and refuses a prefix that disagrees with the JSON', () => {
+    const compare = { preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 8, baseline: 'blur' as const, steps: 16 } };
+    expect(encodeShareState(valid)).toMatch(/^s1\./);
+    expect(encodeShareState({ ...valid, version: 2 })).toMatch(/^s1\./);
+    const v2 = encodeShareState({ ...valid, compare });
+    expect(v2).toMatch(/^s2\./);
+    expect(decodeShareState(v2)).toEqual({ ...valid, version: 2, compare });
+    expect(() => decodeShareState(`s1.${v2.slice(3)}`)).toThrow(/damaged: its prefix says version 1, its settings version 2/);
+    expect(() => decodeShareState(`s2.${encodeShareState(valid).slice(3)}`)).toThrow(/prefix says version 2, its settings version 1/);
   });
 
   it('"__proto__" as a layer or parameter name is an ordinary key', () => {
