@@ -47,7 +47,8 @@ function parseArgs(argv) {
     else if (a === '--alt') {
       const [key, file] = argv[++i].split('=');
       const [pass, variant] = key.split('/');
-      opts.alt.push({ pass, variant, file, shader: readFileSync(file, 'utf8') });
+      // As the engine's specs do: weight_at() (src/shaders/weight-modifier.wgsl) comes before the shader.
+      opts.alt.push({ pass, variant, file, shader: `${readFileSync(new URL('../src/shaders/weight-modifier.wgsl', import.meta.url), 'utf8')}\n${readFileSync(file, 'utf8')}` });
     }
     else if (a === '--help') {
       console.log('usage: node scripts/time-conv-kernels.mjs [--reps N] [--only NAME,...] [--variants direct,selected,gemm,gemv] [--json]');
@@ -165,7 +166,8 @@ async function timeSteps(device, cache, gpuSpecFor, g, pass, kernels, reps) {
   const limit = device.limits.maxComputeWorkgroupsPerDimension;
   const prepared = [];
   for (const [label, variant, shader] of kernels) {
-    const common = { geom: g, x, weight, bounds: null, inputMod: 'identity', accumulate: false, ...(variant ? { variant } : {}) };
+    const weightMod = { kind: 'affine', plain: 1, pos: 0, neg: 0 };
+    const common = { geom: g, x, weight, weightMod, bounds: null, inputMod: 'identity', accumulate: false, ...(variant ? { variant } : {}) };
     const step = pass === 'forward' ? { kernel: 'conv2d', ...common, bias, out: outOrS } : { kernel: 'conv2d-relevance', ...common, s: outOrS, rin };
     const spec = gpuSpecFor(step);
     const view = new DataView(new ArrayBuffer(256));

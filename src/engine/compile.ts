@@ -7,6 +7,7 @@ import { ops } from './ops/registry';
 import { ShapeError, type RelevanceTarget } from './ops/op';
 import { ProgramBuilder, type Program, type Segment, type TensorRef } from './program';
 import type { ResolvedLayerRule } from '../rules/assignment';
+import { reuseBuffersByLifetime } from './buffer-reuse';
 
 /** Infers and checks every value's shape; throws ShapeError naming the first layer that does not fit. */
 export function inferShapes(graph: Graph): Map<string, Shape> {
@@ -64,7 +65,12 @@ export function compileForward(graph: Graph): Program {
   };
 }
 
-export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>): Program {
+export interface CompileOptions {
+  /** Share storage between relevance temporaries whose lifetimes do not overlap (buffer-reuse.ts); default true. */
+  readonly reuseBuffers?: boolean;
+}
+
+export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>, options: CompileOptions = {}): Program {
   const shapes = inferShapes(graph);
   if (graph.input.shape[0] !== 1) throw new ShapeError('explanations take one input at a time (batch 1)');
   const b = new ProgramBuilder();
@@ -145,7 +151,7 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
 
   if (!reached.has(graph.input.name)) throw new ShapeError('no relevance reaches the input: the output does not depend on it');
   const inputRelevance = store.get(graph.input.name)!;
-  return {
+  const program: Program = {
     tensors: b.tensors,
     forwardTensors,
     input,
@@ -161,4 +167,5 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
       layers: layerInputs.reverse().map(({ layer, value }) => ({ layer, ref: b.view(store.get(value)!, values.get(value)!.shape) })),
     },
   };
+  return options.reuseBuffers === false ? program : reuseBuffersByLifetime(program);
 }

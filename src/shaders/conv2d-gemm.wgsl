@@ -2,7 +2,7 @@
 // Same step semantics as conv2d.wgsl (the kernel is chosen by geometry in ops/conv-shaped.ts). Per group g:
 //   C[m, q] = sum_k A[m, k] * B[k, q]
 //   m = output channel within the group (M = O/groups); q = n*OH*OW + oy*OW + ox (batch folded in: N = N*OH*OW);
-//   k = (ci*KH + ky)*KW + kx (K = C/groups*KH*KW); A[m, k] = weight[(g*M + m)*K + k] (rows contiguous in k);
+//   k = (ci*KH + ky)*KW + kx (K = C/groups*KH*KW); A[m, k] = wmod(weight[(g*M + m)*K + k]) (rows contiguous in k);
 //   B[k, q] = input_mod(x[n, g*C/groups + ci, oy*sh + ky*dh - pad_top, ox*sw + kx*dw - pad_left]), 0 when padded.
 // Bindings: 0 uniform Params; 1 x [N,C,H,W]; 2 weight [O, C/groups, KH, KW]; 3 bias [O] (read when HAS_BIAS);
 //           4 bounds [2C] = ZBox low then high per input channel (read when INPUT_MOD is 4 or 5);
@@ -15,6 +15,8 @@
 //           are padded by one vec4 against bank conflicts). Bias and ACCUMULATE are applied in the epilogue.
 // Overrides: INPUT_MOD 0 identity, 1 positive part, 2 negative part, 3 ones, 4 low bound, 5 high bound;
 //            HAS_BIAS, ACCUMULATE (0/1). Sizes are uniforms, so one pipeline serves every shape.
+// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
+// load, set by the wm_ uniforms.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -23,6 +25,7 @@ struct Params {
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32, cpg: u32, opg: u32, k_total: u32,
   cols: u32,
+  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
 override INPUT_MOD: u32 = 0u;
@@ -120,7 +123,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_inde
       let om = m0 + m;
       let ok = om < p.opg && ka < p.k_total;
       let idx = select(0u, (grp * p.opg + om) * p.k_total + ka, ok);
-      a_tile[a_kk * A_ROW + (m >> 2u)][m & 3u] = select(0.0, weight[idx], ok);
+      a_tile[a_kk * A_ROW + (m >> 2u)][m & 3u] = select(0.0, weight_at(idx), ok);
     }
     let iy = vec4i(iy0) + vec4i(ky * p.dil_h);
     let ix = vec4i(ix0) + vec4i(kx * p.dil_w);

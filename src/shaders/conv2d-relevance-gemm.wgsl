@@ -9,7 +9,7 @@
 //   m = input channel within the group (M = C/groups); q enumerates the phase's pixels, batch folded in:
 //   q = (n * CY + a) * CX + b for iy = iy_first + sh*a, ix = ix_first + sw*b (CY, CX: the phase's rows, columns);
 //   k = (oo * NKY + jy) * NKX + jx over output channels oo of the group and the phase's taps ky = ky0 + jy*step_y,
-//   kx = kx0 + jx*step_x; A[m, k] = weight[g*O/groups + oo, m, ky, kx];
+//   kx = kx0 + jx*step_x; A[m, k] = wmod(weight[g*O/groups + oo, m, ky, kx]);
 //   B[k, q] = s[n, g*O/groups + oo, oy, ox] with oy = a + cy0 - jy*dcy, ox = b + cx0 - jx*dcx (the exact
 //   quotients (iy + pad_top - ky*dh) / sh, ...), 0 outside [0, OH) x [0, OW).
 // Then rin[n, g*M + m, iy, ix] (+)= input_mod(x[same]) * C[m, q] in the epilogue (every pixel is written: a
@@ -22,6 +22,8 @@
 //           columns 4tx..; K advances in chunks of 16 staged in workgroup memory, with the layout of
 //           conv2d-gemm.wgsl.
 // Overrides: INPUT_MOD (as in conv2d.wgsl), ACCUMULATE (0/1).
+// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
+// load, set by the wm_ uniforms.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -29,6 +31,7 @@ struct Params {
   kh: u32, kw: u32, stride_h: u32, stride_w: u32,
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32, cpg: u32, opg: u32,
+  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
 override INPUT_MOD: u32 = 0u;
@@ -181,7 +184,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_inde
       let cm = m0 + m;
       let ok = a_ok_k && cm < p.cpg;
       let idx = select(0u, a_at + cm * khw, ok);
-      a_tile[a_kk * A_ROW + (m >> 2u)][m & 3u] = select(0.0, weight[idx], ok);
+      a_tile[a_kk * A_ROW + (m >> 2u)][m & 3u] = select(0.0, weight_at(idx), ok);
     }
     a_r += a_step_r;
     let a_carry = a_r >= nt;

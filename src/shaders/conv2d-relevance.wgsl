@@ -5,6 +5,8 @@
 //           5 rin [N,C,H,W] (written).
 // Dispatch: one invocation per input element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: INPUT_MOD (as in conv2d.wgsl), ACCUMULATE (0/1).
+// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
+// load, set by the wm_ uniforms.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -12,6 +14,7 @@ struct Params {
   kh: u32, kw: u32, stride_h: u32, stride_w: u32,
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32,
+  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
 override INPUT_MOD: u32 = 0u;
@@ -62,7 +65,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
         if (tx < 0 || tx % i32(p.stride_w) != 0) { continue; }
         let ox = u32(tx) / p.stride_w;
         if (ox >= p.ow) { continue; }
-        acc += weight[(w_base + ky) * p.kw + kx] * s[(s_base + oy) * p.ow + ox];
+        acc += weight_at((w_base + ky) * p.kw + kx) * s[(s_base + oy) * p.ow + ox];
       }
     }
   }

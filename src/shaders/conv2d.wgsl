@@ -7,6 +7,8 @@
 //           gid.x + gid.y * num_workgroups.x * 64 (keeps each dimension under 65535).
 // Overrides: INPUT_MOD 0 identity, 1 positive part, 2 negative part, 3 ones, 4 low bound, 5 high bound;
 //            HAS_BIAS, ACCUMULATE (0/1). Padded positions contribute 0 whatever the modifier.
+// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
+// load, set by the wm_ uniforms.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -14,6 +16,7 @@ struct Params {
   kh: u32, kw: u32, stride_h: u32, stride_w: u32,
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32,
+  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
 override INPUT_MOD: u32 = 0u;
@@ -60,7 +63,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
         let ix = i32(ox * p.stride_w + kx * p.dil_w) - p.pad_left;
         if (ix < 0 || ix >= i32(p.w)) { continue; }
         let v = modify_input(x[(x_base + u32(iy)) * p.w + u32(ix)], ch);
-        acc += v * weight[(w_base + ky) * p.kw + kx];
+        acc += v * weight_at((w_base + ky) * p.kw + kx);
       }
     }
   }

@@ -1,5 +1,5 @@
 // Linear layer forward as a matrix-vector product (the conv2d step of a 1x1 convolution on a 1x1 image):
-// out[n, o] (+)= sum_j weight[o, j] * input_mod(x[n, j]) + bias[o].
+// out[n, o] (+)= sum_j wmod(weight[o, j]) * input_mod(x[n, j]) + bias[o].
 // Bindings: 0 uniform Params; 1 x [N, C]; 2 weight [O, C]; 3 bias [O] (read when HAS_BIAS); 4 bounds [2C] = ZBox low
 //           then high per input feature (read when INPUT_MOD is 4 or 5); 5 out [N, O] (written).
 // Dispatch: workgroup_size 64; workgroups [ceil(O / 8), N, 1]. A workgroup computes 8 outputs of batch row
@@ -8,8 +8,13 @@
 //           8 x 64 partial sums are then reduced in two rounds through workgroup memory (2 barriers). Bias and
 //           ACCUMULATE are applied by the invocation that writes.
 // Overrides: INPUT_MOD (as in conv2d.wgsl), HAS_BIAS, ACCUMULATE (0/1).
+// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
+// load, set by the wm_ uniforms.
 
-struct Params { n: u32, c: u32, o: u32 }
+struct Params {
+  n: u32, c: u32, o: u32,
+  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
+}
 
 override INPUT_MOD: u32 = 0u;
 override HAS_BIAS: u32 = 1u;
@@ -53,8 +58,8 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3
   var hi = vec4f(0.0);
   for (var j = t; j < p.c; j += THREADS) {
     let v = modify_input(x[x_base + j], j);
-    lo += vec4f(weight[w_lo.x + j], weight[w_lo.y + j], weight[w_lo.z + j], weight[w_lo.w + j]) * v;
-    hi += vec4f(weight[w_hi.x + j], weight[w_hi.y + j], weight[w_hi.z + j], weight[w_hi.w + j]) * v;
+    lo += vec4f(weight_at(w_lo.x + j), weight_at(w_lo.y + j), weight_at(w_lo.z + j), weight_at(w_lo.w + j)) * v;
+    hi += vec4f(weight_at(w_hi.x + j), weight_at(w_hi.y + j), weight_at(w_hi.z + j), weight_at(w_hi.w + j)) * v;
   }
   partial[t] = lo.x;
   partial[THREADS + t] = lo.y;

@@ -1,5 +1,5 @@
 // LRP multiply pass of a Linear layer (the conv2d-relevance step of a 1x1 convolution on a 1x1 image):
-// rin[n, j] (+)= input_mod(x[n, j]) * sum_k weight[k, j] * s[n, k].
+// rin[n, j] (+)= input_mod(x[n, j]) * sum_k wmod(weight[k, j]) * s[n, k].
 // Bindings: 0 uniform Params; 1 x [N, C]; 2 weight [O, C]; 3 s [N, O]; 4 bounds [2C] (ZBox low, high per input
 //           feature); 5 rin [N, C] (written).
 // Dispatch: workgroup_size (64, 4); workgroups [ceil(C / 64), N, 1]. Invocation (tx, ty) owns input feature
@@ -7,8 +7,13 @@
 //           outputs k = ty, ty + 4, ...; the 4 partial sums per feature meet in workgroup memory (1 barrier) and
 //           row ty = 0 multiplies by input_mod(x) and writes.
 // Overrides: INPUT_MOD (as in conv2d.wgsl), ACCUMULATE (0/1).
+// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
+// load, set by the wm_ uniforms.
 
-struct Params { n: u32, c: u32, o: u32 }
+struct Params {
+  n: u32, c: u32, o: u32,
+  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
+}
 
 override INPUT_MOD: u32 = 0u;
 override ACCUMULATE: u32 = 0u;
@@ -46,10 +51,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wg: vec
   var acc1 = 0.0;
   var k = lid.y;
   for (; k + SLICES < p.o; k += 2u * SLICES) {
-    acc0 += weight[k * p.c + col] * s[s_base + k];
-    acc1 += weight[(k + SLICES) * p.c + col] * s[s_base + k + SLICES];
+    acc0 += weight_at(k * p.c + col) * s[s_base + k];
+    acc1 += weight_at((k + SLICES) * p.c + col) * s[s_base + k + SLICES];
   }
-  if (k < p.o) { acc0 += weight[k * p.c + col] * s[s_base + k]; }
+  if (k < p.o) { acc0 += weight_at(k * p.c + col) * s[s_base + k]; }
   partial[lid.y * COLUMNS + lid.x] = acc0 + acc1;
   workgroupBarrier();
   if (lid.y == 0u && j < p.c) {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { TensorRef } from '../../src/engine/program';
 import type { Conv2dRelevanceStep, Conv2dStep, ConvGeometry, ConvVariant, Step } from '../../src/engine/kernels/steps';
-import type { InputModifier } from '../../src/rules/rule-program';
+import { affineMod, identityMod, negativeMod, onesMod, positiveMod, squareMod, zeroMod, type InputModifier, type ParamModifier } from '../../src/rules/rule-program';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import type { RuleAssignment } from '../../src/rules/assignment';
 import { gpuSpecFor, kernelFor } from '../../src/engine/kernels/registry';
@@ -20,6 +20,8 @@ import { cpuEngine, gpuEngine, randomArray, relL2, rng } from './helpers/engines
 
 const TOL = 1e-5;
 const MODIFIERS: readonly InputModifier[] = ['identity', 'positive', 'negative', 'ones', 'low', 'high'];
+/** Every kind of weight modifier the rules use (w, w+, w-, gamma's w + 0.25 w+, up/down's mix, WSquare, Flat, 0). */
+const WEIGHT_MODS: readonly ParamModifier[] = [identityMod, positiveMod, negativeMod, affineMod(1, 0.25, 0), affineMod(0, 2, -1), squareMod, onesMod, zeroMod];
 
 let gpu: GPU;
 let device: GPUDevice;
@@ -105,6 +107,7 @@ interface Case {
   dilation: [number, number];
   bias: boolean;
   inputMod: InputModifier;
+  weightMod: ParamModifier;
   accumulate: boolean;
   seed: number;
 }
@@ -151,7 +154,7 @@ function steps(k: Case, variant: ConvVariant | undefined): StepPair {
   const s = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
   const out = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
   const rin = t.add(randomArray(g.n * g.c * g.h * g.w, random));
-  const common = { geom: g, x, weight, bounds, inputMod: k.inputMod, accumulate: k.accumulate, ...(variant ? { variant } : {}) };
+  const common = { geom: g, x, weight, weightMod: k.weightMod, bounds, inputMod: k.inputMod, accumulate: k.accumulate, ...(variant ? { variant } : {}) };
   return {
     forward: { kernel: 'conv2d', ...common, bias, out },
     relevance: { kernel: 'conv2d-relevance', ...common, s, rin },
@@ -159,16 +162,31 @@ function steps(k: Case, variant: ConvVariant | undefined): StepPair {
   };
 }
 
+/**
+ * ||gpu - cpu|| relative to the size of what was summed: with accumulate on, the result is the tensor's earlier
+ * contents plus the new values, and float32 rounds that sum relative to its parts, not to a result that cancels.
+ */
+function error(gpu: Float32Array, cpu: Float32Array, before: Float32Array, accumulate: boolean): number {
+  if (!accumulate) return relL2(gpu, cpu);
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < cpu.length; i++) {
+    d += (gpu[i]! - cpu[i]!) ** 2;
+    n += cpu[i]! ** 2 + before[i]! ** 2;
+  }
+  return Math.sqrt(d / n);
+}
+
 async function compare(k: Case, variant: ConvVariant | undefined, which: 'forward' | 'relevance' | 'both' = 'both'): Promise<void> {
   const { forward, relevance, tensors } = steps(k, variant);
   const label = `${variant ?? 'direct'} ${JSON.stringify(k)}`;
   if (which !== 'relevance') {
     const [a, b] = [cpuRun(forward, tensors, forward.out), await gpuRun(forward, tensors, forward.out)];
-    expect(relL2(b, a), `forward ${label}`).toBeLessThan(TOL);
+    expect(error(b, a, tensors.data[forward.out.id]!, k.accumulate), `forward ${label}`).toBeLessThan(TOL);
   }
   if (which !== 'forward') {
     const [a, b] = [cpuRun(relevance, tensors, relevance.rin), await gpuRun(relevance, tensors, relevance.rin)];
-    expect(relL2(b, a), `relevance ${label}`).toBeLessThan(TOL);
+    expect(error(b, a, tensors.data[relevance.rin.id]!, k.accumulate), `relevance ${label}`).toBeLessThan(TOL);
   }
 }
 
@@ -186,6 +204,7 @@ const base: Case = {
   dilation: [1, 1],
   bias: true,
   inputMod: 'identity',
+  weightMod: identityMod,
   accumulate: false,
   seed: 1,
 };
@@ -207,6 +226,8 @@ const convCase = fc
     // Two modifiers here (each combination of overrides compiles a pipeline, seconds on SwiftShader); the edge
     // cases below run all six.
     inputMod: fc.constantFrom<InputModifier>('identity', 'high'),
+    // Weight modifiers are uniforms, not overrides: every one of them costs no pipeline.
+    weightMod: fc.constantFrom(...WEIGHT_MODS),
     accumulate: fc.boolean(),
     seed: fc.integer({ min: 1, max: 1 << 30 }),
   })
@@ -241,7 +262,7 @@ describe('implicit GEMM kernels (variant gemm) match the float64 reference', () 
       // A whole tile of K-padding: K = 1.
       { cpg: 1, opg: 70, h: 10, w: 10 },
     ];
-    for (const [i, c] of cases.entries()) await compare({ ...base, ...c, seed: 100 + i }, 'gemm');
+    for (const [i, c] of cases.entries()) await compare({ ...base, weightMod: WEIGHT_MODS[i % WEIGHT_MODS.length]!, ...c, seed: 100 + i }, 'gemm');
   }, 300_000);
 });
 
@@ -257,16 +278,27 @@ describe('GEMV kernels (variant gemv, Linear layers) match the float64 reference
       for (const n of [1, 3]) {
         for (const inputMod of MODIFIERS) {
           const accumulate = i % 2 === 1;
-          await compare({ ...base, n, cpg: c, opg: o, inputMod, accumulate, bias: i % 3 !== 0, seed: 500 + i++ }, 'gemv');
+          await compare({ ...base, n, cpg: c, opg: o, inputMod, weightMod: WEIGHT_MODS[i % WEIGHT_MODS.length]!, accumulate, bias: i % 3 !== 0, seed: 500 + i++ }, 'gemv');
         }
       }
     }
   }, 300_000);
 
   it('Linear layers through the implicit GEMM (batch 20) and the direct kernel', async () => {
-    await compare({ ...base, n: 20, cpg: 70, opg: 33, inputMod: 'positive', seed: 7 }, 'gemm');
-    await compare({ ...base, n: 1, cpg: 77, opg: 33, inputMod: 'high', seed: 8 }, undefined);
+    await compare({ ...base, n: 20, cpg: 70, opg: 33, inputMod: 'positive', weightMod: negativeMod, seed: 7 }, 'gemm');
+    await compare({ ...base, n: 1, cpg: 77, opg: 33, inputMod: 'high', weightMod: affineMod(1, 0.25, 0), seed: 8 }, undefined);
   });
+});
+
+describe('every weight modifier, applied on load, matches the float64 reference on every kernel', () => {
+  it('direct, GEMM and GEMV kernels, forward and relevance', async () => {
+    const conv: Partial<Case> = { cpg: 18, opg: 20, h: 9, w: 8, kh: 3, kw: 3, pads: [1, 1, 1, 1], stride: [2, 1] };
+    for (const [i, weightMod] of WEIGHT_MODS.entries()) {
+      await compare({ ...base, ...conv, weightMod, inputMod: i % 2 ? 'positive' : 'identity', seed: 900 + i }, undefined);
+      await compare({ ...base, ...conv, weightMod, accumulate: i % 3 === 0, seed: 920 + i }, 'gemm');
+      await compare({ ...base, cpg: 70, opg: 20, weightMod, seed: 940 + i }, 'gemv');
+    }
+  }, 300_000);
 });
 
 describe('kernel selection by geometry', () => {

@@ -24,7 +24,13 @@ export class CpuProgramRunner implements ProgramRunner {
     const forward = shared.storage;
     if (forward.length === 0) forward.push(...program.tensors.slice(0, program.forwardTensors).map(allocate));
     this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map(allocate)];
-    this.mem = { get: (ref: TensorRef) => this.memory[ref.id]! };
+    // A tensor sharing storage by lifetime (buffer-reuse.ts) uses a prefix of it.
+    this.mem = {
+      get: (ref: TensorRef) => {
+        const m = this.memory[ref.id]!;
+        return m.length === ref.size ? m : m.subarray(0, ref.size);
+      },
+    };
   }
 
   async run(request: RunRequest): Promise<RunResult> {

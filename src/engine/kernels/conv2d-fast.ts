@@ -13,6 +13,7 @@ import denseRelevanceShader from '../../shaders/dense-relevance.wgsl?raw';
 import type { GpuKernelSpec, UniformField } from './kernel';
 import { inputModCode, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ConvVariant } from './steps';
 import { convUniforms } from './conv2d';
+import { weightModUniforms, withWeightModifier } from './weight-modifier';
 
 /** Output tile of the GEMM kernels (rows and columns) and their K chunk. */
 export const GEMM_TILE = 64;
@@ -71,18 +72,18 @@ function checkDense(g: ConvGeometry): void {
 
 export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> = {
   gemm: {
-    shader: gemmShader,
+    shader: withWeightModifier(gemmShader),
     overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => gemmUniforms(s.geom, s.out.size, forwardGemmShape(s.geom)),
+    uniforms: (s) => [...gemmUniforms(s.geom, s.out.size, forwardGemmShape(s.geom)), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     workgroups: (s) => gemmWorkgroups(forwardGemmShape(s.geom)),
   },
   gemv: {
-    shader: denseForwardShader,
+    shader: withWeightModifier(denseForwardShader),
     overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
     uniforms: (s) => {
       checkDense(s.geom);
-      return denseUniforms(s.geom);
+      return [...denseUniforms(s.geom), ...weightModUniforms(s.weightMod)];
     },
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     workgroups: (s) => [Math.ceil(s.geom.o / GEMV_ROWS), s.geom.n, 1],
@@ -91,18 +92,18 @@ export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> =
 
 export const conv2dRelevanceGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dRelevanceStep>> = {
   gemm: {
-    shader: relevanceGemmShader,
+    shader: withWeightModifier(relevanceGemmShader),
     overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ['u', s.geom.c / s.geom.groups], ['u', s.geom.o / s.geom.groups]],
+    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ['u', s.geom.c / s.geom.groups], ['u', s.geom.o / s.geom.groups], ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => gemmWorkgroups(relevanceGemmShape(s.geom)),
   },
   gemv: {
-    shader: denseRelevanceShader,
+    shader: withWeightModifier(denseRelevanceShader),
     overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
     uniforms: (s) => {
       checkDense(s.geom);
-      return denseUniforms(s.geom);
+      return [...denseUniforms(s.geom), ...weightModUniforms(s.weightMod)];
     },
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => [Math.ceil(s.geom.c / GEMV_COLUMNS), s.geom.n, 1],

@@ -2,13 +2,14 @@ import shader from '../../shaders/conv2d-relevance.wgsl?raw';
 import type { KernelDef } from './kernel';
 import { inputModCode, type Conv2dRelevanceStep } from './steps';
 import { convUniforms, modifyInput } from './conv2d';
+import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
 
 export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
   kind: 'conv2d-relevance',
   cpu(step, mem) {
     const g = step.geom;
     const x = mem.get(step.x);
-    const w = mem.get(step.weight);
+    const w = modifiedWeights(mem.get(step.weight), step.weightMod);
     const s = mem.get(step.s);
     const bounds = step.bounds ? mem.get(step.bounds) : null;
     const rin = mem.get(step.rin);
@@ -48,9 +49,9 @@ export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
     }
   },
   gpu: {
-    shader,
+    shader: withWeightModifier(shader),
     overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => convUniforms(s.geom, s.rin.size),
+    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     invocations: (s) => s.rin.size,
   },

@@ -2,6 +2,7 @@ import shader from '../../shaders/conv2d.wgsl?raw';
 import type { KernelDef, UniformField } from './kernel';
 import { inputModCode, type Conv2dStep, type ConvGeometry } from './steps';
 import type { InputModifier } from '../../rules/rule-program';
+import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
 
 export function convUniforms(g: ConvGeometry, total: number): UniformField[] {
   return [
@@ -36,7 +37,7 @@ export const conv2dKernel: KernelDef<Conv2dStep> = {
   cpu(step, mem) {
     const g = step.geom;
     const x = mem.get(step.x);
-    const w = mem.get(step.weight);
+    const w = modifiedWeights(mem.get(step.weight), step.weightMod);
     const bias = step.bias ? mem.get(step.bias) : null;
     const bounds = step.bounds ? mem.get(step.bounds) : null;
     const out = mem.get(step.out);
@@ -70,9 +71,9 @@ export const conv2dKernel: KernelDef<Conv2dStep> = {
     }
   },
   gpu: {
-    shader,
+    shader: withWeightModifier(shader),
     overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => convUniforms(s.geom, s.out.size),
+    uniforms: (s) => [...convUniforms(s.geom, s.out.size), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     invocations: (s) => s.out.size,
   },

@@ -33,12 +33,14 @@ export interface ConvGeometry {
  */
 export type ConvVariant = 'gemm' | 'gemv';
 
-/** out (+)= conv(input_mod(x), weight) + bias */
+/** out (+)= conv(input_mod(x), weight_mod(weight)) + bias */
 export interface Conv2dStep {
   readonly kernel: 'conv2d';
   readonly geom: ConvGeometry;
   readonly x: TensorRef;
   readonly weight: TensorRef;
+  /** The rule's weight modifier, applied as the kernel reads each weight (kernels/weight-modifier.ts). */
+  readonly weightMod: ParamModifier;
   readonly bias: TensorRef | null;
   /** ZBox bounds, [low per input channel, high per input channel]; needed for input modifiers low/high. */
   readonly bounds: TensorRef | null;
@@ -48,12 +50,14 @@ export interface Conv2dStep {
   readonly variant?: ConvVariant;
 }
 
-/** rin (+)= input_mod(x) * conv_transpose(s, weight): the LRP "multiply" pass. */
+/** rin (+)= input_mod(x) * conv_transpose(s, weight_mod(weight)): the LRP "multiply" pass. */
 export interface Conv2dRelevanceStep {
   readonly kernel: 'conv2d-relevance';
   readonly geom: ConvGeometry;
   readonly x: TensorRef;
   readonly weight: TensorRef;
+  /** The rule's weight modifier, applied as the kernel reads each weight (kernels/weight-modifier.ts). */
+  readonly weightMod: ParamModifier;
   readonly s: TensorRef;
   readonly bounds: TensorRef | null;
   readonly inputMod: InputModifier;

@@ -2,7 +2,7 @@
  * Forward and LRP relevance for every convolution-shaped layer (Linear, Conv2d, BatchNorm, average pools):
  * one implementation of the rule-program interpretation, driven by the layer's geometry and parameters.
  */
-import { isPlainForward, type Group } from '../../rules/rule-program';
+import { identityMod, isPlainForward, type Group } from '../../rules/rule-program';
 import type { TensorRef } from '../program';
 import type { ConvGeometry, ConvVariant } from '../kernels/steps';
 import { forwardGemmShape, GEMM_TILE, GEMV_COLUMNS, GEMV_ROWS, isDense, relevanceGemmShape, type GemmShape } from '../kernels/conv2d-fast';
@@ -49,6 +49,7 @@ export function emitConvForward(ctx: ForwardContext, layer: ConvLayer): TensorRe
     geom: layer.geom,
     x: ctx.inputs[0]!,
     weight: layer.weight,
+    weightMod: identityMod,
     bias: layer.bias,
     bounds: null,
     inputMod: 'identity',
@@ -105,7 +106,8 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
           kernel: 'conv2d',
           geom: layer.geom,
           x: xView,
-          weight: b.modified(layer.weight, term.weight),
+          weight: layer.weight,
+          weightMod: term.weight,
           bias,
           bounds,
           inputMod: term.input,
@@ -132,7 +134,8 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
         kernel: 'conv2d-relevance',
         geom: layer.geom,
         x: xView,
-        weight: b.modified(layer.weight, term.weight),
+        weight: layer.weight,
+        weightMod: term.weight,
         s,
         bounds,
         inputMod: term.input,
