@@ -11,7 +11,9 @@ import relevanceGemmShader from '../../shaders/conv2d-relevance-gemm.wgsl?raw';
 import denseForwardShader from '../../shaders/dense-forward.wgsl?raw';
 import denseRelevanceShader from '../../shaders/dense-relevance.wgsl?raw';
 import type { GpuKernelSpec, UniformField } from './kernel';
-import { inputModCode, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ConvVariant } from './steps';
+import { inputModCode, isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ConvVariant } from './steps';
+
+export { isDense };
 import { convUniforms } from './conv2d';
 import { weightModUniforms, withWeightModifier } from './weight-modifier';
 
@@ -48,10 +50,6 @@ export function relevanceGemmShape(g: ConvGeometry): GemmShape {
   };
 }
 
-/** A Linear layer as the conv steps see it: a 1x1 convolution of a 1x1 image, ungrouped and unpadded. */
-export function isDense(g: ConvGeometry): boolean {
-  return g.h === 1 && g.w === 1 && g.oh === 1 && g.ow === 1 && g.kh === 1 && g.kw === 1 && g.groups === 1 && g.padTop === 0 && g.padLeft === 0;
-}
 
 /** conv2d-gemm.wgsl's Params: the convolution's, then C/groups, O/groups, K and N of the GEMM. */
 function gemmUniforms(g: ConvGeometry, total: number, shape: GemmShape): UniformField[] {

@@ -1,39 +1,51 @@
 import shader from '../../shaders/conv2d-relevance.wgsl?raw';
 import type { KernelDef } from './kernel';
-import { inputModCode, type Conv2dRelevanceStep } from './steps';
-import { convUniforms, modifyInput } from './conv2d';
+import { inputModCode, isDense, type Conv2dRelevanceStep } from './steps';
+import { convUniforms, modifiedInput, tapRanges } from './conv2d';
 import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
 
 export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
   kind: 'conv2d-relevance',
+  // Scatter form of the transposed convolution, in the forward kernel's loop order: each weight once per output
+  // plane, over the rows and columns it reaches. Outputs whose s is 0 are skipped, as they contribute nothing.
   cpu(step, mem) {
     const g = step.geom;
-    const x = mem.get(step.x);
+    const bounds = step.bounds ? mem.get(step.bounds) : null;
+    const x = modifiedInput(mem.get(step.x), step.inputMod, bounds, g);
     const w = modifiedWeights(mem.get(step.weight), step.weightMod);
     const s = mem.get(step.s);
-    const bounds = step.bounds ? mem.get(step.bounds) : null;
     const rin = mem.get(step.rin);
     const cpg = g.c / g.groups;
     const opg = g.o / g.groups;
-    // Scatter form of the transposed convolution: each output's s flows back along its weights.
     const acc = new Float64Array(g.n * g.c * g.h * g.w);
-    for (let n = 0; n < g.n; n++) {
-      for (let o = 0; o < g.o; o++) {
-        const grp = Math.floor(o / opg);
-        for (let oy = 0; oy < g.oh; oy++) {
-          for (let ox = 0; ox < g.ow; ox++) {
-            const sv = s[((n * g.o + o) * g.oh + oy) * g.ow + ox]!;
-            if (sv === 0) continue;
-            for (let ci = 0; ci < cpg; ci++) {
-              const ch = grp * cpg + ci;
-              for (let ky = 0; ky < g.kh; ky++) {
-                const iy = oy * g.strideH + ky * g.dilH - g.padTop;
-                if (iy < 0 || iy >= g.h) continue;
-                for (let kx = 0; kx < g.kw; kx++) {
-                  const ix = ox * g.strideW + kx * g.dilW - g.padLeft;
-                  if (ix < 0 || ix >= g.w) continue;
-                  const at = ((n * g.c + ch) * g.h + iy) * g.w + ix;
-                  acc[at] = acc[at]! + w[((o * cpg + ci) * g.kh + ky) * g.kw + kx]! * sv;
+    if (isDense(g)) {
+      for (let n = 0; n < g.n; n++) {
+        for (let o = 0; o < g.o; o++) {
+          const sv = s[n * g.o + o]!;
+          if (sv === 0) continue;
+          for (let ci = 0, wi = o * g.c, ai = n * g.c; ci < g.c; ci++) acc[ai + ci] = acc[ai + ci]! + w[wi + ci]! * sv;
+        }
+      }
+    } else {
+      const rows = tapRanges(g.kh, g.oh, g.h, g.strideH, g.dilH, g.padTop);
+      const cols = tapRanges(g.kw, g.ow, g.w, g.strideW, g.dilW, g.padLeft);
+      for (let n = 0; n < g.n; n++) {
+        for (let o = 0; o < g.o; o++) {
+          const sPlane = (n * g.o + o) * g.oh * g.ow;
+          const grp = Math.floor(o / opg);
+          for (let ci = 0; ci < cpg; ci++) {
+            const aPlane = (n * g.c + grp * cpg + ci) * g.h * g.w;
+            for (let ky = 0; ky < g.kh; ky++) {
+              for (let kx = 0; kx < g.kw; kx++) {
+                const wv = w[((o * cpg + ci) * g.kh + ky) * g.kw + kx]!;
+                const [ox0, ox1] = [cols[2 * kx]!, cols[2 * kx + 1]!];
+                for (let oy = rows[2 * ky]!; oy <= rows[2 * ky + 1]!; oy++) {
+                  const aRow = aPlane + (oy * g.strideH + ky * g.dilH - g.padTop) * g.w + kx * g.dilW - g.padLeft;
+                  const sRow = sPlane + oy * g.ow;
+                  for (let ox = ox0; ox <= ox1; ox++) {
+                    const sv = s[sRow + ox]!;
+                    if (sv !== 0) acc[aRow + ox * g.strideW] = acc[aRow + ox * g.strideW]! + wv * sv;
+                  }
                 }
               }
             }
@@ -41,10 +53,8 @@ export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
         }
       }
     }
-    const plane = g.h * g.w;
     for (let i = 0; i < acc.length; i++) {
-      const ch = Math.floor(i / plane) % g.c;
-      const r = modifyInput(step.inputMod, x[i]!, ch, bounds, g.c) * acc[i]!;
+      const r = x[i]! * acc[i]!;
       rin[i] = step.accumulate ? rin[i]! + r : r;
     }
   },

@@ -1,6 +1,6 @@
 import shader from '../../shaders/conv2d.wgsl?raw';
 import type { KernelDef, UniformField } from './kernel';
-import { inputModCode, type Conv2dStep, type ConvGeometry } from './steps';
+import { inputModCode, isDense, type Conv2dStep, type ConvGeometry } from './steps';
 import type { InputModifier } from '../../rules/rule-program';
 import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
 
@@ -32,41 +32,86 @@ export function modifyInput(mod: InputModifier, v: number, ch: number, bounds: F
   }
 }
 
+/** The input as a term sees it, over the whole tensor (padded positions are the loops' concern: they read none). */
+export function modifiedInput(x: Float64Array, mod: InputModifier, bounds: Float64Array | null, g: ConvGeometry): Float64Array {
+  if (mod === 'identity') return x;
+  const out = new Float64Array(x.length);
+  if (mod === 'positive') for (let i = 0; i < x.length; i++) out[i] = Math.max(x[i]!, 0);
+  else if (mod === 'negative') for (let i = 0; i < x.length; i++) out[i] = Math.min(x[i]!, 0);
+  else if (mod === 'ones') out.fill(1);
+  else {
+    // ZBox's bounds: one value per channel, the same over the channel's plane.
+    const plane = g.h * g.w;
+    for (let i = 0; i < x.length; i++) out[i] = modifyInput(mod, x[i]!, Math.floor(i / plane) % g.c, bounds, g.c);
+  }
+  return out;
+}
+
+/**
+ * For each kernel tap along one axis, the output positions whose input position (out * stride + tap * dilation -
+ * pad) falls inside the input: [first, last] (first > last when none does).
+ */
+export function tapRanges(taps: number, outSize: number, inSize: number, stride: number, dilation: number, pad: number): Int32Array {
+  const r = new Int32Array(2 * taps);
+  for (let t = 0; t < taps; t++) {
+    const offset = t * dilation - pad;
+    r[2 * t] = Math.max(0, Math.ceil(-offset / stride));
+    r[2 * t + 1] = Math.min(outSize - 1, Math.floor((inSize - 1 - offset) / stride));
+  }
+  return r;
+}
+
 export const conv2dKernel: KernelDef<Conv2dStep> = {
   kind: 'conv2d',
+  // Loop order for a CPU: per output plane, each weight once, over the rows and columns it touches (a strided
+  // multiply-add along a row). Each output still sums its taps in (channel, ky, kx) order from 0, then the bias:
+  // the same float64 sums as one output at a time.
   cpu(step, mem) {
     const g = step.geom;
-    const x = mem.get(step.x);
+    const bounds = step.bounds ? mem.get(step.bounds) : null;
+    const x = modifiedInput(mem.get(step.x), step.inputMod, bounds, g);
     const w = modifiedWeights(mem.get(step.weight), step.weightMod);
     const bias = step.bias ? mem.get(step.bias) : null;
-    const bounds = step.bounds ? mem.get(step.bounds) : null;
     const out = mem.get(step.out);
     const cpg = g.c / g.groups;
     const opg = g.o / g.groups;
+    const write = (idx: number, acc: number) => {
+      out[idx] = step.accumulate ? out[idx]! + acc : acc;
+    };
+    if (isDense(g)) {
+      for (let n = 0; n < g.n; n++) {
+        for (let o = 0; o < g.o; o++) {
+          let acc = 0;
+          for (let ci = 0, wi = o * g.c, xi = n * g.c; ci < g.c; ci++) acc += x[xi + ci]! * w[wi + ci]!;
+          write(n * g.o + o, bias ? acc + bias[o]! : acc);
+        }
+      }
+      return;
+    }
+    const rows = tapRanges(g.kh, g.oh, g.h, g.strideH, g.dilH, g.padTop);
+    const cols = tapRanges(g.kw, g.ow, g.w, g.strideW, g.dilW, g.padLeft);
+    const plane = g.oh * g.ow;
+    const acc = new Float64Array(plane);
     for (let n = 0; n < g.n; n++) {
       for (let o = 0; o < g.o; o++) {
+        acc.fill(0);
         const grp = Math.floor(o / opg);
-        for (let oy = 0; oy < g.oh; oy++) {
-          for (let ox = 0; ox < g.ow; ox++) {
-            let acc = 0;
-            for (let ci = 0; ci < cpg; ci++) {
-              const ch = grp * cpg + ci;
-              for (let ky = 0; ky < g.kh; ky++) {
-                const iy = oy * g.strideH + ky * g.dilH - g.padTop;
-                if (iy < 0 || iy >= g.h) continue;
-                for (let kx = 0; kx < g.kw; kx++) {
-                  const ix = ox * g.strideW + kx * g.dilW - g.padLeft;
-                  if (ix < 0 || ix >= g.w) continue;
-                  const v = modifyInput(step.inputMod, x[((n * g.c + ch) * g.h + iy) * g.w + ix]!, ch, bounds, g.c);
-                  acc += v * w[((o * cpg + ci) * g.kh + ky) * g.kw + kx]!;
-                }
+        for (let ci = 0; ci < cpg; ci++) {
+          const xPlane = (n * g.c + grp * cpg + ci) * g.h * g.w;
+          for (let ky = 0; ky < g.kh; ky++) {
+            for (let kx = 0; kx < g.kw; kx++) {
+              const wv = w[((o * cpg + ci) * g.kh + ky) * g.kw + kx]!;
+              const [ox0, ox1] = [cols[2 * kx]!, cols[2 * kx + 1]!];
+              for (let oy = rows[2 * ky]!; oy <= rows[2 * ky + 1]!; oy++) {
+                const xRow = xPlane + (oy * g.strideH + ky * g.dilH - g.padTop) * g.w + kx * g.dilW - g.padLeft;
+                const aRow = oy * g.ow;
+                for (let ox = ox0; ox <= ox1; ox++) acc[aRow + ox] = acc[aRow + ox]! + x[xRow + ox * g.strideW]! * wv;
               }
             }
-            if (bias) acc += bias[o]!;
-            const idx = ((n * g.o + o) * g.oh + oy) * g.ow + ox;
-            out[idx] = step.accumulate ? out[idx]! + acc : acc;
           }
         }
+        const base = (n * g.o + o) * plane;
+        for (let i = 0; i < plane; i++) write(base + i, bias ? acc[i]! + bias[o]! : acc[i]!);
       }
     }
   },

@@ -25,6 +25,11 @@ export interface ConvGeometry {
   readonly groups: number;
 }
 
+/** A Linear layer as the conv steps see it: a 1x1 convolution of a 1x1 image, ungrouped and unpadded. */
+export function isDense(g: ConvGeometry): boolean {
+  return g.h === 1 && g.w === 1 && g.oh === 1 && g.ow === 1 && g.kh === 1 && g.kw === 1 && g.groups === 1 && g.padTop === 0 && g.padLeft === 0;
+}
+
 /**
  * Which GPU kernel runs a conv2d or conv2d-relevance step (the CPU reference is the same for all): absent, the
  * direct kernel (one invocation per element written); 'gemm', the tiled implicit GEMM; 'gemv', the
