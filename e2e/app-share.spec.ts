@@ -436,12 +436,16 @@ test('a link carries the compare view: B (a preset or a snapshot), the settings,
   const link = await copyLink(page);
   expect(decodeShareState(link).compare).toEqual({ preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 16, baseline: 'mean', steps: 4 } });
 
-  const first = await freshPage(browser, baseURL!);
-  await first.page.goto(link);
-  // The receiver's Compare tab opens and the comparison runs by itself.
-  await expect(first.page.getByTestId('compare-diff')).toBeVisible({ timeout: 90_000 });
-  expect(await compareView(first.page)).toEqual(sent);
-  await first.close();
+  /** Opens a link in a fresh context: the receiver's Compare tab opens and the comparison runs by itself. */
+  const received = async (url: string) => {
+    const receiver = await freshPage(browser, baseURL!);
+    await receiver.page.goto(url);
+    await expect(receiver.page.getByTestId('compare-diff')).toBeVisible({ timeout: 90_000 });
+    const view = await compareView(receiver.page);
+    await receiver.close();
+    return view;
+  };
+  expect(await received(link)).toEqual(sent);
 
   // A snapshot as B, then another preset for A: the link names both, and the receiver's menu offers the snapshot.
   await panel.getByRole('button', { name: 'Snapshot current rules as B' }).click();
@@ -454,11 +458,7 @@ test('a link carries the compare view: B (a preset or a snapshot), the settings,
   expect(sent2.captions.slice(0, 2)).toEqual(['A: EpsilonPlusFlat + 1 layer rule', 'B: snapshot: captum-default']);
   const link2 = await copyLink(page);
   expect(decodeShareState(link2).compare).toMatchObject({ preset: 'captum-default', label: 'snapshot: captum-default' });
-  const second = await freshPage(browser, baseURL!);
-  await second.page.goto(link2);
-  await expect(second.page.getByTestId('compare-diff')).toBeVisible({ timeout: 90_000 });
-  expect(await compareView(second.page)).toEqual(sent2);
-  await second.close();
+  expect(await received(link2)).toEqual(sent2);
 
   // Another tab: the link no longer carries the comparison.
   await panel.getByRole('tab', { name: 'Evaluate' }).click();
