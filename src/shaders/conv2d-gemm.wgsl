@@ -4,17 +4,17 @@
 //   m = output channel within the group (M = O/groups); q = n*OH*OW + oy*OW + ox (batch folded in: N = N*OH*OW);
 //   k = (ci*KH + ky)*KW + kx (K = C/groups*KH*KW); A[m, k] = wmod(weight[(g*M + m)*K + k]) (rows contiguous in k);
 //   B[k, q] = input_mod(x[n, g*C/groups + ci, oy*sh + ky*dh - pad_top, ox*sw + kx*dw - pad_left]), 0 when padded.
-// Bindings: 0 uniform Params; 1 x [N,C,H,W]; 2 weight [O, C/groups, KH, KW]; 3 bias [O] (read when HAS_BIAS);
-//           4 bounds [2C] = ZBox low then high per input channel (read when INPUT_MOD is 4 or 5);
+// Bindings: 0 uniform Params; 1 x [N,C,H,W]; 2 weight [O, C/groups, KH, KW]; 3 bias [O] (read when has_bias);
+//           4 bounds [2C] = ZBox low then high per input channel (read when input_mod is 4 or 5);
 //           5 out [N,O,OH,OW] (written).
 // Dispatch: workgroup_size (16, 16); workgroups [ceil(N*OH*OW / 64), ceil(M / 64), groups]. A workgroup computes a
 //           64x64 tile of C: invocation (tx, ty) the 4x4 register block of rows 4ty.. and columns 4tx... K advances
 //           in chunks of 16: A (16x64, k-major) and B (16x64) are staged in workgroup memory by coalesced loads
 //           (adjacent invocations on adjacent k for A, adjacent pixels for B; the input modifier is applied while
 //           staging B), then each invocation does 16 rank-1 updates of its block from two vec4 reads (A's rows
-//           are padded by one vec4 against bank conflicts). Bias and ACCUMULATE are applied in the epilogue.
-// Overrides: INPUT_MOD 0 identity, 1 positive part, 2 negative part, 3 ones, 4 low bound, 5 high bound;
-//            HAS_BIAS, ACCUMULATE (0/1). Sizes are uniforms, so one pipeline serves every shape.
+//           are padded by one vec4 against bank conflicts). Bias and accumulate are applied in the epilogue.
+// Modes (uniforms, not override constants: one pipeline serves every rule and every shape): input_mod 0 identity,
+//            1 positive part, 2 negative part, 3 ones, 4 low bound, 5 high bound; has_bias, accumulate (0/1).
 // Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
 // load, set by the wm_ uniforms.
 
@@ -25,12 +25,10 @@ struct Params {
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32, cpg: u32, opg: u32, k_total: u32,
   cols: u32,
+  input_mod: u32, has_bias: u32, accumulate: u32,
   wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
-override INPUT_MOD: u32 = 0u;
-override HAS_BIAS: u32 = 1u;
-override ACCUMULATE: u32 = 0u;
 
 const TILE: u32 = 64u;
 const KC: u32 = 16u;
@@ -49,7 +47,7 @@ var<workgroup> a_tile: array<vec4f, 272>;
 var<workgroup> b_tile: array<vec4f, 256>;
 
 fn modify_input(v: f32, ch: u32) -> f32 {
-  switch INPUT_MOD {
+  switch p.input_mod {
     case 1u: { return max(v, 0.0); }
     case 2u: { return min(v, 0.0); }
     case 3u: { return 1.0; }
@@ -62,12 +60,12 @@ fn modify_input(v: f32, ch: u32) -> f32 {
 // Writes output channel o at this invocation's 4 columns (offset of column j: col_off[j] + o * OH*OW).
 fn store_row(o: u32, v: vec4f, col_off: vec4u, col_ok: vec4<bool>, plane: u32) {
   var b = 0.0;
-  if (HAS_BIAS == 1u) { b = bias[o]; }
+  if (p.has_bias == 1u) { b = bias[o]; }
   for (var j = 0u; j < 4u; j++) {
     if (col_ok[j]) {
       let idx = col_off[j] + o * plane;
       var r = v[j] + b;
-      if (ACCUMULATE == 1u) { r += out[idx]; }
+      if (p.accumulate == 1u) { r += out[idx]; }
       out[idx] = r;
     }
   }

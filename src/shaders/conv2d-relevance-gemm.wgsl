@@ -21,7 +21,7 @@
 //           A workgroup computes a 64x64 tile of C, invocation (tx, ty) the 4x4 register block of rows 4ty.. and
 //           columns 4tx..; K advances in chunks of 16 staged in workgroup memory, with the layout of
 //           conv2d-gemm.wgsl.
-// Overrides: INPUT_MOD (as in conv2d.wgsl), ACCUMULATE (0/1).
+// Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
 // Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
 // load, set by the wm_ uniforms.
 
@@ -31,11 +31,10 @@ struct Params {
   kh: u32, kw: u32, stride_h: u32, stride_w: u32,
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32, cpg: u32, opg: u32,
+  input_mod: u32, accumulate: u32,
   wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
-override INPUT_MOD: u32 = 0u;
-override ACCUMULATE: u32 = 0u;
 
 const TILE: u32 = 64u;
 const KC: u32 = 16u;
@@ -54,7 +53,7 @@ var<workgroup> a_tile: array<vec4f, 272>;
 var<workgroup> b_tile: array<vec4f, 256>;
 
 fn modify_input(v: f32, ch: u32) -> f32 {
-  switch INPUT_MOD {
+  switch p.input_mod {
     case 1u: { return max(v, 0.0); }
     case 2u: { return min(v, 0.0); }
     case 3u: { return 1.0; }
@@ -108,7 +107,7 @@ fn store_row(ch: u32, v: vec4f, col_off: vec4u, col_ok: vec4<bool>, hw: u32) {
     if (col_ok[j]) {
       let idx = col_off[j] + ch * hw;
       var r = modify_input(x[idx], ch) * v[j];
-      if (ACCUMULATE == 1u) { r += rin[idx]; }
+      if (p.accumulate == 1u) { r += rin[idx]; }
       rin[idx] = r;
     }
   }

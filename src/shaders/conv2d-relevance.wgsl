@@ -4,7 +4,7 @@
 //           2 weight [O, C/groups, KH, KW]; 3 s [N,O,OH,OW]; 4 bounds [2C] (ZBox low, high per channel);
 //           5 rin [N,C,H,W] (written).
 // Dispatch: one invocation per input element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
-// Overrides: INPUT_MOD (as in conv2d.wgsl), ACCUMULATE (0/1).
+// Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
 // Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
 // load, set by the wm_ uniforms.
 
@@ -14,11 +14,10 @@ struct Params {
   kh: u32, kw: u32, stride_h: u32, stride_w: u32,
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32,
+  input_mod: u32, accumulate: u32,
   wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
-override INPUT_MOD: u32 = 0u;
-override ACCUMULATE: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -28,7 +27,7 @@ override ACCUMULATE: u32 = 0u;
 @group(0) @binding(5) var<storage, read_write> rin: array<f32>;
 
 fn modify_input(v: f32, ch: u32) -> f32 {
-  switch INPUT_MOD {
+  switch p.input_mod {
     case 1u: { return max(v, 0.0); }
     case 2u: { return min(v, 0.0); }
     case 3u: { return 1.0; }
@@ -70,6 +69,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     }
   }
   var r = modify_input(x[idx], ch) * acc;
-  if (ACCUMULATE == 1u) { r += rin[idx]; }
+  if (p.accumulate == 1u) { r += rin[idx]; }
   rin[idx] = r;
 }

@@ -1,12 +1,12 @@
 // Direct grouped 2-D convolution, NCHW: out (+)= conv(input_mod(x), weight) + bias.
 // Linear layers run here as 1x1 convolutions on 1x1 images; BatchNorm and average pools as depthwise ones.
-// Bindings: 0 uniform Params; 1 x [N,C,H,W]; 2 weight [O, C/groups, KH, KW]; 3 bias [O] (read when HAS_BIAS);
-//           4 bounds [2C] = ZBox low then high per input channel (read when INPUT_MOD is 4 or 5);
+// Bindings: 0 uniform Params; 1 x [N,C,H,W]; 2 weight [O, C/groups, KH, KW]; 3 bias [O] (read when has_bias);
+//           4 bounds [2C] = ZBox low then high per input channel (read when input_mod is 4 or 5);
 //           5 out [N,O,OH,OW] (written).
 // Dispatch: one invocation per output element, workgroup_size 64; workgroups fill x then y, so the flat index is
 //           gid.x + gid.y * num_workgroups.x * 64 (keeps each dimension under 65535).
-// Overrides: INPUT_MOD 0 identity, 1 positive part, 2 negative part, 3 ones, 4 low bound, 5 high bound;
-//            HAS_BIAS, ACCUMULATE (0/1). Padded positions contribute 0 whatever the modifier.
+// Modes (uniforms, not override constants: one pipeline serves every rule and every shape): input_mod 0 identity,
+//            1 positive part, 2 negative part, 3 ones, 4 low bound, 5 high bound; has_bias, accumulate (0/1). Padded positions contribute 0 whatever the modifier.
 // Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
 // load, set by the wm_ uniforms.
 
@@ -16,12 +16,10 @@ struct Params {
   kh: u32, kw: u32, stride_h: u32, stride_w: u32,
   pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
   total: u32,
+  input_mod: u32, has_bias: u32, accumulate: u32,
   wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
-override INPUT_MOD: u32 = 0u;
-override HAS_BIAS: u32 = 1u;
-override ACCUMULATE: u32 = 0u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -31,7 +29,7 @@ override ACCUMULATE: u32 = 0u;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 
 fn modify_input(v: f32, ch: u32) -> f32 {
-  switch INPUT_MOD {
+  switch p.input_mod {
     case 1u: { return max(v, 0.0); }
     case 2u: { return min(v, 0.0); }
     case 3u: { return 1.0; }
@@ -67,7 +65,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
       }
     }
   }
-  if (HAS_BIAS == 1u) { acc += bias[o]; }
-  if (ACCUMULATE == 1u) { acc += out[idx]; }
+  if (p.has_bias == 1u) { acc += bias[o]; }
+  if (p.accumulate == 1u) { acc += out[idx]; }
   out[idx] = acc;
 }

@@ -1,24 +1,22 @@
 // Linear layer forward as a matrix-vector product (the conv2d step of a 1x1 convolution on a 1x1 image):
 // out[n, o] (+)= sum_j wmod(weight[o, j]) * input_mod(x[n, j]) + bias[o].
-// Bindings: 0 uniform Params; 1 x [N, C]; 2 weight [O, C]; 3 bias [O] (read when HAS_BIAS); 4 bounds [2C] = ZBox low
-//           then high per input feature (read when INPUT_MOD is 4 or 5); 5 out [N, O] (written).
+// Bindings: 0 uniform Params; 1 x [N, C]; 2 weight [O, C]; 3 bias [O] (read when has_bias); 4 bounds [2C] = ZBox low
+//           then high per input feature (read when input_mod is 4 or 5); 5 out [N, O] (written).
 // Dispatch: workgroup_size 64; workgroups [ceil(O / 8), N, 1]. A workgroup computes 8 outputs of batch row
 //           workgroup_id.y: invocation t reads features j = t, t + 64, ... of x once and of the 8 weight rows
 //           (adjacent invocations on adjacent addresses: coalesced), keeping 8 partial sums in registers; the
 //           8 x 64 partial sums are then reduced in two rounds through workgroup memory (2 barriers). Bias and
-//           ACCUMULATE are applied by the invocation that writes.
-// Overrides: INPUT_MOD (as in conv2d.wgsl), HAS_BIAS, ACCUMULATE (0/1).
+//           accumulate are applied by the invocation that writes.
+// Modes (uniforms, as in conv2d.wgsl): input_mod, has_bias, accumulate.
 // Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
 // load, set by the wm_ uniforms.
 
 struct Params {
   n: u32, c: u32, o: u32,
+  input_mod: u32, has_bias: u32, accumulate: u32,
   wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
-override INPUT_MOD: u32 = 0u;
-override HAS_BIAS: u32 = 1u;
-override ACCUMULATE: u32 = 0u;
 
 const ROWS: u32 = 8u;
 const THREADS: u32 = 64u;
@@ -35,7 +33,7 @@ var<workgroup> partial: array<f32, 512>;
 var<workgroup> sums: array<f32, 64>;
 
 fn modify_input(v: f32, j: u32) -> f32 {
-  switch INPUT_MOD {
+  switch p.input_mod {
     case 1u: { return max(v, 0.0); }
     case 2u: { return min(v, 0.0); }
     case 3u: { return 1.0; }
@@ -81,9 +79,9 @@ fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3
   if (t < ROWS && row < p.o) {
     var r = 0.0;
     for (var i = 0u; i < 8u; i++) { r += sums[t * 8u + i]; }
-    if (HAS_BIAS == 1u) { r += bias[row]; }
+    if (p.has_bias == 1u) { r += bias[row]; }
     let idx = wg.y * p.o + row;
-    if (ACCUMULATE == 1u) { r += out[idx]; }
+    if (p.accumulate == 1u) { r += out[idx]; }
     out[idx] = r;
   }
 }

@@ -6,17 +6,16 @@
 //           j = 64 * workgroup_id.x + tx (adjacent invocations read adjacent weights of a row: coalesced) and the
 //           outputs k = ty, ty + 4, ...; the 4 partial sums per feature meet in workgroup memory (1 barrier) and
 //           row ty = 0 multiplies by input_mod(x) and writes.
-// Overrides: INPUT_MOD (as in conv2d.wgsl), ACCUMULATE (0/1).
+// Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
 // Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
 // load, set by the wm_ uniforms.
 
 struct Params {
   n: u32, c: u32, o: u32,
+  input_mod: u32, accumulate: u32,
   wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
 }
 
-override INPUT_MOD: u32 = 0u;
-override ACCUMULATE: u32 = 0u;
 
 const COLUMNS: u32 = 64u;
 const SLICES: u32 = 4u;
@@ -31,7 +30,7 @@ const SLICES: u32 = 4u;
 var<workgroup> partial: array<f32, 256>;
 
 fn modify_input(v: f32, j: u32) -> f32 {
-  switch INPUT_MOD {
+  switch p.input_mod {
     case 1u: { return max(v, 0.0); }
     case 2u: { return min(v, 0.0); }
     case 3u: { return 1.0; }
@@ -61,7 +60,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wg: vec
     let sum = (partial[lid.x] + partial[COLUMNS + lid.x]) + (partial[2u * COLUMNS + lid.x] + partial[3u * COLUMNS + lid.x]);
     let idx = wg.y * p.c + j;
     var r = modify_input(x[idx], j) * sum;
-    if (ACCUMULATE == 1u) { r += rin[idx]; }
+    if (p.accumulate == 1u) { r += rin[idx]; }
     rin[idx] = r;
   }
 }

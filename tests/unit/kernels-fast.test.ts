@@ -223,10 +223,8 @@ const convCase = fc
     pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
     dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
     bias: fc.boolean(),
-    // Two modifiers here (each combination of overrides compiles a pipeline, seconds on SwiftShader); the edge
-    // cases below run all six.
-    inputMod: fc.constantFrom<InputModifier>('identity', 'high'),
-    // Weight modifiers are uniforms, not overrides: every one of them costs no pipeline.
+    // Modifiers, bias and accumulate are uniforms, not override constants: one pipeline per shader serves them all.
+    inputMod: fc.constantFrom(...MODIFIERS),
     weightMod: fc.constantFrom(...WEIGHT_MODS),
     accumulate: fc.boolean(),
     seed: fc.integer({ min: 1, max: 1 << 30 }),

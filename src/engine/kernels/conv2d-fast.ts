@@ -11,10 +11,10 @@ import relevanceGemmShader from '../../shaders/conv2d-relevance-gemm.wgsl?raw';
 import denseForwardShader from '../../shaders/dense-forward.wgsl?raw';
 import denseRelevanceShader from '../../shaders/dense-relevance.wgsl?raw';
 import type { GpuKernelSpec, UniformField } from './kernel';
-import { inputModCode, isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ConvVariant } from './steps';
+import { isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ConvVariant } from './steps';
 
 export { isDense };
-import { convUniforms } from './conv2d';
+import { convUniforms, forwardModes, relevanceModes } from './conv2d';
 import { weightModUniforms, withWeightModifier } from './weight-modifier';
 
 /** Output tile of the GEMM kernels (rows and columns) and their K chunk. */
@@ -71,17 +71,17 @@ function checkDense(g: ConvGeometry): void {
 export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> = {
   gemm: {
     shader: withWeightModifier(gemmShader),
-    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => [...gemmUniforms(s.geom, s.out.size, forwardGemmShape(s.geom)), ...weightModUniforms(s.weightMod)],
+    overrides: () => ({}),
+    uniforms: (s) => [...gemmUniforms(s.geom, s.out.size, forwardGemmShape(s.geom)), ...forwardModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     workgroups: (s) => gemmWorkgroups(forwardGemmShape(s.geom)),
   },
   gemv: {
     shader: withWeightModifier(denseForwardShader),
-    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
+    overrides: () => ({}),
     uniforms: (s) => {
       checkDense(s.geom);
-      return [...denseUniforms(s.geom), ...weightModUniforms(s.weightMod)];
+      return [...denseUniforms(s.geom), ...forwardModes(s), ...weightModUniforms(s.weightMod)];
     },
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     workgroups: (s) => [Math.ceil(s.geom.o / GEMV_ROWS), s.geom.n, 1],
@@ -91,17 +91,17 @@ export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> =
 export const conv2dRelevanceGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dRelevanceStep>> = {
   gemm: {
     shader: withWeightModifier(relevanceGemmShader),
-    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ['u', s.geom.c / s.geom.groups], ['u', s.geom.o / s.geom.groups], ...weightModUniforms(s.weightMod)],
+    overrides: () => ({}),
+    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ['u', s.geom.c / s.geom.groups], ['u', s.geom.o / s.geom.groups], ...relevanceModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => gemmWorkgroups(relevanceGemmShape(s.geom)),
   },
   gemv: {
     shader: withWeightModifier(denseRelevanceShader),
-    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
+    overrides: () => ({}),
     uniforms: (s) => {
       checkDense(s.geom);
-      return [...denseUniforms(s.geom), ...weightModUniforms(s.weightMod)];
+      return [...denseUniforms(s.geom), ...relevanceModes(s), ...weightModUniforms(s.weightMod)];
     },
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => [Math.ceil(s.geom.c / GEMV_COLUMNS), s.geom.n, 1],

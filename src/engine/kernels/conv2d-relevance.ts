@@ -1,7 +1,7 @@
 import shader from '../../shaders/conv2d-relevance.wgsl?raw';
 import type { KernelDef } from './kernel';
-import { inputModCode, isDense, type Conv2dRelevanceStep } from './steps';
-import { convUniforms, modifiedInput, tapRanges } from './conv2d';
+import { isDense, type Conv2dRelevanceStep } from './steps';
+import { convUniforms, modifiedInput, relevanceModes, tapRanges } from './conv2d';
 import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
 
 export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
@@ -60,8 +60,8 @@ export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
   },
   gpu: {
     shader: withWeightModifier(shader),
-    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ...weightModUniforms(s.weightMod)],
+    overrides: () => ({}),
+    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ...relevanceModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     invocations: (s) => s.rin.size,
   },

@@ -1,8 +1,17 @@
 import shader from '../../shaders/conv2d.wgsl?raw';
 import type { KernelDef, UniformField } from './kernel';
-import { inputModCode, isDense, type Conv2dStep, type ConvGeometry } from './steps';
+import { inputModCode, isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry } from './steps';
 import type { InputModifier } from '../../rules/rule-program';
 import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
+
+/**
+ * The forward conv shaders' modes (input modifier, bias, accumulate): uniforms rather than override constants, so
+ * one pipeline per shader serves every rule (each override combination would compile a pipeline of its own).
+ */
+export const forwardModes = (s: Conv2dStep): UniformField[] => [['u', inputModCode[s.inputMod]], ['u', s.bias ? 1 : 0], ['u', s.accumulate ? 1 : 0]];
+
+/** The transposed-pass shaders' modes (input modifier, accumulate), as forwardModes. */
+export const relevanceModes = (s: Conv2dRelevanceStep): UniformField[] => [['u', inputModCode[s.inputMod]], ['u', s.accumulate ? 1 : 0]];
 
 export function convUniforms(g: ConvGeometry, total: number): UniformField[] {
   return [
@@ -117,8 +126,8 @@ export const conv2dKernel: KernelDef<Conv2dStep> = {
   },
   gpu: {
     shader: withWeightModifier(shader),
-    overrides: (s) => ({ INPUT_MOD: inputModCode[s.inputMod], HAS_BIAS: s.bias ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => [...convUniforms(s.geom, s.out.size), ...weightModUniforms(s.weightMod)],
+    overrides: () => ({}),
+    uniforms: (s) => [...convUniforms(s.geom, s.out.size), ...forwardModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     invocations: (s) => s.out.size,
   },
