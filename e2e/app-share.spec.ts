@@ -460,6 +460,10 @@ test('a link carries the compare view: B (a preset or a snapshot), the settings,
   expect(decodeShareState(link2).compare).toMatchObject({ preset: 'captum-default', label: 'snapshot: captum-default' });
   expect(await received(link2)).toEqual(sent2);
 
+  // Settings the menus do not list (any a link may hold) are shown as they are, and used.
+  const odd = encodeShareState({ ...decodeShareState(link), compare: { preset: 'EpsilonGammaBox', overrides: {}, label: null, settings: { patch: 12, baseline: 'noise', steps: 5 } } });
+  expect((await received(`${baseURL!}/#${odd}`)).settings).toEqual(['EpsilonGammaBox', '12', 'noise', '5']);
+
   // Another tab: the link no longer carries the comparison.
   await panel.getByRole('tab', { name: 'Evaluate' }).click();
   await expect.poll(() => decodeShareState(page.url()).compare, { timeout: 10_000 }).toBeUndefined();

@@ -25,7 +25,10 @@ export function EvaluationSettingsRow({ disabled }: { disabled: boolean }) {
   const settings = useStore((s) => s.evaluation.settings);
   const model = useStore(selectModel);
   const side = model && model.inputShape.length === 4 ? Math.min(model.inputShape[2]!, model.inputShape[3]!) : 0;
-  const patches = [2, 4, 8, 16, 32, 56].filter((p) => p <= side / 2 || p === settings.patch);
+  // The current values are always offered (a share link may set any patch size and number of steps).
+  const withCurrent = (list: number[], current: number) => [...new Set([...list, current])].sort((a, b) => a - b);
+  const patches = withCurrent([2, 4, 8, 16, 32, 56].filter((p) => p <= side / 2), settings.patch);
+  const steps = withCurrent([4, 8, 16, 32], settings.steps);
   return (
     <div className="row">
       <label htmlFor={`${id}-patch`}>Patch</label>
@@ -51,7 +54,7 @@ export function EvaluationSettingsRow({ disabled }: { disabled: boolean }) {
       </select>
       <label htmlFor={`${id}-steps`}>Steps</label>
       <select id={`${id}-steps`} value={settings.steps} disabled={disabled} onChange={(e) => setEvaluationSettings({ steps: Number(e.target.value) })}>
-        {[4, 8, 16, 32].map((n) => (
+        {steps.map((n) => (
           <option key={n} value={n}>
             {n}
           </option>
