@@ -14,7 +14,7 @@ import { shapeSize, type Graph } from '../src/engine/graph';
 import { parseNpy, toFloat32 } from '../src/engine/io/npy';
 import { layerClassOfOp } from '../src/rules/layer-class';
 import { channelValue, checkCardFitsGraph, type ModelCard } from '../src/models/model-card';
-import { checkImageFile, checkImageFileSize, cropRect, resizeRgba, type RgbaImage } from '../src/models/image';
+import { checkImageFile, checkImageFileSize, cropRect, resizeRgba, rgbToRgba, type RgbaImage } from '../src/models/image';
 import { pixelFlipping } from '../src/evaluation/pixel-flipping';
 import { modelRandomization } from '../src/evaluation/randomization';
 import { catalog } from './catalog';
@@ -227,15 +227,9 @@ async function loadPixels(source: Extract<ImageSource, { kind: 'pixels' }>): Pro
   const { width, height, rgb } = source;
   const side = (n: number) => Number.isInteger(n) && n >= 1 && n <= MAX_PIXELS_SIDE;
   if (!side(width) || !side(height) || rgb.length !== width * height * 3) throw new Error(`${source.name}: not ${width}x${height} RGB pixels`);
-  const data = new Uint8ClampedArray(width * height * 4);
-  for (let i = 0; i < width * height; i++) {
-    data[4 * i] = rgb[3 * i]!;
-    data[4 * i + 1] = rgb[3 * i + 1]!;
-    data[4 * i + 2] = rgb[3 * i + 2]!;
-    data[4 * i + 3] = 255;
-  }
-  const bitmap = await createImageBitmap(new ImageData(data, width, height));
-  return { kind: 'photo', name: source.name, bitmap, rgba: { width, height, data } };
+  const rgba = rgbToRgba(width, height, rgb);
+  const bitmap = await createImageBitmap(new ImageData(rgba.data, width, height));
+  return { kind: 'photo', name: source.name, bitmap, rgba };
 }
 
 async function loadImage(source: ImageSource): Promise<CurrentImage> {

@@ -8,6 +8,7 @@ import type { OpType, Shape } from '../src/engine/graph';
 import type { RuleAssignment } from '../src/rules/assignment';
 import type { LayerClass } from '../src/rules/rules';
 import type { ModelCard } from '../src/models/model-card';
+import type { PerturbationBaseline, PerturbationCurve as Curve } from '../src/evaluation/pixel-flipping';
 
 export type BackendPreference = 'auto' | 'webgpu' | 'cpu';
 
@@ -119,8 +120,8 @@ export interface ExplainResult {
   readonly backend: BackendKind;
 }
 
-/** What pixel flipping removes a patch with (src/evaluation/pixel-flipping.ts). */
-export type PerturbationBaseline = 'blur' | 'mean' | 'noise' | 'zero';
+/** What pixel flipping removes a patch with, and a curve it gives (src/evaluation/pixel-flipping.ts). */
+export type { PerturbationBaseline, Curve };
 
 export interface EvaluationSettings {
   readonly patch: number;
@@ -140,12 +141,6 @@ export interface EvaluateRequest {
   readonly settings: EvaluationSettings | null;
   /** Only cancels the running one of its channel (answered "superseded"). */
   readonly cancel?: boolean;
-}
-
-export interface Curve {
-  readonly fractions: readonly number[];
-  readonly scores: readonly number[];
-  readonly aopc: number;
 }
 
 export interface EvaluateResult {

@@ -47,8 +47,8 @@ function parseArgs(argv) {
     else if (a === '--alt') {
       const [key, file] = argv[++i].split('=');
       const [pass, variant] = key.split('/');
-      // As the engine's specs do: weight_at() (src/shaders/weight-modifier.wgsl) comes before the shader.
-      opts.alt.push({ pass, variant, file, shader: `${readFileSync(new URL('../src/shaders/weight-modifier.wgsl', import.meta.url), 'utf8')}\n${readFileSync(file, 'utf8')}` });
+      // As the engine's specs do: weight_at() (src/shaders/term-modifiers.wgsl) comes before the shader.
+      opts.alt.push({ pass, variant, file, shader: `${readFileSync(new URL('../src/shaders/term-modifiers.wgsl', import.meta.url), 'utf8')}\n${readFileSync(file, 'utf8')}` });
     }
     else if (a === '--help') {
       console.log('usage: node scripts/time-conv-kernels.mjs [--reps N] [--only NAME,...] [--variants direct,selected,gemm,gemv] [--json]');

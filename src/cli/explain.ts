@@ -56,7 +56,8 @@ export interface ExplainReport {
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
-async function readBytes(path: string, what = ''): Promise<Uint8Array> {
+/** A file's bytes; ExplainError naming `what` (e.g. "the card ") and the path when it cannot be read. */
+export async function readBytes(path: string, what = ''): Promise<Uint8Array> {
   try {
     return new Uint8Array(await readFile(path));
   } catch (e) {
@@ -66,7 +67,7 @@ async function readBytes(path: string, what = ''): Promise<Uint8Array> {
   }
 }
 
-async function writeBytes(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeBytes(path: string, bytes: Uint8Array): Promise<void> {
   try {
     await writeFile(path, bytes);
   } catch (e) {

@@ -14,7 +14,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderHeatmap, sumChannels, symmetricMax } from '../../app/colormap';
@@ -24,13 +23,13 @@ import type { Graph } from '../engine/graph';
 import { createEngine } from '../engine/index';
 import { encodeNpy } from '../engine/io/npy';
 import { findBuiltinModel, openModelFiles, SAMPLE_IMAGES, type ModelFile } from '../models/builtin';
-import { preprocess, resizeRgba, type RgbaImage } from '../models/image';
+import { preprocess, resizeRgba, rgbToRgba, type RgbaImage } from '../models/image';
 import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, parseModelCard, type ModelCard } from '../models/model-card';
 import { resolveAssignment, type LayerRuleEntry, type RuleAssignment } from '../rules/assignment';
 import { decodeShareState } from '../share/share-codec';
 import { ShareLinkError, type ShareState } from '../share/share-state';
 import type { ExplainLinkCommand } from './args';
-import { chooseBackend, ExplainError, formatReport, readModelFiles, softmax, type ExplainReport } from './explain';
+import { chooseBackend, ExplainError, formatReport, readBytes, readModelFiles, softmax, writeBytes, type ExplainReport } from './explain';
 import { decodeImage, encodePng } from './image-io';
 
 export interface LinkReport extends ExplainReport {
@@ -80,30 +79,13 @@ export function modelFilesSha256(files: readonly ModelFile[], main: string): str
   return hash.digest('hex');
 }
 
-async function readBytes(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ExplainError(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? message(e))}`);
-  }
-}
-
-async function writeBytes(path: string, bytes: Uint8Array): Promise<void> {
-  try {
-    await writeFile(path, bytes);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ExplainError(`cannot write ${path}: ${code === 'ENOENT' ? 'its folder does not exist' : (code ?? message(e))}`);
-  }
-}
 
 /** The link's text: the argument, or the contents of the file "@path" names. */
 async function linkText(arg: string): Promise<string> {
   if (!arg.startsWith('@')) return arg;
   const path = arg.slice(1);
   if (existsSync(path) && statSync(path).size > 8_000_000) throw new ExplainError(`${path} is too large to hold a share link`);
-  return new TextDecoder().decode(await readBytes(path, 'the link file')).trim();
+  return new TextDecoder().decode(await readBytes(path, 'the link file ')).trim();
 }
 
 export function decodeLink(text: string): ShareState {
@@ -135,10 +117,10 @@ async function openLinkModel(cmd: ExplainLinkCommand, state: ShareState, root: s
     if (!builtin) throw new ExplainError(`the link's model ${quote(id)} is not a built-in model of this lrp-lens`);
     const dir = join(root, 'public', 'models', id);
     const files: ModelFile[] = [];
-    for (const name of builtin.files) files.push({ name, bytes: await readBytes(join(dir, name), 'the built-in model file') });
+    for (const name of builtin.files) files.push({ name, bytes: await readBytes(join(dir, name), 'the built-in model file ') });
     let card: ModelCard;
     try {
-      card = parseModelCard(new TextDecoder().decode(await readBytes(join(dir, builtin.card), 'the model card')), `${id}/${builtin.card}`);
+      card = parseModelCard(new TextDecoder().decode(await readBytes(join(dir, builtin.card), 'the model card ')), `${id}/${builtin.card}`);
     } catch (e) {
       throw e instanceof ExplainError ? e : new ExplainError(message(e));
     }
@@ -172,7 +154,7 @@ async function openLinkModel(cmd: ExplainLinkCommand, state: ShareState, root: s
   let cardFrom: LinkModel['cardFrom'] = 'default';
   if (cmd.card !== undefined) {
     try {
-      card = parseModelCard(new TextDecoder().decode(await readBytes(cmd.card, 'the card')), cmd.card);
+      card = parseModelCard(new TextDecoder().decode(await readBytes(cmd.card, 'the card ')), cmd.card);
     } catch (e) {
       throw e instanceof ExplainError ? e : new ExplainError(message(e));
     }
@@ -198,20 +180,13 @@ async function linkImage(state: ShareState, root: string): Promise<{ rgba: RgbaI
     }
     const path = join(root, 'public', 'samples', image.id);
     try {
-      return { rgba: decodeImage(await readBytes(path, 'the sample photo'), image.id), file: path };
+      return { rgba: decodeImage(await readBytes(path, 'the sample photo '), image.id), file: path };
     } catch (e) {
       throw e instanceof ExplainError ? e : new ExplainError(message(e));
     }
   }
   const { width, height, rgb } = image;
-  const data = new Uint8Array(width * height * 4);
-  for (let i = 0; i < width * height; i++) {
-    data[4 * i] = rgb[3 * i]!;
-    data[4 * i + 1] = rgb[3 * i + 1]!;
-    data[4 * i + 2] = rgb[3 * i + 2]!;
-    data[4 * i + 3] = 255;
-  }
-  return { rgba: { width, height, data }, file: `the link's pixels (${width}x${height})` };
+  return { rgba: rgbToRgba(width, height, rgb), file: `the link's pixels (${width}x${height})` };
 }
 
 /** The rule assignment the page makes of the link: its preset (ZBox bounds from the card) and the overrides that fit. */

@@ -9,7 +9,9 @@
 import type { LoadedModel } from '../engine/api';
 import { seededRandom, shuffledIndices } from './random';
 
-export type PerturbationBaseline = 'blur' | 'mean' | 'noise' | 'zero';
+/** What a removed region becomes (see PixelFlippingOptions.baseline). */
+export const PERTURBATION_BASELINES = ['blur', 'mean', 'noise', 'zero'] as const;
+export type PerturbationBaseline = (typeof PERTURBATION_BASELINES)[number];
 
 export interface PixelFlippingOptions {
   readonly target: number;

@@ -163,6 +163,18 @@ export function checkImageFile(bytes: Uint8Array, name?: string): ImageHeader {
   }
 }
 
+/** RGB bytes (a share link's pixels) as an opaque RGBA image. */
+export function rgbToRgba(width: number, height: number, rgb: Uint8Array): { readonly width: number; readonly height: number; readonly data: Uint8ClampedArray<ArrayBuffer> } {
+  const data = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    data[4 * i] = rgb[3 * i]!;
+    data[4 * i + 1] = rgb[3 * i + 1]!;
+    data[4 * i + 2] = rgb[3 * i + 2]!;
+    data[4 * i + 3] = 255;
+  }
+  return { width, height, data };
+}
+
 /** The source rectangle [x, y, width, height] (fractional) that is resized to the target. */
 export function cropRect(srcW: number, srcH: number, dstW: number, dstH: number, mode: ResizeMode): [number, number, number, number] {
   if (mode === 'stretch') return [0, 0, srcW, srcH];

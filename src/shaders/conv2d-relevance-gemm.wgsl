@@ -22,8 +22,8 @@
 //           columns 4tx..; K advances in chunks of 16 staged in workgroup memory, with the layout of
 //           conv2d-gemm.wgsl.
 // Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
-// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
-// load, set by the wm_ uniforms.
+// The rule term's modifiers come from term-modifiers.wgsl (prepended): modify_input() per the input_mod uniform,
+// and weight_at(), which applies the weight modifier wmod set by the wm_ uniforms as each weight is loaded.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -51,17 +51,6 @@ const A_ROW: u32 = 17u; // vec4 slots per row of the A tile: TQ + 1 of padding a
 // a_tile[kk * A_ROW + m / 4][m % 4] = A[m0 + m, k0 + kk]; b_tile[kk * TQ + q / 4][q % 4] = B[k0 + kk, q0 + q].
 var<workgroup> a_tile: array<vec4f, 272>;
 var<workgroup> b_tile: array<vec4f, 256>;
-
-fn modify_input(v: f32, ch: u32) -> f32 {
-  switch p.input_mod {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return min(v, 0.0); }
-    case 3u: { return 1.0; }
-    case 4u: { return bounds[ch]; }
-    case 5u: { return bounds[p.c + ch]; }
-    default: { return v; }
-  }
-}
 
 // One dimension of a phase: its first pixel and pixel count, its first tap, tap step and tap count, and the
 // output coordinate o = a + c0 - j * dc of pixel a and tap j.

@@ -5,8 +5,8 @@
 //           5 rin [N,C,H,W] (written).
 // Dispatch: one invocation per input element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
-// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
-// load, set by the wm_ uniforms.
+// The rule term's modifiers come from term-modifiers.wgsl (prepended): modify_input() per the input_mod uniform,
+// and weight_at(), which applies the weight modifier wmod set by the wm_ uniforms as each weight is loaded.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -25,17 +25,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> s: array<f32>;
 @group(0) @binding(4) var<storage, read> bounds: array<f32>;
 @group(0) @binding(5) var<storage, read_write> rin: array<f32>;
-
-fn modify_input(v: f32, ch: u32) -> f32 {
-  switch p.input_mod {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return min(v, 0.0); }
-    case 3u: { return 1.0; }
-    case 4u: { return bounds[ch]; }
-    case 5u: { return bounds[p.c + ch]; }
-    default: { return v; }
-  }
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

@@ -7,8 +7,8 @@
 //           gid.x + gid.y * num_workgroups.x * 64 (keeps each dimension under 65535).
 // Modes (uniforms, not override constants: one pipeline serves every rule and every shape): input_mod 0 identity,
 //            1 positive part, 2 negative part, 3 ones, 4 low bound, 5 high bound; has_bias, accumulate (0/1). Padded positions contribute 0 whatever the modifier.
-// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
-// load, set by the wm_ uniforms.
+// The rule term's modifiers come from term-modifiers.wgsl (prepended): modify_input() per the input_mod uniform,
+// and weight_at(), which applies the weight modifier wmod set by the wm_ uniforms as each weight is loaded.
 
 struct Params {
   n: u32, c: u32, h: u32, w: u32,
@@ -27,17 +27,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> bounds: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
-
-fn modify_input(v: f32, ch: u32) -> f32 {
-  switch p.input_mod {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return min(v, 0.0); }
-    case 3u: { return 1.0; }
-    case 4u: { return bounds[ch]; }
-    case 5u: { return bounds[p.c + ch]; }
-    default: { return v; }
-  }
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {

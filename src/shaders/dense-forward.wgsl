@@ -8,8 +8,8 @@
 //           8 x 64 partial sums are then reduced in two rounds through workgroup memory (2 barriers). Bias and
 //           accumulate are applied by the invocation that writes.
 // Modes (uniforms, as in conv2d.wgsl): input_mod, has_bias, accumulate.
-// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
-// load, set by the wm_ uniforms.
+// The rule term's modifiers come from term-modifiers.wgsl (prepended): modify_input() per the input_mod uniform,
+// and weight_at(), which applies the weight modifier wmod set by the wm_ uniforms as each weight is loaded.
 
 struct Params {
   n: u32, c: u32, o: u32,
@@ -31,17 +31,6 @@ const THREADS: u32 = 64u;
 // partial[r * THREADS + t]: invocation t's sum for row r; then sums[r * 8 + part] of 8 partials each.
 var<workgroup> partial: array<f32, 512>;
 var<workgroup> sums: array<f32, 64>;
-
-fn modify_input(v: f32, j: u32) -> f32 {
-  switch p.input_mod {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return min(v, 0.0); }
-    case 3u: { return 1.0; }
-    case 4u: { return bounds[j]; }
-    case 5u: { return bounds[p.c + j]; }
-    default: { return v; }
-  }
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wg: vec3u) {

@@ -7,8 +7,8 @@
 //           outputs k = ty, ty + 4, ...; the 4 partial sums per feature meet in workgroup memory (1 barrier) and
 //           row ty = 0 multiplies by input_mod(x) and writes.
 // Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
-// Weights are read through weight_at() (weight-modifier.wgsl, prepended): the rule's modifier wmod applied on
-// load, set by the wm_ uniforms.
+// The rule term's modifiers come from term-modifiers.wgsl (prepended): modify_input() per the input_mod uniform,
+// and weight_at(), which applies the weight modifier wmod set by the wm_ uniforms as each weight is loaded.
 
 struct Params {
   n: u32, c: u32, o: u32,
@@ -28,17 +28,6 @@ const SLICES: u32 = 4u;
 @group(0) @binding(5) var<storage, read_write> rin: array<f32>;
 
 var<workgroup> partial: array<f32, 256>;
-
-fn modify_input(v: f32, j: u32) -> f32 {
-  switch p.input_mod {
-    case 1u: { return max(v, 0.0); }
-    case 2u: { return min(v, 0.0); }
-    case 3u: { return 1.0; }
-    case 4u: { return bounds[j]; }
-    case 5u: { return bounds[p.c + j]; }
-    default: { return v; }
-  }
-}
 
 @compute @workgroup_size(64, 4)
 fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wg: vec3u) {

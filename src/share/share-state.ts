@@ -9,6 +9,7 @@
  */
 import { findRule } from '../rules/rules';
 import { findComposite } from '../rules/composites';
+import { PERTURBATION_BASELINES, type PerturbationBaseline } from '../evaluation/pixel-flipping';
 
 /** The newest link version this LRP Lens reads (and every one before it). */
 export const SHARE_VERSION = 2;
@@ -31,8 +32,6 @@ export interface ShareLayerRule {
   readonly params: Readonly<Record<string, ShareParamValue>>;
 }
 
-/** Where pixel flipping puts a removed patch (as src/evaluation/pixel-flipping.ts). */
-export const BASELINES = ['blur', 'mean', 'noise', 'zero'] as const;
 
 /**
  * The compare view (optional): B's rules (A is the state's own), and the pixel-flipping settings both curves use.
@@ -43,7 +42,7 @@ export interface ShareComparison {
   readonly overrides: Readonly<Record<string, ShareLayerRule>>;
   /** B's label when it is a snapshot of an earlier assignment; null when B is the preset itself. */
   readonly label: string | null;
-  readonly settings: { readonly patch: number; readonly baseline: (typeof BASELINES)[number]; readonly steps: number };
+  readonly settings: { readonly patch: number; readonly baseline: PerturbationBaseline; readonly steps: number };
 }
 
 export interface ShareState {
@@ -204,7 +203,7 @@ function comparison(v: unknown): ShareComparison {
   const settings = v.settings;
   if (!isRecord(settings)) fail('comparison settings', 'are missing');
   onlyKeys(settings, 'comparison settings', ['patch', 'baseline', 'steps']);
-  if (!BASELINES.includes(settings.baseline as never)) fail('comparison baseline', `must be one of ${BASELINES.join(', ')}`);
+  if (!PERTURBATION_BASELINES.includes(settings.baseline as never)) fail('comparison baseline', `must be one of ${PERTURBATION_BASELINES.join(', ')}`);
   return {
     preset: presetName(v.preset, "comparison's preset"),
     overrides: overridesOf(v.overrides, "comparison's "),

@@ -6,9 +6,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { conv2dKernel, modifiedInput, modifyInput } from '../../src/engine/kernels/conv2d';
+import { conv2dKernel } from '../../src/engine/kernels/conv2d';
 import { conv2dRelevanceKernel } from '../../src/engine/kernels/conv2d-relevance';
-import { modifiedWeights } from '../../src/engine/kernels/weight-modifier';
+import { modifiedInput, modifiedWeights, modifyInput } from '../../src/engine/kernels/term-modifiers';
 import type { Conv2dRelevanceStep, Conv2dStep, ConvGeometry } from '../../src/engine/kernels/steps';
 import type { TensorRef } from '../../src/engine/program';
 import { affineMod, applyParamModifier, identityMod, negativeMod, onesMod, positiveMod, squareMod, zeroMod, type InputModifier, type ParamModifier } from '../../src/rules/rule-program';

@@ -6,9 +6,10 @@ import { resolve } from 'node:path';
 import { PNG } from 'pngjs';
 import { deflateSync } from 'fflate';
 import { decodeShareState, encodeShareState, filterRows } from '../../src/share/share-codec';
-import { BASELINES, COLORMAPS, SHARE_LIMITS, ShareLinkError, linkVersion, type ShareState, type ShareVersion } from '../../src/share/share-state';
+import { COLORMAPS, SHARE_LIMITS, ShareLinkError, linkVersion, type ShareState, type ShareVersion } from '../../src/share/share-state';
 import { ruleDefinitions } from '../../src/rules/rules';
 import { composites } from '../../src/rules/composites';
+import { PERTURBATION_BASELINES } from '../../src/evaluation/pixel-flipping';
 
 // eslint-disable-next-line no-control-regex -- names with control characters are what the decoder refuses
 const name = fc.string({ minLength: 1, maxLength: 40 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s));
@@ -46,7 +47,7 @@ const state: fc.Arbitrary<ShareState> = fc.record({
     preset: fc.constantFrom(...composites.map((c) => c.id)),
     overrides: fc.dictionary(name, fc.record({ rule: fc.constantFrom(...ruleDefinitions.map((r) => r.id)), params }), { maxKeys: 4 }),
     label: fc.option(name, { nil: null }),
-    settings: fc.record({ patch: fc.integer({ min: 1, max: 1024 }), baseline: fc.constantFrom(...BASELINES), steps: fc.integer({ min: 1, max: 256 }) }),
+    settings: fc.record({ patch: fc.integer({ min: 1, max: 1024 }), baseline: fc.constantFrom(...PERTURBATION_BASELINES), steps: fc.integer({ min: 1, max: 256 }) }),
   }),
 }, { requiredKeys: ['version', 'model', 'image', 'target', 'contrast', 'preset', 'presetParams', 'overrides', 'mergeBatchNorm', 'view'] }).map((s) => ({ ...s, version: linkVersion(s) }));
 

@@ -15,7 +15,7 @@ import { isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, 
 
 export { isDense };
 import { convUniforms, forwardModes, relevanceModes } from './conv2d';
-import { weightModUniforms, withWeightModifier } from './weight-modifier';
+import { weightModUniforms, withTermModifiers } from './term-modifiers';
 
 /** Output tile of the GEMM kernels (rows and columns) and their K chunk. */
 export const GEMM_TILE = 64;
@@ -70,14 +70,14 @@ function checkDense(g: ConvGeometry): void {
 
 export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> = {
   gemm: {
-    shader: withWeightModifier(gemmShader),
+    shader: withTermModifiers(gemmShader),
     overrides: () => ({}),
     uniforms: (s) => [...gemmUniforms(s.geom, s.out.size, forwardGemmShape(s.geom)), ...forwardModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     workgroups: (s) => gemmWorkgroups(forwardGemmShape(s.geom)),
   },
   gemv: {
-    shader: withWeightModifier(denseForwardShader),
+    shader: withTermModifiers(denseForwardShader),
     overrides: () => ({}),
     uniforms: (s) => {
       checkDense(s.geom);
@@ -90,14 +90,14 @@ export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> =
 
 export const conv2dRelevanceGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dRelevanceStep>> = {
   gemm: {
-    shader: withWeightModifier(relevanceGemmShader),
+    shader: withTermModifiers(relevanceGemmShader),
     overrides: () => ({}),
     uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ['u', s.geom.c / s.geom.groups], ['u', s.geom.o / s.geom.groups], ...relevanceModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => gemmWorkgroups(relevanceGemmShape(s.geom)),
   },
   gemv: {
-    shader: withWeightModifier(denseRelevanceShader),
+    shader: withTermModifiers(denseRelevanceShader),
     overrides: () => ({}),
     uniforms: (s) => {
       checkDense(s.geom);

@@ -1,8 +1,8 @@
 import shader from '../../shaders/conv2d-relevance.wgsl?raw';
 import type { KernelDef } from './kernel';
 import { isDense, type Conv2dRelevanceStep } from './steps';
-import { convUniforms, modifiedInput, relevanceModes, tapRanges } from './conv2d';
-import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
+import { convUniforms, relevanceModes, tapRanges } from './conv2d';
+import { modifiedInput, modifiedWeights, weightModUniforms, withTermModifiers } from './term-modifiers';
 
 export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
   kind: 'conv2d-relevance',
@@ -59,7 +59,7 @@ export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
     }
   },
   gpu: {
-    shader: withWeightModifier(shader),
+    shader: withTermModifiers(shader),
     overrides: () => ({}),
     uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ...relevanceModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],

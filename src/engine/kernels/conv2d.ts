@@ -1,8 +1,7 @@
 import shader from '../../shaders/conv2d.wgsl?raw';
 import type { KernelDef, UniformField } from './kernel';
 import { inputModCode, isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry } from './steps';
-import type { InputModifier } from '../../rules/rule-program';
-import { modifiedWeights, weightModUniforms, withWeightModifier } from './weight-modifier';
+import { modifiedInput, modifiedWeights, weightModUniforms, withTermModifiers } from './term-modifiers';
 
 /**
  * The forward conv shaders' modes (input modifier, bias, accumulate): uniforms rather than override constants, so
@@ -21,39 +20,6 @@ export function convUniforms(g: ConvGeometry, total: number): UniformField[] {
     ['i', g.padTop], ['i', g.padLeft], ['u', g.dilH], ['u', g.dilW],
     ['u', total],
   ];
-}
-
-/** The input as a rule's term sees it, at a real (unpadded) position of channel ch. */
-export function modifyInput(mod: InputModifier, v: number, ch: number, bounds: Float64Array | null, channels: number): number {
-  switch (mod) {
-    case 'identity':
-      return v;
-    case 'positive':
-      return Math.max(v, 0);
-    case 'negative':
-      return Math.min(v, 0);
-    case 'ones':
-      return 1;
-    case 'low':
-      return bounds![ch]!;
-    case 'high':
-      return bounds![channels + ch]!;
-  }
-}
-
-/** The input as a term sees it, over the whole tensor (padded positions are the loops' concern: they read none). */
-export function modifiedInput(x: Float64Array, mod: InputModifier, bounds: Float64Array | null, g: ConvGeometry): Float64Array {
-  if (mod === 'identity') return x;
-  const out = new Float64Array(x.length);
-  if (mod === 'positive') for (let i = 0; i < x.length; i++) out[i] = Math.max(x[i]!, 0);
-  else if (mod === 'negative') for (let i = 0; i < x.length; i++) out[i] = Math.min(x[i]!, 0);
-  else if (mod === 'ones') out.fill(1);
-  else {
-    // ZBox's bounds: one value per channel, the same over the channel's plane.
-    const plane = g.h * g.w;
-    for (let i = 0; i < x.length; i++) out[i] = modifyInput(mod, x[i]!, Math.floor(i / plane) % g.c, bounds, g.c);
-  }
-  return out;
 }
 
 /**
@@ -125,7 +91,7 @@ export const conv2dKernel: KernelDef<Conv2dStep> = {
     }
   },
   gpu: {
-    shader: withWeightModifier(shader),
+    shader: withTermModifiers(shader),
     overrides: () => ({}),
     uniforms: (s) => [...convUniforms(s.geom, s.out.size), ...forwardModes(s), ...weightModUniforms(s.weightMod)],
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],

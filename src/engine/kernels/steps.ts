@@ -44,7 +44,7 @@ export interface Conv2dStep {
   readonly geom: ConvGeometry;
   readonly x: TensorRef;
   readonly weight: TensorRef;
-  /** The rule's weight modifier, applied as the kernel reads each weight (kernels/weight-modifier.ts). */
+  /** The rule's weight modifier, applied as the kernel reads each weight (kernels/term-modifiers.ts). */
   readonly weightMod: ParamModifier;
   readonly bias: TensorRef | null;
   /** ZBox bounds, [low per input channel, high per input channel]; needed for input modifiers low/high. */
@@ -61,7 +61,7 @@ export interface Conv2dRelevanceStep {
   readonly geom: ConvGeometry;
   readonly x: TensorRef;
   readonly weight: TensorRef;
-  /** The rule's weight modifier, applied as the kernel reads each weight (kernels/weight-modifier.ts). */
+  /** The rule's weight modifier, applied as the kernel reads each weight (kernels/term-modifiers.ts). */
   readonly weightMod: ParamModifier;
   readonly s: TensorRef;
   readonly bounds: TensorRef | null;
