@@ -25,7 +25,7 @@ const PROGRESS_LABEL: Record<Progress['phase'], string> = {
   download: 'Downloading',
   read: 'Reading',
   import: 'Importing',
-  prepare: 'Preparing',
+  prepare: 'Compiling',
   evaluate: 'Evaluating',
   randomize: 'Randomising',
 };
@@ -199,6 +199,37 @@ export function setLayerRule(layer: string, ruleId: string): void {
   const rule = findRule(ruleId);
   if (!model || !rule) return;
   update('rules', (r) => ({ overrides: { ...r.overrides, [layer]: { rule: rule.id, params: initialParams(rule, model.card) } }, transient: false }));
+}
+
+export interface GroupRuleOutcome {
+  /** Layers set to the rule. */
+  readonly set: readonly string[];
+  /** Layers the rule does not apply to, left as they were. */
+  readonly skipped: readonly { readonly layer: string; readonly type: string }[];
+}
+
+/** Sets a rule on every layer of a group that it applies to (one store update); says which it set and skipped. */
+export function setGroupRule(layers: readonly string[], ruleId: string): GroupRuleOutcome {
+  const model = useStore.getState().model.current;
+  const rule = findRule(ruleId);
+  if (!model || !rule) return { set: [], skipped: [] };
+  const byName = new Map(model.layers.map((l) => [l.name, l]));
+  const set: string[] = [];
+  const skipped: { layer: string; type: string }[] = [];
+  for (const name of layers) {
+    const layer = byName.get(name);
+    if (!layer) continue;
+    if (rule.appliesTo.includes(layer.cls)) set.push(name);
+    else skipped.push({ layer: name, type: layer.op });
+  }
+  if (set.length) {
+    const params = initialParams(rule, model.card);
+    update('rules', (r) => ({
+      overrides: { ...r.overrides, ...Object.fromEntries(set.map((name) => [name, { rule: rule.id, params }])) },
+      transient: false,
+    }));
+  }
+  return { set, skipped };
 }
 
 /** Sets one parameter of a layer's rule. `transient`: a slider still moving (slow models wait for the release). */

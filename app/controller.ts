@@ -47,6 +47,7 @@ async function send(): Promise<void> {
   }
   const mySeq = ++seq;
   const started = performance.now();
+  hook().requests++;
   update('result', { computing: true });
   try {
     const result = await engineClient().explain({ ...next.request, seq: mySeq });
@@ -58,7 +59,8 @@ async function send(): Promise<void> {
     publishForTests(result);
   } catch (e) {
     if (mySeq !== seq) return;
-    lastKey = ''; // the same request may be tried again
+    // lastKey stays: the failed request is shown once and not sent again until something it depends on changes
+    // (the next user change). Clearing it here retried in a tight loop, as the store update below rescheduled it.
     update('result', { error: (e as Error).message, computing: false });
   }
 }
@@ -83,6 +85,8 @@ export interface TestHook {
   /** The channel sum the heatmap canvas shows, and the scale it was drawn with. */
   lastHeatmap: { width: number; height: number; data: Float32Array; vmax: number; colormap: string } | null;
   explanations: number;
+  /** Explanation requests sent to the worker. */
+  requests: number;
 }
 
 declare global {
@@ -92,7 +96,7 @@ declare global {
 }
 
 function hook(): TestHook {
-  window.__lrpLens ??= { lastRelevance: null, lastInputShape: null, lastTarget: null, lastLogits: null, lastHeatmap: null, explanations: 0 };
+  window.__lrpLens ??= { lastRelevance: null, lastInputShape: null, lastTarget: null, lastLogits: null, lastHeatmap: null, explanations: 0, requests: 0 };
   return window.__lrpLens;
 }
 

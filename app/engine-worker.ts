@@ -12,7 +12,7 @@ import { foldBatchNorm } from '../src/engine/canonicalize';
 import { inferShapes } from '../src/engine/compile';
 import { shapeSize, type Graph } from '../src/engine/graph';
 import { parseNpy, toFloat32 } from '../src/engine/io/npy';
-import { layerClassOfOp } from '../src/rules/layer-class';
+import { layerClassOf } from '../src/engine/ops/registry';
 import { channelValue, checkCardFitsGraph, type ModelCard } from '../src/models/model-card';
 import { checkImageFile, checkImageFileSize, cropRect, resizeRgba, rgbToRgba, type RgbaImage } from '../src/models/image';
 import { pixelFlipping } from '../src/evaluation/pixel-flipping';
@@ -137,7 +137,7 @@ function describe(graph: Graph): ModelInfo['layers'] {
   return graph.nodes.map((n) => ({
     name: n.name,
     op: n.op,
-    cls: layerClassOfOp(n.op),
+    cls: layerClassOf(n.op),
     inputs: n.inputs,
     output: n.output,
     outputShape: shapes.get(n.output) ?? [],
@@ -202,13 +202,34 @@ async function openModel(
   return { model: info, view };
 }
 
+/** At most one reading-progress message per this many ms (a 100 MB file arrives in many small chunks). */
+const READ_PROGRESS_MS = 50;
+
+/** Reads the files in chunks, reporting the bytes read as they arrive (a 100 MB model takes a while to read). */
 async function readFiles(files: readonly File[], progress: (p: Progress) => void): Promise<ModelFile[]> {
   const total = files.reduce((s, f) => s + f.size, 0);
   let loaded = 0;
+  let last = 0;
   const out: ModelFile[] = [];
   for (const f of files) {
     progress({ phase: 'read', loaded, total, file: f.name });
-    out.push({ name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) });
+    const bytes = new Uint8Array(f.size);
+    let at = 0;
+    const reader = f.stream().getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (at + value.length > bytes.length) throw new Error(`${f.name} changed while it was read`);
+      bytes.set(value, at);
+      at += value.length;
+      const now = performance.now();
+      if (now - last >= READ_PROGRESS_MS) {
+        last = now;
+        progress({ phase: 'read', loaded: loaded + at, total, file: f.name });
+      }
+    }
+    if (at !== bytes.length) throw new Error(`${f.name} changed while it was read`);
+    out.push({ name: f.name, bytes });
     loaded += f.size;
   }
   progress({ phase: 'read', loaded, total });

@@ -203,7 +203,7 @@ test('a link reopens model, uploaded photo, target, three rules and view exactly
   await page.getByRole('combobox', { name: 'Colormap', exact: true }).selectOption('seismic');
   await page.getByRole('slider', { name: 'Opacity', exact: true }).fill('0.45');
   await page.getByRole('checkbox', { name: 'Clip at percentile' }).check();
-  await page.getByRole('spinbutton', { name: 'Clip percentile' }).fill('98');
+  await page.getByRole('textbox', { name: 'Clip percentile' }).fill('98');
   await page.getByRole('button', { name: 'Inspect conv_2_1', exact: true }).click();
   await settled(page);
 

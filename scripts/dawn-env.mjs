@@ -7,8 +7,18 @@
 //
 // Plain JavaScript so that Node can run it without a build step; src/node/dawn-env.ts re-exports it for
 // TypeScript callers.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { delimiter } from 'node:path';
+import { delimiter, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+
+/**
+ * Set in the environment once the Vulkan driver is chosen ('system' or 'swiftshader'), so that processes started
+ * with it (vitest workers, a re-executed CLI) do not probe again.
+ */
+export const VULKAN_CHOICE = 'LRP_LENS_VULKAN';
 
 export const CHROMIUM_LIB_DIR = '/usr/lib/chromium';
 export const SWIFTSHADER_ICD = `${CHROMIUM_LIB_DIR}/vk_swiftshader_icd.json`;
@@ -33,21 +43,48 @@ function hasFiles(dir) {
 }
 
 /**
- * The variables to add to `env` so that Dawn gets SwiftShader's Vulkan adapter, or null when nothing is
- * needed or possible: a driver is already chosen (VK_ICD_FILENAMES / VK_DRIVER_FILES set), the system has a
- * Vulkan driver of its own, or chromium's SwiftShader is not installed.
+ * Whether Dawn gets an adapter from the system's Vulkan drivers, asked in a child process (the Vulkan loader reads
+ * its driver list once per process). Mesa's lavapipe, installed with mesa-vulkan-drivers on many Linux machines
+ * without a GPU, is such a driver that Dawn refuses ("shaderUniform*ArrayDynamicIndexing required").
+ */
+export function systemVulkanHasAdapter(env = process.env) {
+  const probe = [
+    "import { create, globals } from 'webgpu';",
+    'Object.assign(globalThis, globals);',
+    "const a = await create(['backend=vulkan']).requestAdapter();",
+    "process.stdout.write(a ? 'adapter' : 'none');",
+    'process.exit(0);',
+  ].join(' ');
+  const r = spawnSync(process.execPath, [...DAWN_NODE_FLAGS, '--input-type=module', '-e', probe], {
+    cwd: root,
+    env: { ...env, [VULKAN_CHOICE]: 'probe' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return r.status === 0 && r.stdout.trim() === 'adapter';
+}
+
+/**
+ * The variables to add to `env` so that Dawn gets a Vulkan adapter, or null when nothing is needed or possible:
+ * a driver is already chosen (VK_ICD_FILENAMES / VK_DRIVER_FILES set, or an earlier probe's choice), or chromium's
+ * SwiftShader is not installed. Without system Vulkan drivers SwiftShader is used. With them, they are tried first
+ * (a real GPU), and SwiftShader is used when Dawn finds no adapter there (lavapipe only, or drivers without their
+ * hardware); the choice is recorded in LRP_LENS_VULKAN and said by `vulkanChoiceNote`.
  *
  * @param {NodeJS.ProcessEnv} [env]
- * @param {{ exists?: (path: string) => boolean, hasFiles?: (dir: string) => boolean }} [fs] for tests
+ * @param {{ exists?: (path: string) => boolean, hasFiles?: (dir: string) => boolean, systemHasAdapter?: () => boolean }} [fs] for tests
  * @returns {NodeJS.ProcessEnv | null}
  */
 export function softwareVulkanEnv(env = process.env, fs = {}) {
   const exists = fs.exists ?? existsSync;
   const dirHasFiles = fs.hasFiles ?? hasFiles;
-  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES) return null;
+  if (env.VK_ICD_FILENAMES || env.VK_DRIVER_FILES || env[VULKAN_CHOICE]) return null;
   if (!exists(SWIFTSHADER_ICD)) return null;
-  if (SYSTEM_ICD_DIRS.some((dir) => dirHasFiles(dir))) return null;
+  if (SYSTEM_ICD_DIRS.some((dir) => dirHasFiles(dir))) {
+    const systemHasAdapter = fs.systemHasAdapter ?? (() => systemVulkanHasAdapter(env));
+    if (systemHasAdapter()) return { [VULKAN_CHOICE]: 'system' };
+  }
   const libPath = env.LD_LIBRARY_PATH ? env.LD_LIBRARY_PATH.split(delimiter).filter(Boolean) : [];
   if (!libPath.includes(CHROMIUM_LIB_DIR)) libPath.push(CHROMIUM_LIB_DIR);
-  return { LD_LIBRARY_PATH: libPath.join(delimiter), VK_ICD_FILENAMES: SWIFTSHADER_ICD };
+  return { LD_LIBRARY_PATH: libPath.join(delimiter), VK_ICD_FILENAMES: SWIFTSHADER_ICD, [VULKAN_CHOICE]: 'swiftshader' };
 }

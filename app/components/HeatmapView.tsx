@@ -4,6 +4,7 @@ import { colormapInfo, colormaps, formatValue, renderHeatmap, sumChannels, symme
 import { publishHeatmap } from '../controller';
 import { selectImage, selectResultSlice, selectView, useStore } from '../store';
 import { ColorBar } from './ColorBar';
+import { NumberField } from './NumberField';
 
 const DISPLAY = 512;
 
@@ -136,18 +137,15 @@ export function HeatmapView() {
         <label className="check">
           <input type="checkbox" checked={view.clip} onChange={(e) => setClip(e.target.checked)} /> Clip at percentile
         </label>
-        <input
-          type="number"
-          aria-label="Clip percentile"
+<NumberField
+          label="Clip percentile"
           min={50}
           max={99.99}
-          step={0.1}
+          size={5}
+          className="num percentile"
           value={view.clipPercentile}
           disabled={!view.clip}
-          onChange={(e) => {
-            const v = Number(e.target.value);
-            if (v > 0 && v < 100) setClip(true, v);
-          }}
+          onCommit={(v) => setClip(view.clip, v)}
         />
       </div>
       <p className="hint">

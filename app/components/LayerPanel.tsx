@@ -1,10 +1,12 @@
 import { memo, useId, useMemo, useState } from 'react';
-import { commitParams, inspectLayer, resetLayer, setLayerParam, setLayerRule, setPreset } from '../actions';
+import { commitParams, inspectLayer, resetLayer, setGroupRule, setLayerParam, setLayerRule, setPreset } from '../actions';
+import { EXPAND_LIMIT, groupLayers, layerMatches } from '../layer-groups';
+import { NumberField } from './NumberField';
 import { composites, effectiveRules, paramValue, PRESET_ORDER, rulesFor, type EffectiveRule } from '../rules-state';
 import { selectModel, selectResult, selectRules, useStore } from '../store';
 import { formatValue } from '../colormap';
 import type { LayerInfo } from '../protocol';
-import type { ParamSpec, ParamValue } from '../../src/rules/rules';
+import { findRule, type ParamSpec, type ParamValue, type RuleDefinition } from '../../src/rules/rules';
 
 export function LayerPanel() {
   const model = useStore(selectModel);
@@ -13,8 +15,46 @@ export function LayerPanel() {
   const id = useId();
   const effective = useMemo(() => (model ? effectiveRules(model, rules) : null), [model, rules]);
   const inspectable = useMemo(() => new Set(result?.layers.map((l) => l.layer) ?? []), [result]);
+  const entries = useMemo(() => (model ? groupLayers(model.layers) : []), [model]);
+  const [filter, setFilter] = useState('');
+  /**
+   * Groups the user opened or closed, for the model open now and the filter text now (another model starts afresh;
+   * while a filter is typed, the groups holding a match start open).
+   */
+  const [toggled, setToggled] = useState<{ key: string | null; open: ReadonlyMap<string, boolean> }>({ key: null, open: new Map() });
+  const [browsing, setBrowsing] = useState<{ key: string | null; open: ReadonlyMap<string, boolean> }>({ key: null, open: new Map() });
+  const [groupMessage, setGroupMessage] = useState('');
   const changed = Object.keys(rules.overrides).length;
   const preset = composites.find((c) => c.id === rules.preset);
+  const groups = entries.filter((e) => e.kind === 'group');
+  const filtering = filter.trim() !== '';
+  const modelKey = model ? `${model.id}:${model.layers.length}` : null;
+  const toggleKey = filtering ? `${modelKey}|${filter.trim().toLowerCase()}` : modelKey;
+  const [state, setState] = filtering ? [toggled, setToggled] : [browsing, setBrowsing];
+  const userOpen = state.key === toggleKey ? state.open : null;
+  const defaultOpen = !!model && model.layers.length <= EXPAND_LIMIT;
+  const isOpen = (path: string) => userOpen?.get(path) ?? (filtering || defaultOpen);
+  const setOpen = (paths: readonly string[], open: boolean) =>
+    setState((t) => {
+      const next = new Map(t.key === toggleKey ? t.open : []);
+      for (const p of paths) next.set(p, open);
+      return { key: toggleKey, open: next };
+    });
+  const matches = (layer: LayerInfo) => layerMatches(layer, effective?.get(layer.name)?.rule, filter);
+  const shown = model ? model.layers.filter(matches).length : 0;
+
+  const applyGroupRule = (path: string, layers: readonly LayerInfo[], ruleId: string) => {
+    const rule = findRule(ruleId);
+    if (!rule) return;
+    const { set, skipped } = setGroupRule(
+      layers.map((l) => l.name),
+      ruleId,
+    );
+    const skippedText = skipped.length
+      ? `; skipped ${skipped.length} it does not apply to: ${skipped.map((s) => `${s.layer} (${s.type})`).join(', ')}`
+      : '';
+    setGroupMessage(`${rule.label} set on ${set.length} layer${set.length === 1 ? '' : 's'} of ${path}${skippedText}.`);
+  };
 
   return (
     <section className="panel">
@@ -43,31 +83,159 @@ export function LayerPanel() {
         can then be changed below.
       </p>
       {model && effective ? (
-        <div className="table-wrap">
-          <table className="layers">
-            <thead>
-              <tr>
-                <th scope="col">Layer</th>
-                <th scope="col">Type</th>
-                <th scope="col">Output</th>
-                <th scope="col">Rule</th>
-                <th scope="col">Parameters</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {model.layers.map((layer) => (
-                <LayerRow key={layer.name} layer={layer} effective={effective.get(layer.name)!} inspectable={inspectable.has(layer.name)} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <>
+          <div className="row layer-tools">
+            <label htmlFor={`${id}-filter`}>Filter layers</label>
+            <input
+              id={`${id}-filter`}
+              type="search"
+              value={filter}
+              placeholder="name, type or rule"
+              aria-describedby={`${id}-filter-count`}
+              onChange={(e) => setFilter(e.target.value)}
+            />
+            <span id={`${id}-filter-count`} className="hint" aria-live="polite">
+              {filtering ? `${shown} of ${model.layers.length} layers match` : `${model.layers.length} layers`}
+              {groups.length > 0 && `, ${groups.length} groups`}
+            </span>
+            {groups.length > 0 && (
+              <>
+                <button type="button" className="small" onClick={() => setOpen(groups.map((g) => g.path), true)}>
+                  Expand all groups
+                </button>
+                <button type="button" className="small" onClick={() => setOpen(groups.map((g) => g.path), false)}>
+                  Collapse all groups
+                </button>
+              </>
+            )}
+          </div>
+          <p className="group-message" role="status" aria-label="Group rule result">
+            {groupMessage}
+          </p>
+          <div className="table-wrap">
+            <table className="layers">
+              <thead>
+                <tr>
+                  <th scope="col">Layer</th>
+                  <th scope="col">Type</th>
+                  <th scope="col">Output</th>
+                  <th scope="col">Rule</th>
+                  <th scope="col">Parameters</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              {entries.map((entry) => {
+                if (entry.kind === 'layer') {
+                  if (!matches(entry.layer)) return null;
+                  return (
+                    <tbody key={entry.layer.name}>
+                      <LayerRow layer={entry.layer} effective={effective.get(entry.layer.name)!} inspectable={inspectable.has(entry.layer.name)} />
+                    </tbody>
+                  );
+                }
+                const visible = entry.layers.filter(matches);
+                if (visible.length === 0) return null;
+                return (
+                  <LayerGroup
+                    key={entry.path}
+                    path={entry.path}
+                    layers={entry.layers}
+                    visible={visible}
+                    open={isOpen(entry.path)}
+                    onToggle={(open) => setOpen([entry.path], open)}
+                    onRule={(ruleId) => applyGroupRule(entry.path, entry.layers, ruleId)}
+                    effective={effective}
+                    inspectable={inspectable}
+                    overrides={rules.overrides}
+                  />
+                );
+              })}
+            </table>
+            {filtering && shown === 0 && <p className="hint">No layer matches “{filter.trim()}”.</p>}
+          </div>
+        </>
       ) : (
         <p className="hint">The layers appear when a model is open.</p>
       )}
     </section>
+  );
+}
+
+function LayerGroup({
+  path,
+  layers,
+  visible,
+  open,
+  onToggle,
+  onRule,
+  effective,
+  inspectable,
+  overrides,
+}: {
+  path: string;
+  layers: readonly LayerInfo[];
+  visible: readonly LayerInfo[];
+  open: boolean;
+  onToggle: (open: boolean) => void;
+  onRule: (ruleId: string) => void;
+  effective: ReadonlyMap<string, EffectiveRule>;
+  inspectable: ReadonlySet<string>;
+  overrides: Readonly<Record<string, unknown>>;
+}) {
+  const bodyId = useId();
+  const options = useMemo(() => {
+    const classes = new Set(layers.map((l) => l.cls));
+    const seen = new Set<string>();
+    const out: RuleDefinition[] = [];
+    for (const cls of classes) {
+      for (const r of rulesFor(cls)) {
+        if (seen.has(r.id)) continue;
+        seen.add(r.id);
+        out.push(r);
+      }
+    }
+    return out;
+  }, [layers]);
+  const changed = layers.filter((l) => l.name in overrides).length;
+  const rulesUsed = new Set(layers.map((l) => effective.get(l.name)?.rule.label));
+  const count = visible.length === layers.length ? `${layers.length} layers` : `${visible.length} of ${layers.length} layers`;
+  return (
+    <>
+      <tbody className="layer-group">
+        <tr className="group-row">
+          <th scope="rowgroup" colSpan={3}>
+            <button type="button" className="group-toggle" aria-expanded={open} aria-controls={bodyId} onClick={() => onToggle(!open)}>
+              <span aria-hidden="true" className="twisty">
+                {open ? '▾' : '▸'}
+              </span>{' '}
+              {path} <span className="group-count">({count})</span>
+            </button>
+          </th>
+          <td colSpan={3}>
+            <select aria-label={`Rule for group ${path}`} value="" onChange={(e) => e.target.value && onRule(e.target.value)}>
+              <option value="">Set a rule for the group…</option>
+              {options.map((r) => (
+                <option key={r.id} value={r.id}>
+                  {r.label}
+                </option>
+              ))}
+            </select>{' '}
+            <span className="hint">
+              {rulesUsed.size === 1 ? [...rulesUsed][0] : `${rulesUsed.size} rules`}
+              {changed > 0 && `, ${changed} changed`}
+            </span>
+          </td>
+        </tr>
+      </tbody>
+      <tbody id={bodyId} hidden={!open} className="group-members">
+        {open &&
+          visible.map((layer) => (
+            <LayerRow key={layer.name} layer={layer} effective={effective.get(layer.name)!} inspectable={inspectable.has(layer.name)} />
+          ))}
+      </tbody>
+    </>
   );
 }
 
@@ -170,38 +338,8 @@ function ParamControl({ layer, spec, value }: { layer: string; spec: ParamSpec; 
         onKeyUp={commitParams}
         onBlur={commitParams}
       />
-      <NumberInput label={`${label} (value)`} value={v} min={spec.min} max={spec.max} onCommit={(x) => setLayerParam(layer, spec.name, x)} />
+      <NumberField label={`${label} (value)`} value={v} min={spec.min} max={spec.max} onCommit={(x) => setLayerParam(layer, spec.name, x)} />
     </span>
-  );
-}
-
-/** A number typed in full: applied on Enter or when focus leaves, ignored when out of range. */
-function NumberInput({ label, value, min, max, onCommit }: { label: string; value: number; min: number; max: number; onCommit: (v: number) => void }) {
-  const [draft, setDraft] = useState<string | null>(null);
-  const commit = () => {
-    if (draft === null) return;
-    const x = Number(draft);
-    setDraft(null);
-    if (draft.trim() !== '' && Number.isFinite(x) && x >= min && x <= max && x !== value) onCommit(x);
-  };
-  const text = draft ?? String(value);
-  const invalid = draft !== null && !(Number(draft) >= min && Number(draft) <= max);
-  return (
-    <input
-      className="num"
-      type="text"
-      inputMode="decimal"
-      aria-label={label}
-      aria-invalid={invalid}
-      value={text}
-      size={7}
-      onChange={(e) => setDraft(e.target.value)}
-      onBlur={commit}
-      onKeyDown={(e) => {
-        if (e.key === 'Enter') commit();
-        if (e.key === 'Escape') setDraft(null);
-      }}
-    />
   );
 }
 

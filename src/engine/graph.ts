@@ -13,6 +13,7 @@ export interface Tensor {
 export type OpType =
   | 'linear'
   | 'conv2d'
+  | 'layernorm'
   | 'batchnorm'
   | 'relu'
   | 'leakyrelu'
@@ -24,8 +25,19 @@ export type OpType =
   | 'globalavgpool'
   | 'reshape'
   | 'add'
+  | 'addconst'
+  | 'scale'
+  | 'mul'
+  | 'div'
+  | 'hardsigmoid'
+  | 'hardswish'
+  | 'silu'
+  | 'gelu'
+  | 'erf'
   | 'pad'
-  | 'slice';
+  | 'slice'
+  | 'concat'
+  | 'transpose';
 
 export type AttrValue = number | readonly number[] | string;
 

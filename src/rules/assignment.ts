@@ -11,7 +11,7 @@ import { isWeightedLayer, type Graph, type GraphNode } from '../engine/graph';
 import { compileRule, findRule, RuleError, type LayerClass, type ParamValue, type RuleParams } from './rules';
 import type { RuleProgram } from './rule-program';
 import { findComposite } from './composites';
-import { layerClassOfOp } from './layer-class';
+import { layerClassOf } from '../engine/ops/registry';
 
 export interface LayerRuleEntry {
   readonly layer: string;
@@ -36,7 +36,7 @@ export interface ResolvedLayerRule extends RuleChoice {
 }
 
 export function layerClass(node: GraphNode): LayerClass {
-  return layerClassOfOp(node.op);
+  return layerClassOf(node.op);
 }
 
 /** Finds the node an assignment entry names: its name, or "#i" for the i-th Linear/Conv2d layer. */

@@ -5,7 +5,7 @@
 import { isWeightedLayer, type Graph } from '../engine/graph';
 import type { RuleChoice } from './assignment';
 import type { LayerClass, RuleParams } from './rules';
-import { layerClassOfOp } from './layer-class';
+import { layerClassOf } from '../engine/ops/registry';
 
 export interface Composite {
   readonly id: string;
@@ -29,7 +29,7 @@ function composite(id: string, label: string, description: string, pick: Pick, p
       const weighted = graph.nodes.filter(isWeightedLayer);
       const firstConv = graph.nodes.find((n) => n.op === 'conv2d');
       for (const node of graph.nodes) {
-        const cls = layerClassOfOp(node.op);
+        const cls = layerClassOf(node.op);
         const choice = pick({ op: node.op, cls, first: node === weighted[0], firstConv: node === firstConv });
         if (choice) {
           const params: Record<string, unknown> = { ...choice.params };
@@ -45,13 +45,29 @@ function composite(id: string, label: string, description: string, pick: Pick, p
 }
 
 const r = (rule: string, params: RuleParams = {}): RuleChoice => ({ rule, params });
-/** Zennit's composites: activations Pass, AvgPool Norm, MaxPool through its gradient. */
+/**
+ * Zennit's composites: activations Pass, AvgPool and sums Norm, MaxPool through its gradient. For what Zennit has
+ * no rule for: gates and scaling by a constant Pass (the signal takes all), LayerNorm and a BatchNorm that could
+ * not be merged Epsilon (docs/engine.md).
+ */
 const zennitRest = (cls: LayerClass): RuleChoice | undefined =>
-  cls === 'activation' ? r('pass') : cls === 'avgpool' || cls === 'add' ? r('norm') : undefined;
+  cls === 'activation' || cls === 'gate' || cls === 'scale'
+    ? r('pass')
+    : cls === 'avgpool' || cls === 'add'
+      ? r('norm')
+      : cls === 'layernorm' || cls === 'batchnorm'
+        ? r('epsilon')
+        : undefined;
 
 export const composites: readonly Composite[] = [
   composite('captum-default', 'Captum default', "Captum's default: Epsilon 1e-9 on every Linear/Conv, pool and BatchNorm; activations pass.", ({ cls }) =>
-    cls === 'activation' ? r('pass') : cls === 'structural' ? undefined : cls === 'add' ? r('norm', { epsilon: 1e-9 }) : r('captum.epsilon'),
+    cls === 'activation' || cls === 'gate' || cls === 'scale'
+      ? r('pass')
+      : cls === 'structural'
+        ? undefined
+        : cls === 'add'
+          ? r('norm', { epsilon: 1e-9 })
+          : r('captum.epsilon'),
   ),
   composite('gradient', 'Gradient (no rules)', 'No rule attached anywhere: every layer acts through its gradient.', () => undefined),
   composite('EpsilonPlus', 'EpsilonPlus', 'Conv ZPlus, Linear Epsilon.', ({ op, cls }) =>

@@ -19,7 +19,11 @@ import {
 } from './rule-program';
 
 /** Layer kinds as far as rules are concerned. */
-export type LayerClass = 'weighted' | 'batchnorm' | 'avgpool' | 'maxpool' | 'activation' | 'add' | 'structural';
+/**
+ * 'gate': the product of a signal and a gate (squeeze-excitation); 'scale': multiplication by a constant;
+ * 'layernorm': LayerNorm, whose normaliser the rules hold constant.
+ */
+export type LayerClass = 'weighted' | 'batchnorm' | 'avgpool' | 'maxpool' | 'activation' | 'add' | 'structural' | 'gate' | 'scale' | 'layernorm';
 
 export interface NumberParam {
   readonly name: string;
@@ -66,7 +70,7 @@ export interface ResolvedParams {
   bounds(name: string): number | readonly number[];
 }
 
-const LRP_LAYERS: readonly LayerClass[] = ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'add'];
+const LRP_LAYERS: readonly LayerClass[] = ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'add', 'layernorm'];
 const WEIGHTED: readonly LayerClass[] = ['weighted'];
 
 const eps = (def: number): NumberParam => ({
@@ -279,9 +283,10 @@ export const ruleDefinitions: readonly RuleDefinition[] = [
     id: 'pass',
     family: 'zennit',
     label: 'Pass',
-    description: 'Relevance passes unchanged (activations).',
+    description:
+      'Relevance passes unchanged (activations, scaling by a constant, LayerNorm); on the product of a signal and a gate the signal takes all relevance, the gate none.',
     params: [],
-    appliesTo: ['activation', 'batchnorm'],
+    appliesTo: ['activation', 'batchnorm', 'gate', 'scale', 'layernorm'],
     conserving: true,
     compile: () => ({ kind: 'pass' }),
   },
@@ -291,7 +296,7 @@ export const ruleDefinitions: readonly RuleDefinition[] = [
     label: 'Gradient',
     description: 'The plain gradient: ReLU masks, MaxPool routes to the maximum, AvgPool splits evenly.',
     params: [],
-    appliesTo: ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'activation', 'add', 'structural'],
+    appliesTo: ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'activation', 'add', 'structural', 'gate', 'scale', 'layernorm'],
     conserving: false,
     compile: () => ({ kind: 'gradient' }),
   },

@@ -692,6 +692,10 @@ describe('operator mapping', () => {
     expect(scopeFromNodeName('/relu1/Relu')).toBe('relu1');
     expect(scopeFromNodeName('/Flatten')).toBe('');
     expect(scopeFromNodeName('node_relu')).toBe('');
+    // Nested containers (torchvision MobileNetV2, GoogLeNet): each segment is relative to where its chain started.
+    expect(scopeFromNodeName('/features/features.1/conv/conv.0/conv.0.0/Conv')).toBe('features.1.conv.0.0');
+    expect(scopeFromNodeName('/inception3a/branch2/branch2.1/conv/Conv')).toBe('inception3a.branch2.1.conv');
+    expect(scopeFromNodeName('/stage2/stage2.0/branch2/branch2.0/Conv')).toBe('stage2.0.branch2.0');
     const g = importSynthetic({
       inputs: [{ name: 'x', dims: [1, 2] }],
       outputs: ['y3'],

@@ -10,6 +10,11 @@ import { elementwiseKernel } from './elementwise';
 import { maxPoolKernel, maxPoolRelevanceKernel } from './maxpool2d';
 import { seedRelevanceKernel } from './seed-relevance';
 import { windowCopyKernel } from './window-copy';
+import { broadcastBinaryKernel } from './broadcast-binary';
+import { sumToShapeKernel } from './sum-to-shape';
+import { activationKernel } from './activation';
+import { layerNormKernel, layerNormRelevanceKernel } from './layernorm';
+import { stridedCopyKernel } from './strided-copy';
 
 type KernelTable = { [K in StepKind]: KernelDef<Extract<Step, { kernel: K }>> };
 
@@ -24,6 +29,12 @@ export const kernels: KernelTable = {
   'maxpool2d-relevance': maxPoolRelevanceKernel,
   'seed-relevance': seedRelevanceKernel,
   'window-copy': windowCopyKernel,
+  'broadcast-binary': broadcastBinaryKernel,
+  'sum-to-shape': sumToShapeKernel,
+  activation: activationKernel,
+  layernorm: layerNormKernel,
+  'layernorm-relevance': layerNormRelevanceKernel,
+  'strided-copy': stridedCopyKernel,
 };
 
 export function kernelFor<S extends Step>(step: S): KernelDef<S> {

@@ -185,6 +185,111 @@ export interface WindowCopyStep {
   readonly accumulate: boolean;
 }
 
+/**
+ * Strided copy over up to 6 axes, for Transpose, Concat, Slice and Split and their relevance (kernels/strided-copy.ts):
+ * for every index o of `shape`, out[dstOffset + sum o_a dstStrides_a] (+)= x[srcOffset + sum t_a srcStrides_a] with
+ * t_a = (o_a - start_a) / step_a when every (o_a - start_a) is a non-negative multiple of step_a and t_a < count_a,
+ * else 0. All per-axis lists have the rank of `shape`.
+ */
+export interface StridedCopyStep {
+  readonly kernel: 'strided-copy';
+  readonly x: TensorRef;
+  readonly out: TensorRef;
+  readonly shape: readonly number[];
+  readonly dstOffset: number;
+  readonly dstStrides: readonly number[];
+  readonly srcOffset: number;
+  readonly srcStrides: readonly number[];
+  readonly start: readonly number[];
+  readonly step: readonly number[];
+  readonly count: readonly number[];
+  readonly accumulate: boolean;
+}
+
+/** LayerNorm's tensor as [outer, features, inner]: the normalised axis in the middle; rows = outer * inner. */
+export interface LayerNormGeometry {
+  readonly outer: number;
+  readonly features: number;
+  readonly inner: number;
+}
+
+/** out = gamma * (x - mean) / sqrt(var + epsilon) + beta per row (kernels/layernorm.ts). */
+export interface LayerNormStep {
+  readonly kernel: 'layernorm';
+  readonly geom: LayerNormGeometry;
+  readonly x: TensorRef;
+  readonly gamma: TensorRef;
+  readonly beta: TensorRef;
+  readonly epsilon: number;
+  readonly out: TensorRef;
+}
+
+/**
+ * rin (+)= LayerNorm relevance per row (kernels/layernorm.ts): 'epsilon', the epsilon rule with the std held constant
+ * (bias: the rule's bias, null for 0; stabilizer: its epsilon); 'gradient', the vector-Jacobian product.
+ */
+export interface LayerNormRelevanceStep {
+  readonly kernel: 'layernorm-relevance';
+  readonly geom: LayerNormGeometry;
+  readonly mode: 'epsilon' | 'gradient';
+  readonly x: TensorRef;
+  readonly gamma: TensorRef;
+  readonly bias: TensorRef | null;
+  readonly r: TensorRef;
+  readonly rin: TensorRef;
+  /** The layer's own epsilon (inside the square root). */
+  readonly epsilon: number;
+  readonly stabilizer: number;
+  readonly accumulate: boolean;
+}
+
+/** Binary maps of the broadcast-binary kernel: a + b, a - b, a * b, a / b, and a alone (a broadcast copy). */
+export type BroadcastBinaryOp = 'add' | 'subtract' | 'multiply' | 'divide' | 'first';
+
+/**
+ * out (+)= scale * f(a, b) with ONNX (numpy) broadcasting, rank up to 6 (kernels/broadcast-binary.ts): a and b
+ * (their TensorRefs' shapes) broadcast to out's shape, right-aligned. b is null for 'first'.
+ */
+export interface BroadcastBinaryStep {
+  readonly kernel: 'broadcast-binary';
+  readonly op: BroadcastBinaryOp;
+  readonly a: TensorRef;
+  readonly b: TensorRef | null;
+  readonly out: TensorRef;
+  readonly scale: number;
+  readonly accumulate: boolean;
+}
+
+/**
+ * out (+)= scale * x summed over the positions that broadcast from each element of out (out's shape broadcasts to
+ * x's, rank up to 6; kernels/sum-to-shape.ts): the relevance and gradient of a broadcast operand.
+ */
+export interface SumToShapeStep {
+  readonly kernel: 'sum-to-shape';
+  readonly x: TensorRef;
+  readonly out: TensorRef;
+  readonly scale: number;
+  readonly accumulate: boolean;
+}
+
+export type ActivationFn = 'hard-sigmoid' | 'hard-swish' | 'silu' | 'gelu' | 'gelu-tanh' | 'erf';
+
+/**
+ * Activations of kernels/activation.ts: out = f(x), or with gradient out (+)= r * f'(x). alpha, beta: HardSigmoid's
+ * clamp(alpha x + beta, 0, 1) (also inside HardSwish).
+ */
+export interface ActivationStep {
+  readonly kernel: 'activation';
+  readonly fn: ActivationFn;
+  readonly gradient: boolean;
+  readonly x: TensorRef;
+  readonly r: TensorRef | null;
+  readonly out: TensorRef;
+  readonly accumulate: boolean;
+  readonly alpha?: number;
+  readonly beta?: number;
+}
+
 export type Step =
   | Conv2dStep
   | Conv2dRelevanceStep
@@ -194,7 +299,13 @@ export type Step =
   | MaxPoolStep
   | MaxPoolRelevanceStep
   | SeedStep
-  | WindowCopyStep;
+  | WindowCopyStep
+  | BroadcastBinaryStep
+  | SumToShapeStep
+  | ActivationStep
+  | LayerNormStep
+  | LayerNormRelevanceStep
+  | StridedCopyStep;
 
 export type StepKind = Step['kernel'];
 

@@ -17,17 +17,16 @@ import {
   FoldError,
   dtypeName,
   evaluate,
-  flattenShape,
   isFloatType,
   normaliseSlice,
   num,
   readTensor,
-  resolveReshape,
-  squeezeShape,
   toInts,
   transpose2d,
-  unsqueezeShape,
 } from './onnx-const';
+import type { ConstValue, EmitOptions, OnnxAttributes, OnnxNode, PendingLayer } from '../ops/import-context';
+import { ONNX_MAPPINGS } from './onnx-table';
+import { fuseOnnxPatterns } from './onnx-fusions';
 import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, clipMessage, clipName, inputProblem, isSafeRelativePath, shapeProblem } from './limits';
 
 export class ModelImportError extends Error {
@@ -85,30 +84,12 @@ function onnxModelType(): protobuf.Type {
 
 /** Operators that become (or disappear into) engine layers. Foldable ones are in FOLDABLE_OPS. */
 const RUNTIME_OPS: ReadonlySet<string> = new Set([
-  'Conv',
   'Gemm',
   'MatMul',
-  'Relu',
-  'LeakyRelu',
-  'Clip',
-  'Sigmoid',
-  'Tanh',
   'MaxPool',
   'AveragePool',
-  'GlobalAveragePool',
   'ReduceMean',
-  'Flatten',
-  'Reshape',
-  'Squeeze',
-  'Unsqueeze',
-  'BatchNormalization',
-  'Dropout',
-  'Identity',
-  'Cast',
-  'Softmax',
-  'LogSoftmax',
   'Add',
-  'Pad',
   'Slice',
 ]);
 
@@ -134,18 +115,25 @@ function tensor(shape: readonly number[], data: Float32Array): Tensor {
   return { shape: [...shape], data };
 }
 
-/** "/layer1/layer1.0/relu/Relu" -> "layer1.0.relu"; "/Flatten" -> "" (no module). */
+/**
+ * The PyTorch module path of a TorchScript exporter node name: "/layer1/layer1.0/relu/Relu" -> "layer1.0.relu",
+ * "/features/features.1/conv/conv.0/conv.0.0/Conv" -> "features.1.conv.0.0"; "/Flatten" -> "" (no module). Each
+ * segment is a module's name relative to the module its chain started in: a segment that extends the one before
+ * ("conv" then "conv.0") replaces it, any other segment descends into the module named so far.
+ */
 export function scopeFromNodeName(name: string): string {
   if (!name.startsWith('/')) return '';
   const parts = name.split('/').filter((p) => p.length > 0);
   parts.pop();
-  let scope = '';
+  let base = '';
+  let prev = '';
+  let full = '';
   for (const p of parts) {
-    if (scope && p.startsWith(`${scope}.`)) scope = p;
-    else if (!scope) scope = p;
-    else scope = `${scope}.${p}`;
+    if (!(prev && p.startsWith(`${prev}.`))) base = full;
+    full = base ? `${base}.${p}` : p;
+    prev = p;
   }
-  return scope;
+  return full;
 }
 
 /** At most this many names are listed in a message; the rest are counted. */
@@ -309,12 +297,13 @@ class Importer {
     if (outputs.length > 1) this.notes.push(`The model has ${outputs.length} outputs; only the first, "${clipName(outputs[0]!)}", is explained.`);
     this.graphOutputs = new Set(outputs);
 
+    nodes.splice(0, nodes.length, ...fuseOnnxPatterns(nodes, (name) => this.consts.get(name), outputs)); // LayerNorm and GELU written out
     // Unknown operators: report them all at once.
     const unknown = new Map<string, string[]>();
     nodes.forEach((n, i) => {
       const op = n.opType ?? '';
       const domain = n.domain ?? '';
-      const known = (domain === '' || domain === 'ai.onnx') && (RUNTIME_OPS.has(op) || FOLDABLE_OPS.has(op));
+      const known = (domain === '' || domain === 'ai.onnx') && (ONNX_MAPPINGS.has(op) || RUNTIME_OPS.has(op) || FOLDABLE_OPS.has(op));
       if (!known) {
         const label = domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op;
         const list = unknown.get(label) ?? [];
@@ -343,7 +332,7 @@ class Importer {
     this.fail(`unsupported ONNX operators: ${parts.join(', ')}`);
   }
 
-  private markUnsupported(label: string, node: NodeLike, index: number): void {
+  markUnsupported(label: string, node: NodeLike, index: number): void {
     const list = this.unsupported.get(label) ?? [];
     list.push(this.nodeLabel(node, index));
     this.unsupported.set(label, list);
@@ -452,98 +441,29 @@ class Importer {
       this.fold(node, index, op, ins, outs);
       return;
     }
-    if (!RUNTIME_OPS.has(op)) {
-      this.markUnsupported(op === 'Transpose' ? 'Transpose (of a computed value; only constants can be transposed)' : op, node, index);
+    const at = this.attrs(node);
+    const ctx = new NodeCtx(this, node, index, op, ins, raw, at);
+    const mapping = (node.domain ?? '') === '' || node.domain === 'ai.onnx' ? ONNX_MAPPINGS.get(op) : undefined;
+    if (mapping) {
+      mapping.map(ctx);
       return;
     }
-    const at = this.attrs(node);
-    const ctx = new NodeCtx(this, node, index, op, ins, raw);
+    if (!RUNTIME_OPS.has(op)) {
+      this.markUnsupported(op, node, index);
+      return;
+    }
     switch (op) {
-      case 'Conv':
-        return this.conv(ctx, at);
       case 'Gemm':
         return this.gemm(ctx, at);
       case 'MatMul':
         return this.matmul(ctx);
-      case 'Relu': {
-        const x = ctx.rt(0);
-        this.emit(ctx, 'relu', [x], {}, {}, this.shapeOf(x));
-        return;
-      }
-      case 'LeakyRelu': {
-        const x = ctx.rt(0);
-        this.emit(ctx, 'leakyrelu', [x], { alpha: at.float('alpha', 0.01) }, {}, this.shapeOf(x));
-        return;
-      }
-      case 'Sigmoid':
-      case 'Tanh': {
-        const x = ctx.rt(0);
-        this.emit(ctx, op === 'Sigmoid' ? 'sigmoid' : 'tanh', [x], {}, {}, this.shapeOf(x));
-        return;
-      }
-      case 'Clip':
-        return this.clip(ctx, at);
       case 'MaxPool':
       case 'AveragePool':
         return this.pool(ctx, at);
-      case 'GlobalAveragePool': {
-        const x = ctx.rt(0);
-        const s = ctx.rank(x, 4);
-        this.emit(ctx, 'globalavgpool', [x], {}, {}, [s[0]!, s[1]!, 1, 1]);
-        return;
-      }
       case 'ReduceMean':
         return this.reduceMean(ctx, at);
-      case 'Flatten': {
-        const x = ctx.rt(0);
-        const shape = ctx.guard(() => flattenShape(this.shapeOf(x), at.int('axis', 1)));
-        return this.emitReshape(ctx, x, shape);
-      }
-      case 'Reshape': {
-        const x = ctx.rt(0);
-        const spec = at.ints('shape') ?? ctx.ints(1, 'the target shape');
-        const shape = ctx.guard(() => resolveReshape(this.shapeOf(x), spec, at.int('allowzero', 0) === 1));
-        return this.emitReshape(ctx, x, shape);
-      }
-      case 'Squeeze':
-      case 'Unsqueeze': {
-        const x = ctx.rt(0);
-        const axes = ins[1] ? ctx.ints(1, 'the axes') : at.ints('axes');
-        const shape = ctx.guard(() =>
-          op === 'Squeeze' ? squeezeShape(this.shapeOf(x), axes) : unsqueezeShape(this.shapeOf(x), axes ?? []),
-        );
-        return this.emitReshape(ctx, x, shape);
-      }
-      case 'Identity':
-      case 'Dropout': {
-        const x = ctx.rt(0);
-        if (outs[1] && this.consumers.get(outs[1])) return this.markUnsupported(`${op} (mask output)`, node, index);
-        this.alias.set(outs[0]!, x);
-        return;
-      }
-      case 'Cast': {
-        const x = ctx.rt(0);
-        const to = at.int('to', 0);
-        if (to !== DT.FLOAT) return this.markUnsupported(`Cast to ${dtypeName(to)}`, node, index);
-        this.alias.set(outs[0]!, x);
-        return;
-      }
-      case 'Softmax':
-      case 'LogSoftmax': {
-        const x = ctx.rt(0);
-        if (!this.graphOutputs.has(outs[0] ?? '') || (this.consumers.get(outs[0]!) ?? 0) > 1) {
-          return this.markUnsupported(`${op} (not at the end)`, node, index);
-        }
-        this.alias.set(outs[0]!, x);
-        this.notes.push(`The final ${op} was removed: explanations start from the logits before the final ${op}.`);
-        return;
-      }
-      case 'BatchNormalization':
-        return this.batchnorm(ctx, at);
       case 'Add':
         return this.add(ctx);
-      case 'Pad':
-        return this.pad(ctx, at);
       case 'Slice':
         return this.slice(ctx, at);
     }
@@ -586,6 +506,34 @@ class Importer {
     return this.consts.get(name);
   }
 
+  producerOf(value: string): Pending | undefined {
+    return this.producer.get(value);
+  }
+
+  consumerCount(value: string): number {
+    return this.consumers.get(value) ?? 0;
+  }
+
+  isGraphOutput(value: string): boolean {
+    return this.graphOutputs.has(value);
+  }
+
+  setAlias(output: string, value: string): void {
+    this.alias.set(output, value);
+  }
+
+  /** A layer now writes `output` (a following node was fused into it); the value it wrote before is gone. */
+  retarget(layer: PendingLayer, output: string, shape: number[]): void {
+    this.producer.delete(layer.output);
+    layer.output = output;
+    this.producer.set(output, layer as Pending);
+    this.shapes.set(output, shape);
+  }
+
+  note(message: string): void {
+    this.notes.push(message);
+  }
+
   /** Module name from a weight initializer, following folded transposes back to the initializer. */
   private moduleFromWeight(rawName: string | undefined): string | undefined {
     if (!rawName) return undefined;
@@ -595,7 +543,7 @@ class Importer {
     return m?.[1] === undefined ? undefined : clipName(m[1]);
   }
 
-  private emit(
+  emit(
     ctx: NodeCtx,
     op: OpType,
     inputs: string[],
@@ -618,51 +566,7 @@ class Importer {
     return p;
   }
 
-  private emitReshape(ctx: NodeCtx, x: string, shape: number[]): void {
-    const inShape = this.shapeOf(x);
-    if (inShape.length === shape.length && inShape.every((d, i) => d === shape[i])) {
-      this.alias.set(ctx.out(), x); // a no-op reshape
-      return;
-    }
-    this.emit(ctx, 'reshape', [x], { shape }, {}, shape);
-  }
 
-  private conv(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    const x = ctx.rt(0);
-    const s = ctx.rank(x, 4, 'only 2D convolutions (NCHW input) are supported');
-    const w = ctx.param(1, 'the weight');
-    if (w.shape.length !== 4) ctx.error(`the weight has shape [${w.shape.join(', ')}], OIHW expected`);
-    const [O, Ig, kh, kw] = w.shape as [number, number, number, number];
-    const groups = at.int('group', 1);
-    const kernel = at.ints('kernel_shape') ?? [kh, kw];
-    if (kernel[0] !== kh || kernel[1] !== kw) ctx.error(`kernel_shape [${kernel.join(', ')}] does not match the weight`);
-    if (s[1] !== Ig * groups || O % groups !== 0) {
-      ctx.error(`the weight [${w.shape.join(', ')}] with group=${groups} does not fit an input with ${s[1]} channels`);
-    }
-    if (w.data.length === 0) ctx.error(`the weight has shape [${w.shape.join(', ')}], which holds nothing`);
-    const stride = this.pair(ctx, at.ints('strides') ?? [1, 1], 'strides');
-    const dilation = this.pair(ctx, at.ints('dilations') ?? [1, 1], 'dilations');
-    const pads = this.resolvePads(ctx, at, [s[2]!, s[3]!], [kh, kw], stride, dilation);
-    const params: Record<string, Tensor> = { weight: tensor(w.shape, this.f32(w, 'the weight')) };
-    if (ctx.ins[2]) {
-      const b = ctx.param(2, 'the bias');
-      if (b.data.length !== O) ctx.error(`the bias has ${b.data.length} values, ${O} expected`);
-      params.bias = tensor([O], this.f32(b, 'the bias'));
-    }
-    const oh = Math.floor((s[2]! + pads[0]! + pads[2]! - dilation[0]! * (kh - 1) - 1) / stride[0]!) + 1;
-    const ow = Math.floor((s[3]! + pads[1]! + pads[3]! - dilation[1]! * (kw - 1) - 1) / stride[1]!) + 1;
-    if (oh <= 0 || ow <= 0) ctx.error(`the output would be empty (input ${s[2]}x${s[3]})`);
-    this.emit(
-      ctx,
-      'conv2d',
-      [x],
-      { kernel: [kh, kw], stride: [...stride], pads, dilation: [...dilation], groups },
-      params,
-      [s[0]!, O, oh, ow],
-      undefined,
-      1,
-    );
-  }
 
   /** Two positive integers (strides, dilations, kernel sizes), within the input size limit. */
   private pair(ctx: NodeCtx, v: readonly number[], what: string): number[] {
@@ -818,35 +722,6 @@ class Importer {
     }
   }
 
-  /** Clip (ReLU6 and friends): bounds from attributes (opset < 11) or constant inputs; Clip(0, none) is a ReLU. */
-  private clip(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    const x = ctx.rt(0);
-    const bound = (i: number, attr: string): number | undefined => {
-      if (ctx.ins[i]) {
-        const t = ctx.cst(i, `the ${attr} bound`);
-        if (t.data.length !== 1) ctx.error(`the ${attr} bound must be a single value, got shape [${t.shape.join(', ')}]`);
-        return t.data[0]!;
-      }
-      return at.has(attr) ? at.float(attr, 0) : undefined;
-    };
-    const min = bound(1, 'min');
-    const max = bound(2, 'max');
-    const lo = min !== undefined && min > -3.4e38 ? min : undefined;
-    const hi = max !== undefined && max < 3.4e38 ? max : undefined;
-    if (lo !== undefined && hi !== undefined && !(lo <= hi)) ctx.error(`min ${lo} is above max ${hi}`);
-    if (lo === undefined && hi === undefined) {
-      this.alias.set(ctx.out(), x); // clips nothing
-      return;
-    }
-    if (lo === 0 && hi === undefined) {
-      this.emit(ctx, 'relu', [x], {}, {}, this.shapeOf(x));
-      return;
-    }
-    const attrs: Record<string, AttrValue> = {};
-    if (lo !== undefined) attrs.min = lo;
-    if (hi !== undefined) attrs.max = hi;
-    this.emit(ctx, 'clip', [x], attrs, {}, this.shapeOf(x));
-  }
 
   private reduceMean(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
     const x = ctx.rt(0);
@@ -867,49 +742,6 @@ class Importer {
     this.emit(ctx, 'reshape', [mid], { shape: [s[0]!, s[1]!] }, {}, [s[0]!, s[1]!]);
   }
 
-  private batchnorm(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    if (at.int('training_mode', 0) !== 0) ctx.error('training_mode=1 is not supported');
-    const outs = ctx.node.output ?? [];
-    if (outs.slice(1).some((o) => o && this.consumers.get(o))) ctx.error('running-statistics outputs are not supported');
-    const x = ctx.rt(0);
-    const s = this.shapeOf(x);
-    if (s.length < 2) ctx.error('the input needs a channel axis');
-    const C = s[1]!;
-    const get = (i: number, what: string): Float32Array => {
-      const t = ctx.param(i, what);
-      if (t.data.length !== C) ctx.error(`${what} has ${t.data.length} values, ${C} expected`);
-      return this.f32(t, what);
-    };
-    const gamma = get(1, 'the scale');
-    const beta = get(2, 'the bias');
-    const mean = get(3, 'the mean');
-    const variance = get(4, 'the variance');
-    const epsilon = at.float('epsilon', 1e-5);
-    const scale = new Float32Array(C);
-    const shift = new Float32Array(C);
-    for (let c = 0; c < C; c++) {
-      const k = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
-      scale[c] = k;
-      shift[c] = beta[c]! - mean[c]! * k;
-    }
-    this.emit(
-      ctx,
-      'batchnorm',
-      [x],
-      { epsilon },
-      {
-        scale: tensor([C], scale),
-        shift: tensor([C], shift),
-        gamma: tensor([C], gamma),
-        beta: tensor([C], beta),
-        mean: tensor([C], mean),
-        var: tensor([C], variance),
-      },
-      [...s],
-      undefined,
-      1,
-    );
-  }
 
   private add(ctx: NodeCtx): void {
     const [a, b] = [ctx.ins[0] ?? '', ctx.ins[1] ?? ''];
@@ -949,31 +781,6 @@ class Importer {
     this.shapes.set(y, this.shapeOf(x));
   }
 
-  private pad(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    const x = ctx.rt(0);
-    const s = ctx.rank(x, 4, 'only 4D (NCHW) padding is supported');
-    const mode = at.str('mode', 'constant');
-    if (mode !== 'constant') ctx.error(`mode "${mode}" is not supported (only constant zero padding)`);
-    let pads = ctx.ins[1] ? ctx.ints(1, 'the pads') : (at.ints('pads') ?? []);
-    const value = ctx.ins[2] ? ctx.cst(2, 'the pad value').data[0] ?? 0 : at.float('value', 0);
-    if (value !== 0) ctx.error(`padding with ${value} is not supported (only zeros)`);
-    if (ctx.ins[3]) {
-      const axes = ctx.ints(3, 'the axes').map((a) => (a < 0 ? a + 4 : a));
-      if (pads.length !== 2 * axes.length) ctx.error('pads and axes differ in length');
-      if (!axes.every((a) => Number.isInteger(a) && a >= 0 && a < 4)) ctx.error(`axes [${axes.join(', ')}] are out of range for rank 4`);
-      const full = new Array<number>(8).fill(0);
-      axes.forEach((a, i) => {
-        full[a] = pads[i]!;
-        full[a + 4] = pads[i + axes.length]!;
-      });
-      pads = full;
-    }
-    if (pads.length !== 8) ctx.error(`pads [${pads.slice(0, 10).join(', ')}] should have 8 values`);
-    if (pads.some((p) => p < 0)) ctx.error('negative pads (cropping) are not supported');
-    if (!pads.every((p) => Number.isSafeInteger(p))) ctx.error(`pads [${pads.join(', ')}] should be integers`);
-    const outShape = s.map((d, i) => d + pads[i]! + pads[i + 4]!);
-    this.emit(ctx, 'pad', [x], { pads }, {}, outShape);
-  }
 
   private slice(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
     const x = ctx.rt(0);
@@ -1103,8 +910,9 @@ class MissingSideFile extends Error {
   }
 }
 
-/** Per-node helpers: typed access to inputs with errors that name the node. */
-class NodeCtx {
+/** One node being imported: the OnnxNode that op mappings see, with errors that name the node. */
+class NodeCtx implements OnnxNode {
+  readonly outs: readonly string[];
   constructor(
     private readonly imp: Importer,
     readonly node: NodeLike,
@@ -1114,16 +922,28 @@ class NodeCtx {
     readonly ins: readonly string[],
     /** Input names as written in the file. */
     readonly raw: readonly string[],
-  ) {}
+    readonly attr: OnnxAttributes,
+  ) {
+    this.outs = (node.output ?? []).map((o) => o ?? '');
+  }
+
+  get opType(): string {
+    return this.op;
+  }
 
   error(message: string): never {
     this.imp.failAt(this, message);
   }
 
-  out(): string {
-    const o = this.node.output?.[0];
-    if (!o) this.error('it has no output');
+  out(k = 0): string {
+    const o = this.node.output?.[k];
+    if (!o) this.error(k === 0 ? 'it has no output' : `it has no output ${k}`);
     return o;
+  }
+
+  isConst(i: number): boolean {
+    const n = this.ins[i];
+    return !!n && this.imp.isConst(n);
   }
 
   /** A computed (non-constant) input. */
@@ -1157,10 +977,56 @@ class NodeCtx {
     return t;
   }
 
+  f32(t: ConstValue, what: string): Float32Array {
+    if (t.data instanceof Float32Array) return t.data;
+    this.charge(t.data.length, what);
+    return new Float32Array(t.data);
+  }
+
+  charge(count: number, what: string): void {
+    this.imp.charge(count, what);
+  }
+
+  shapeOf(value: string): number[] {
+    return this.imp.shapeOf(value);
+  }
+
   rank(name: string, r: number, why?: string): number[] {
     const s = this.imp.shapeOf(name);
     if (s.length !== r) this.error(why ?? `a rank-${r} input is expected, got [${s.join(', ')}]`);
     return s;
+  }
+
+  producer(value: string): PendingLayer | undefined {
+    return this.imp.producerOf(value);
+  }
+
+  consumers(value: string): number {
+    return this.imp.consumerCount(value);
+  }
+
+  isGraphOutput(value: string): boolean {
+    return this.imp.isGraphOutput(value);
+  }
+
+  emit(op: OpType, inputs: string[], attrs: Record<string, AttrValue>, params: Record<string, Tensor>, outShape: number[], options: EmitOptions = {}): string {
+    return this.imp.emit(this, op, inputs, attrs, params, outShape, options.output, options.weightInput).output;
+  }
+
+  alias(output: string, value: string): void {
+    this.imp.setAlias(output, value);
+  }
+
+  retarget(layer: PendingLayer, output: string, shape: number[]): void {
+    this.imp.retarget(layer, output, shape);
+  }
+
+  note(message: string): void {
+    this.imp.note(message);
+  }
+
+  unsupported(label: string): void {
+    this.imp.markUnsupported(label, this.node, this.index);
   }
 
   /** Runs a shape computation, turning FoldErrors into errors that name the node. */
@@ -1199,5 +1065,5 @@ export function onnxExternalFiles(bytes: Uint8Array): string[] {
 }
 
 /** Op types importOnnx maps onto layers or folds away at load. */
-export const SUPPORTED_ONNX_OPS: readonly string[] = [...new Set([...RUNTIME_OPS, ...FOLDABLE_OPS])].sort();
+export const SUPPORTED_ONNX_OPS: readonly string[] = [...new Set([...ONNX_MAPPINGS.keys(), ...RUNTIME_OPS, ...FOLDABLE_OPS])].sort();
 

@@ -6,10 +6,30 @@ import type { OpType } from '../graph';
 import type { ElementwiseOp } from '../kernels/steps';
 import { attrNumber } from '../graph';
 import { unsupportedRule, type OpDef } from './op';
+import type { OnnxMapping } from './import-context';
 
-export function activationOp(op: OpType, forward: ElementwiseOp, gradient: ElementwiseOp, params: (node: Parameters<OpDef['inferShape']>[0]) => { p0?: number; p1?: number } = () => ({})): OpDef {
+/** The ONNX mapping of a unary activation whose attributes map one to one. */
+export function unaryOnnx(op: OpType, limits: string, attrs: (n: Parameters<OnnxMapping['map']>[0]) => Record<string, number> = () => ({})): OnnxMapping {
+  return {
+    limits,
+    map(n) {
+      const x = n.rt(0);
+      n.emit(op, [x], attrs(n), {}, n.shapeOf(x));
+    },
+  };
+}
+
+export function activationOp(
+  op: OpType,
+  forward: ElementwiseOp,
+  gradient: ElementwiseOp,
+  declared: Pick<OpDef, 'summary' | 'onnx'>,
+  params: (node: Parameters<OpDef['inferShape']>[0]) => { p0?: number; p1?: number } = () => ({}),
+): OpDef {
   return {
     op,
+    layerClass: 'activation',
+    ...declared,
     inferShape: (node, [x]) => {
       params(node);
       return x!;

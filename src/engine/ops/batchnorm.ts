@@ -2,6 +2,47 @@ import type { GraphNode, Shape } from '../graph';
 import type { ProgramBuilder } from '../program';
 import { emitConvForward, emitConvRelevance, type ConvLayer } from './conv-shaped';
 import { fail, type OpDef } from './op';
+import type { OnnxMapping } from './import-context';
+import { tensor } from '../onnx/mapping-helpers';
+
+const onnxBatchNorm: OnnxMapping = {
+  limits: 'inference mode, constant statistics; [N, C] or NCHW',
+  map(n) {
+    if (n.attr.int('training_mode', 0) !== 0) n.error('training_mode=1 is not supported');
+    if (n.outs.slice(1).some((o) => o && n.consumers(o))) n.error('running-statistics outputs are not supported');
+    const x = n.rt(0);
+    const s = n.shapeOf(x);
+    if (s.length < 2) n.error('the input needs a channel axis');
+    const C = s[1]!;
+    const get = (i: number, what: string): Float32Array => {
+      const t = n.param(i, what);
+      if (t.data.length !== C) n.error(`${what} has ${t.data.length} values, ${C} expected`);
+      return n.f32(t, what);
+    };
+    const gamma = get(1, 'the scale');
+    const beta = get(2, 'the bias');
+    const mean = get(3, 'the mean');
+    const variance = get(4, 'the variance');
+    const epsilon = n.attr.float('epsilon', 1e-5);
+    n.charge(2 * C, 'the folded scale and shift');
+    const scale = new Float32Array(C);
+    const shift = new Float32Array(C);
+    for (let c = 0; c < C; c++) {
+      const k = gamma[c]! / Math.sqrt(variance[c]! + epsilon);
+      scale[c] = k;
+      shift[c] = beta[c]! - mean[c]! * k;
+    }
+    const params = {
+      scale: tensor([C], scale),
+      shift: tensor([C], shift),
+      gamma: tensor([C], gamma),
+      beta: tensor([C], beta),
+      mean: tensor([C], mean),
+      var: tensor([C], variance),
+    };
+    n.emit('batchnorm', [x], { epsilon }, params, [...s], { weightInput: 1 });
+  },
+};
 
 /**
  * BatchNorm at inference is a per-channel affine map y = scale * x + shift: a depthwise 1x1 convolution, so every
@@ -22,6 +63,9 @@ function layer(node: GraphNode, x: Shape, b: ProgramBuilder): ConvLayer {
 
 export const batchNormOp: OpDef = {
   op: 'batchnorm',
+  layerClass: 'batchnorm',
+  summary: 'BatchNorm at inference, a per-channel affine map: merged into the Linear/Conv before it (Zennit) or kept as a layer (Captum, or when nothing precedes it to merge into, as after a Concat); kept, it takes Epsilon, Norm, Pass or the gradient.',
+  onnx: { BatchNormalization: onnxBatchNorm },
   inferShape(node, [x]) {
     if (x!.length !== 2 && x!.length !== 4) fail(node, `expects a [N, C] or [N, C, H, W] input, got [${x!.join(', ')}]`);
     return x!;

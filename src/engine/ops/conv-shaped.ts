@@ -13,6 +13,11 @@ export interface ConvLayer {
   readonly geom: ConvGeometry;
   readonly weight: TensorRef;
   readonly bias: TensorRef | null;
+  /**
+   * A factor per output element applied after the convolution (average pools whose divisor varies by window:
+   * count_include_pad=0, ceil mode): z = scale * conv(x, w). Relevance then uses z_g * scale and s_g * scale.
+   */
+  readonly outScale?: TensorRef;
 }
 
 /** Largest workgroup count per dimension every WebGPU device supports (maxComputeWorkgroupsPerDimension). */
@@ -43,7 +48,7 @@ export function selectConvVariant(g: ConvGeometry, pass: 'forward' | 'relevance'
 }
 
 export function emitConvForward(ctx: ForwardContext, layer: ConvLayer): TensorRef {
-  const out = ctx.b.tensor(ctx.outShape, `${ctx.node.name}:out`);
+  const out = ctx.b.tensor(ctx.outShape, layer.outScale ? `${ctx.node.name}:unscaled` : `${ctx.node.name}:out`);
   ctx.b.emit('forward', {
     kernel: 'conv2d',
     geom: layer.geom,
@@ -57,7 +62,10 @@ export function emitConvForward(ctx: ForwardContext, layer: ConvLayer): TensorRe
     accumulate: false,
     ...variantField(selectConvVariant(layer.geom, 'forward')),
   });
-  return out;
+  if (!layer.outScale) return out;
+  const scaled = ctx.b.tensor(ctx.outShape, `${ctx.node.name}:out`);
+  ctx.b.emit('forward', { kernel: 'elementwise', op: 'multiply', a: out, b: layer.outScale, out: scaled, accumulate: false });
+  return scaled;
 }
 
 /** The step field for a variant (absent for the direct kernel, so those steps look as before). */
@@ -117,7 +125,12 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
         });
       });
     }
-    const s = b.tensor(ctx.output.shape, `${ctx.node.name}:s`);
+    if (layer.outScale && z !== ctx.output) {
+      const zScaled = b.tensor(ctx.output.shape, `${ctx.node.name}:z`);
+      b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a: z, b: layer.outScale, out: zScaled, accumulate: false });
+      z = zScaled;
+    }
+    let s = b.tensor(ctx.output.shape, `${ctx.node.name}:s`);
     b.emit('relevance', {
       kernel: 'stabilized-divide',
       r: ctx.r,
@@ -128,6 +141,11 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
       coefficient: group.coefficient,
       mask: group.mask,
     });
+    if (layer.outScale) {
+      const sScaled = b.tensor(ctx.output.shape, `${ctx.node.name}:s`);
+      b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a: s, b: layer.outScale, out: sScaled, accumulate: false });
+      s = sScaled;
+    }
     for (const term of group.terms) {
       const t = ctx.target(0);
       b.emit('relevance', {

@@ -5,6 +5,8 @@
 import type { GraphNode, OpType, Shape } from '../graph';
 import type { ProgramBuilder, TensorRef } from '../program';
 import type { RuleProgram } from '../../rules/rule-program';
+import type { LayerClass } from '../../rules/rules';
+import type { OnnxMapping } from './import-context';
 
 export interface ForwardContext {
   readonly node: GraphNode;
@@ -33,8 +35,19 @@ export interface RelevanceContext {
   pass(i: number, ref: TensorRef): void;
 }
 
+/**
+ * Everything about one layer kind, in one file: how importers map onto it, its shape inference, the rule family it
+ * belongs to, and the steps it emits. The registry (./registry.ts) lists them; the importers' tables and the
+ * operator table in docs/operators.md are built from these declarations.
+ */
 export interface OpDef {
   readonly op: OpType;
+  /** Which rules apply (rules/rules.ts appliesTo) and which one each composite picks. */
+  readonly layerClass: LayerClass;
+  /** One sentence for the operator table: what the layer computes and how relevance goes through it. */
+  readonly summary: string;
+  /** ONNX operator types imported as (or into) this layer, keyed by op type. */
+  readonly onnx?: Readonly<Record<string, OnnxMapping>>;
   /** Checks attributes, parameters and input shapes; throws a clear error naming the layer. */
   inferShape(node: GraphNode, inputShapes: readonly Shape[]): Shape;
   forward(ctx: ForwardContext): TensorRef;

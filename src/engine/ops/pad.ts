@@ -1,5 +1,34 @@
 import { attrNumbers, type GraphNode } from '../graph';
 import { expectRank, fail, type OpDef } from './op';
+import type { OnnxMapping } from './import-context';
+
+const onnxPad: OnnxMapping = {
+  limits: 'constant zero padding of NCHW, non-negative pads (attribute or input, with axes)',
+  map(n) {
+    const x = n.rt(0);
+    const s = n.rank(x, 4, 'only 4D (NCHW) padding is supported');
+    const mode = n.attr.str('mode', 'constant');
+    if (mode !== 'constant') n.error(`mode "${mode}" is not supported (only constant zero padding)`);
+    let pads = n.ins[1] ? n.ints(1, 'the pads') : (n.attr.ints('pads') ?? []);
+    const value = n.ins[2] ? (n.cst(2, 'the pad value').data[0] ?? 0) : n.attr.float('value', 0);
+    if (value !== 0) n.error(`padding with ${value} is not supported (only zeros)`);
+    if (n.ins[3]) {
+      const axes = n.ints(3, 'the axes').map((a) => (a < 0 ? a + 4 : a));
+      if (pads.length !== 2 * axes.length) n.error('pads and axes differ in length');
+      if (!axes.every((a) => Number.isInteger(a) && a >= 0 && a < 4)) n.error(`axes [${axes.join(', ')}] are out of range for rank 4`);
+      const full = new Array<number>(8).fill(0);
+      axes.forEach((a, i) => {
+        full[a] = pads[i]!;
+        full[a + 4] = pads[i + axes.length]!;
+      });
+      pads = full;
+    }
+    if (pads.length !== 8) n.error(`pads [${pads.slice(0, 10).join(', ')}] should have 8 values`);
+    if (pads.some((p) => p < 0)) n.error('negative pads (cropping) are not supported');
+    if (!pads.every((p) => Number.isSafeInteger(p))) n.error(`pads [${pads.join(', ')}] should be integers`);
+    n.emit('pad', [x], { pads }, {}, s.map((d, i) => d + pads[i]! + pads[i + 4]!));
+  },
+};
 
 type Quad = [number, number, number, number];
 
@@ -12,6 +41,9 @@ function pads(node: GraphNode): { begin: Quad; end: Quad } {
 
 export const padOp: OpDef = {
   op: 'pad',
+  layerClass: 'structural',
+  summary: 'Zero padding; relevance returns to the unpadded elements.',
+  onnx: { Pad: onnxPad },
   inferShape(node, [x]) {
     expectRank(node, x!, 4);
     const { begin, end } = pads(node);

@@ -1,7 +1,9 @@
 /** The one table of ops the engine runs. */
 import type { OpType } from '../graph';
 import type { OpDef } from './op';
+import type { LayerClass } from '../../rules/rules';
 import { linearOp } from './linear';
+import { layerNormOp } from './layernorm';
 import { conv2dOp } from './conv2d';
 import { batchNormOp } from './batchnorm';
 import { reluOp } from './relu';
@@ -9,8 +11,19 @@ import { maxPoolOp } from './maxpool2d';
 import { avgPoolOp, globalAvgPoolOp } from './avgpool2d';
 import { reshapeOp } from './reshape';
 import { addOp } from './add';
+import { addConstOp } from './addconst';
+import { scaleOp } from './scale';
+import { mulOp } from './mul';
+import { divOp } from './div';
+import { hardSigmoidOp } from './hardsigmoid';
+import { hardSwishOp } from './hardswish';
+import { siluOp } from './silu';
+import { geluOp } from './gelu';
+import { erfOp } from './erf';
 import { padOp } from './pad';
 import { sliceOp } from './slice';
+import { concatOp } from './concat';
+import { transposeOp } from './transpose';
 import { leakyReluOp } from './leakyrelu';
 import { clipOp } from './clip';
 import { sigmoidOp } from './sigmoid';
@@ -18,6 +31,7 @@ import { tanhOp } from './tanh';
 
 export const ops: Record<OpType, OpDef> = {
   linear: linearOp,
+  layernorm: layerNormOp,
   conv2d: conv2dOp,
   batchnorm: batchNormOp,
   relu: reluOp,
@@ -30,6 +44,22 @@ export const ops: Record<OpType, OpDef> = {
   globalavgpool: globalAvgPoolOp,
   reshape: reshapeOp,
   add: addOp,
+  addconst: addConstOp,
+  scale: scaleOp,
+  mul: mulOp,
+  div: divOp,
+  hardsigmoid: hardSigmoidOp,
+  hardswish: hardSwishOp,
+  silu: siluOp,
+  gelu: geluOp,
+  erf: erfOp,
   pad: padOp,
   slice: sliceOp,
+  concat: concatOp,
+  transpose: transposeOp,
 };
+
+/** The rule family of a layer kind. */
+export function layerClassOf(op: OpType): LayerClass {
+  return ops[op].layerClass;
+}

@@ -1,4 +1,7 @@
-import { activationOp } from './activation';
+import { activationOp, unaryOnnx } from './activation';
 
 /** ReLU; its gradient keeps relevance only where the input was positive. */
-export const reluOp = activationOp('relu', 'relu', 'relu-gradient');
+export const reluOp = activationOp('relu', 'relu', 'relu-gradient', {
+  summary: 'ReLU: Pass in the composites; its gradient keeps relevance where the input was positive.',
+  onnx: { Relu: unaryOnnx('relu', 'any shape') },
+});

@@ -1,3 +1,6 @@
-import { activationOp } from './activation';
+import { activationOp, unaryOnnx } from './activation';
 
-export const sigmoidOp = activationOp('sigmoid', 'sigmoid', 'sigmoid-gradient');
+export const sigmoidOp = activationOp('sigmoid', 'sigmoid', 'sigmoid-gradient', {
+  summary: 'Sigmoid: Pass in the composites, or its gradient.',
+  onnx: { Sigmoid: unaryOnnx('sigmoid', 'any shape') },
+});

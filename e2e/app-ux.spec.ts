@@ -1,0 +1,208 @@
+// The app with larger, real models and the controls around them: a failed explanation is not retried in a loop,
+// the layer panel groups, filters and sets rules per group, a large model loads with progress while the page stays
+// responsive, and the number boxes are edited as text and validated. Run against dist/app like app.spec.ts.
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, test, type Page } from 'playwright/test';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const goldens = resolve(here, '..', process.env.LRP_LENS_GOLDENS ?? '../shared/goldens');
+const RESNET18 = resolve(goldens, 'torchvision/resnet18.onnx');
+
+const pageErrors = new WeakMap<Page, string[]>();
+
+test.beforeEach(async ({ page, baseURL }) => {
+  const origin = new URL(baseURL!).origin;
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) errors.push(m.text());
+  });
+  await page.context().route(/.*/, (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${origin}/`)) return route.continue();
+    errors.push(`request to another origin: ${url}`);
+    return route.abort('blockedbyclient');
+  });
+});
+
+test.afterEach(async ({ page }) => {
+  expect(pageErrors.get(page), 'uncaught errors, CSP violations or foreign requests').toEqual([]);
+});
+
+const explanations = (page: Page) => page.evaluate(() => window.__lrpLens?.explanations ?? 0);
+const requests = (page: Page) => page.evaluate(() => window.__lrpLens?.requests ?? 0);
+const status = (page: Page) => page.getByRole('status', { name: 'Status' });
+
+async function nextExplanation(page: Page, after: number, timeout = 60_000): Promise<number> {
+  await page.waitForFunction((n) => (window.__lrpLens?.explanations ?? 0) > n, after, { timeout });
+  await expect(status(page)).not.toContainText('computing', { timeout });
+  return explanations(page);
+}
+
+const ruleFor = (page: Page, layer: string) => page.getByRole('combobox', { name: `Rule for ${layer}`, exact: true });
+
+// ---------------------------------------------------------------------------------------------------------------
+
+test('a failed explanation is shown once and not retried until the next change', async ({ page }) => {
+  await page.goto('/?model=tinyvgg&image=none');
+  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue('tinyvgg');
+  await page.getByLabel('Open model', { exact: true }).setInputFiles([resolve(goldens, 'cnn.onnx'), resolve(goldens, 'cnn.onnx.data')]);
+  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/);
+  await page.getByLabel('Upload image', { exact: true }).setInputFiles(resolve(goldens, 'cnn.input.npy'));
+  const n = await nextExplanation(page, 0);
+  // TinyVGG takes 64x64 inputs: the 16x16 tensor cannot be explained.
+  await page.getByRole('combobox', { name: 'Model', exact: true }).selectOption('tinyvgg');
+  const alert = page.getByRole('alert').filter({ hasText: 'The explanation failed' });
+  await expect(alert).toContainText('[1, 3, 16, 16]');
+  await expect(status(page)).not.toContainText('computing');
+  const sent = await requests(page);
+  // Count what the page does for two seconds: no request, and a status line that stays still.
+  const changes = await page.evaluate(async () => {
+    const line = document.querySelector('[role="status"][aria-label="Status"]')!;
+    let count = 0;
+    const observer = new MutationObserver((records) => (count += records.length));
+    observer.observe(line, { subtree: true, childList: true, characterData: true });
+    await new Promise((r) => setTimeout(r, 2000));
+    observer.disconnect();
+    return count;
+  });
+  expect(changes).toBe(0);
+  expect(await requests(page)).toBe(sent);
+  await expect(alert).toBeVisible();
+  // The next change tries again (and fails again, once).
+  await ruleFor(page, 'conv_1_1').selectOption('flat');
+  await expect.poll(() => requests(page)).toBe(sent + 1);
+  await expect(status(page)).not.toContainText('computing');
+  await page.waitForTimeout(1000);
+  expect(await requests(page)).toBe(sent + 1);
+  await expect(alert).toBeVisible();
+  // A fitting image explains.
+  await page.getByRole('button', { name: 'A cup of coffee' }).click();
+  await nextExplanation(page, n);
+  await expect(page.getByRole('alert').filter({ hasText: 'The explanation failed' })).toHaveCount(0);
+});
+
+test('the layer panel groups a real model by module, filters it and sets a rule on a whole group', async ({ page }) => {
+  await page.goto('/?model=tinyvgg&image=none');
+  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue('tinyvgg');
+  await page.getByLabel('Open model', { exact: true }).setInputFiles(RESNET18);
+  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/, { timeout: 90_000 });
+
+  // Groups by module path; a lone submodule (the downsampling convolution) is in its block's group.
+  // (Layer counts are read from the page: they follow the importer, e.g. whether a block's two ReLUs are one.)
+  const block = page.getByRole('button', { name: /^layer2\.0 \(\d+ layers\)$/ });
+  await expect(block).toHaveAttribute('aria-expanded', 'true');
+  await expect(page.getByRole('button', { name: /^layer\d\.\d \(\d layers\)$/ })).toHaveCount(8);
+  // (The importer names it layer2.0.downsample.0 or layer2.0.downsample.downsample.0, after the ONNX scope.)
+  const downsample = (block: string) => page.getByRole('combobox', { name: new RegExp(`^Rule for ${block.replace('.', '\\.')}\\.downsample\\.`) });
+  await expect(downsample('layer2.0')).toBeVisible();
+  // Layers outside any module stay flat.
+  await expect(ruleFor(page, 'conv1')).toBeVisible();
+  await expect(ruleFor(page, 'fc')).toBeVisible();
+  // A toggle collapses its group, from the mouse or the keyboard.
+  await block.click();
+  await expect(block).toHaveAttribute('aria-expanded', 'false');
+  await expect(ruleFor(page, 'layer2.0.conv1')).toHaveCount(0);
+  await expect(ruleFor(page, 'layer2.1.conv1')).toBeVisible();
+  await block.focus();
+  await page.keyboard.press('Enter');
+  await expect(block).toHaveAttribute('aria-expanded', 'true');
+  await expect(ruleFor(page, 'layer2.0.conv1')).toBeVisible();
+  await page.getByRole('button', { name: 'Collapse all groups' }).click();
+  await expect(page.getByRole('button', { expanded: true, name: /layers\)$/ })).toHaveCount(0);
+  await expect(ruleFor(page, 'layer1.0.conv1')).toHaveCount(0);
+  await expect(ruleFor(page, 'conv1')).toBeVisible();
+
+  // The filter: by name (it opens the groups holding a match), by type, by rule.
+  const filter = page.getByRole('searchbox', { name: 'Filter layers' });
+  await filter.fill('downsample');
+  await expect(page.getByRole('combobox', { name: /^Rule for layer/ })).toHaveCount(3);
+  await expect(downsample('layer3.0')).toBeVisible();
+  await expect(page.getByText(/^3 of \d+ layers match/)).toBeVisible();
+  await filter.fill('add');
+  await expect(page.getByRole('combobox', { name: /^Rule for layer\d\.\d\.add$/ })).toHaveCount(8);
+  await expect(page.getByRole('combobox', { name: /^Rule for (?!group)/ })).toHaveCount(8);
+  await filter.fill('');
+  await page.getByRole('button', { name: 'Expand all groups' }).click();
+  await ruleFor(page, 'layer4.1.conv2').selectOption('flat');
+  await filter.fill('flat');
+  await expect(page.getByRole('combobox', { name: /^Rule for (?!group)/ })).toHaveCount(1);
+  await expect(ruleFor(page, 'layer4.1.conv2')).toHaveValue('flat');
+  await filter.fill('nothing like this');
+  await expect(page.getByText('No layer matches “nothing like this”.')).toBeVisible();
+  await filter.fill('');
+
+  // A rule for a whole group: set where it applies, the rest named as skipped.
+  // (With a photo, so that there is a share link: it carries the group's rules like any other change.)
+  await page.getByRole('button', { name: 'A cup of coffee' }).click();
+  await expect.poll(() => page.evaluate(() => location.hash), { timeout: 60_000 }).toMatch(/^#s1\./);
+  const hashBefore = await page.evaluate(() => location.hash);
+  await page.getByRole('combobox', { name: 'Rule for group layer2.0', exact: true }).selectOption({ label: 'Gamma' });
+  await expect(page.getByRole('status', { name: 'Group rule result' })).toHaveText(
+    /^Gamma set on 3 layers of layer2\.0; skipped \d+ it does not apply to: .*layer2\.0\.add \(add\)/,
+  );
+  for (const l of [ruleFor(page, 'layer2.0.conv1'), ruleFor(page, 'layer2.0.conv2'), downsample('layer2.0')]) await expect(l).toHaveValue('gamma');
+  await expect(ruleFor(page, 'layer2.0.relu')).not.toHaveValue('gamma');
+  await expect(ruleFor(page, 'layer2.1.conv1')).not.toHaveValue('gamma');
+  await expect(page.getByRole('button', { name: 'Reset 4 changed layers' })).toBeVisible();
+  // Each layer of the group can still be changed on its own, and the share link follows.
+  await expect(page.getByRole('slider', { name: 'gamma for layer2.0.conv1', exact: true })).toBeVisible();
+  await expect.poll(() => page.evaluate(() => location.hash)).not.toBe(hashBefore);
+  await page.getByRole('button', { name: 'Reset 4 changed layers' }).click();
+  await expect(ruleFor(page, 'layer2.0.conv1')).not.toHaveValue('gamma');
+});
+
+test('a large model (45 MB) loads with its progress shown, and the page keeps responding', async ({ page }) => {
+  await page.goto('/?model=tinyvgg&image=coffee.png');
+  await nextExplanation(page, 0);
+  // Watch the page while the model loads: every progress text shown, and the longest pause of its main thread.
+  await page.evaluate(() => {
+    const w = window as unknown as { __watch: { texts: string[]; maxGap: number; stop: () => void } };
+    const texts: string[] = [];
+    const observer = new MutationObserver(() => {
+      const t = document.querySelector('progress[aria-label="Loading progress"]')?.parentElement?.textContent;
+      if (t && texts.at(-1) !== t) texts.push(t);
+    });
+    observer.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    let last = performance.now();
+    let maxGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 10);
+    w.__watch = {
+      texts,
+      get maxGap() {
+        return maxGap;
+      },
+      stop: () => {
+        observer.disconnect();
+        clearInterval(timer);
+      },
+    };
+  });
+  await page.getByLabel('Open model', { exact: true }).setInputFiles(RESNET18);
+  const loading = page.getByRole('progressbar', { name: 'Loading progress' });
+  await expect(loading).toBeVisible();
+  // While it loads, the page responds: a button takes the focus, a menu opens, the heatmap view reacts.
+  const button = page.getByRole('button', { name: 'Download heatmap (PNG)' });
+  await button.focus();
+  await expect(button).toBeFocused();
+  await page.getByRole('combobox', { name: 'Colormap', exact: true }).selectOption('magnitude');
+  await expect(page.getByRole('combobox', { name: 'Colormap', exact: true })).toHaveValue('magnitude');
+  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/, { timeout: 90_000 });
+  await expect(loading).toHaveCount(0);
+  const watch = await page.evaluate(() => {
+    const w = (window as unknown as { __watch: { texts: string[]; maxGap: number; stop: () => void } }).__watch;
+    w.stop();
+    return { texts: w.texts, maxGap: w.maxGap };
+  });
+  console.log(`resnet18.onnx: longest main-thread pause ${Math.round(watch.maxGap)} ms while loading; progress shown: ${watch.texts.join(' | ')}`);
+  expect(watch.texts.some((t) => /^Reading resnet18\.onnx… [\d.]+ MB of 46\.7 MB/.test(t))).toBe(true);
+  expect(watch.texts.some((t) => t.startsWith('Importing resnet18.onnx'))).toBe(true);
+  expect(watch.texts.some((t) => t.startsWith('Compiling resnet18.onnx'))).toBe(true);
+  expect(watch.maxGap).toBeLessThan(1000);
+});

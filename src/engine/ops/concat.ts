@@ -1,0 +1,91 @@
+import { attrNumber, type GraphNode, type Shape } from '../graph';
+import { contiguousStrides, plainCopy, STRIDED_COPY_RANK } from '../kernels/strided-copy';
+import { fail, type OpDef } from './op';
+
+/** The concatenation axis, non-negative, checked against the inputs' shapes (equal except along the axis). */
+function concatAxis(node: GraphNode, shapes: readonly Shape[]): number {
+  if (shapes.length < 1) fail(node, 'needs at least one input');
+  const rank = shapes[0]!.length;
+  if (rank < 1 || rank > STRIDED_COPY_RANK) fail(node, `concatenates ranks 1 to ${STRIDED_COPY_RANK}, got [${shapes[0]!.join(', ')}]`);
+  const axis0 = attrNumber(node, 'axis');
+  const axis = axis0 < 0 ? axis0 + rank : axis0;
+  if (!Number.isInteger(axis) || axis < 0 || axis >= rank) fail(node, `axis ${axis0} is out of range for rank ${rank}`);
+  for (const s of shapes) {
+    if (s.length !== rank || s.some((d, i) => i !== axis && d !== shapes[0]![i])) {
+      fail(node, `cannot concatenate [${shapes.map((t) => `[${t.join(', ')}]`).join(', ')}] along axis ${axis}`);
+    }
+  }
+  return axis;
+}
+
+/**
+ * Concatenation of computed values along any axis (SqueezeNet's Fire expand branches, Inception's four branches,
+ * ShuffleNet's halves). A copy: each input's relevance is its slice of R, for every rule.
+ */
+export const concatOp: OpDef = {
+  op: 'concat',
+  layerClass: 'structural',
+  summary: 'Concatenation of computed values along any axis (rank up to 6); each input gets its slice of the relevance.',
+  onnx: {
+    Concat: {
+      limits: `computed inputs of rank up to ${STRIDED_COPY_RANK}, any axis (all-constant Concats are folded at load)`,
+      map(n) {
+        const ins = n.ins.filter((v) => v !== '');
+        if (ins.length === 0) n.error('it has no inputs');
+        n.ins.forEach((v, i) => {
+          if (v !== '' && n.isConst(i)) {
+            n.error('it concatenates a constant with computed values; the constant part would take relevance that no input accounts for (unsupported)');
+          }
+        });
+        const xs = n.ins.flatMap((v, i) => (v === '' ? [] : [n.rt(i)]));
+        const shapes = xs.map((v) => n.shapeOf(v));
+        const rank = shapes[0]!.length;
+        if (rank > STRIDED_COPY_RANK) n.error(`rank ${rank} exceeds ${STRIDED_COPY_RANK}`);
+        const axis0 = n.attr.int('axis', Number.NaN);
+        if (Number.isNaN(axis0)) n.error('the axis attribute is missing');
+        const axis = axis0 < 0 ? axis0 + rank : axis0;
+        if (axis < 0 || axis >= rank) n.error(`axis ${axis0} is out of range for rank ${rank}`);
+        if (shapes.some((s) => s.length !== rank || s.some((d, i) => i !== axis && d !== shapes[0]![i]))) {
+          n.error(`cannot concatenate ${shapes.map((s) => `[${s.join(', ')}]`).join(', ')} along axis ${axis}`);
+        }
+        if (xs.length === 1) return n.alias(n.out(), xs[0]!);
+        const out = [...shapes[0]!];
+        out[axis] = shapes.reduce((a, s) => a + s[axis]!, 0);
+        n.emit('concat', xs, { axis }, {}, out);
+      },
+    },
+  },
+  inferShape(node, shapes) {
+    const axis = concatAxis(node, shapes);
+    const out = [...shapes[0]!];
+    out[axis] = shapes.reduce((a, s) => a + s[axis]!, 0);
+    return out;
+  },
+  forward(ctx) {
+    const axis = concatAxis(ctx.node, ctx.inputs.map((x) => x.shape));
+    const out = ctx.b.tensor(ctx.outShape, `${ctx.node.name}:out`);
+    const outStrides = contiguousStrides(ctx.outShape);
+    let offset = 0;
+    for (const x of ctx.inputs) {
+      ctx.b.emit(
+        'forward',
+        plainCopy({ x, out, shape: x.shape, dstOffset: offset * outStrides[axis]!, dstStrides: outStrides, srcOffset: 0, srcStrides: contiguousStrides(x.shape), accumulate: false }),
+      );
+      offset += x.shape[axis]!;
+    }
+    return out;
+  },
+  relevance(ctx) {
+    const axis = concatAxis(ctx.node, ctx.inputs.map((x) => x.shape));
+    const rStrides = contiguousStrides(ctx.output.shape);
+    let offset = 0;
+    ctx.inputs.forEach((x, i) => {
+      const t = ctx.target(i);
+      ctx.b.emit(
+        'relevance',
+        plainCopy({ x: ctx.r, out: t.ref, shape: x.shape, dstOffset: 0, dstStrides: contiguousStrides(x.shape), srcOffset: offset * rStrides[axis]!, srcStrides: rStrides, accumulate: t.accumulate }),
+      );
+      offset += x.shape[axis]!;
+    });
+  },
+};
