@@ -65,6 +65,12 @@ async function send(): Promise<void> {
   }
 }
 
+/** Asks again for the explanation that failed (a failed one is otherwise asked for again only after a change). */
+export function retryExplanation(): void {
+  lastKey = '';
+  schedule(useStore.getState());
+}
+
 function schedule(state: AppState): void {
   const next = requestFor(state);
   if (!next || next.key === lastKey) return;

@@ -19,6 +19,9 @@ function setRun(name: RunName, patch: Partial<EvaluationSlice[RunName]>): void {
 
 const fraction = (p: Progress) => (p.total > 0 ? Math.min(1, p.loaded / p.total) : 0);
 
+/** Time since the run started, for its end. */
+const elapsed = (name: RunName): number => performance.now() - (useStore.getState().evaluation[name].startedAt ?? performance.now());
+
 /** The rules slice that B of the comparison stands for. */
 export function comparedRules(state: AppState, b: ComparedRules): RulesSlice {
   return { ...state.rules, preset: b.preset, overrides: b.overrides };
@@ -89,7 +92,7 @@ async function run(name: 'evaluate' | 'compare'): Promise<void> {
     return;
   }
   const mySeq = ++seq;
-  setRun(name, { running: true, progress: 0, error: null });
+  setRun(name, { running: true, progress: 0, error: null, startedAt: performance.now(), elapsedMs: null });
   try {
     const result = await engineClient().evaluate(
       {
@@ -102,9 +105,9 @@ async function run(name: 'evaluate' | 'compare'): Promise<void> {
       (p) => setRun(name, { progress: fraction(p) }),
     );
     if (!result) return; // replaced by a newer request (or cancelled), which sets the state itself
-    setRun(name, { running: false, progress: 1, result, key });
+    setRun(name, { running: false, progress: 1, result, key, elapsedMs: elapsed(name) });
   } catch (e) {
-    setRun(name, { running: false, error: message(e) });
+    setRun(name, { running: false, error: message(e), elapsedMs: elapsed(name) });
   }
 }
 
@@ -122,22 +125,22 @@ export async function runSanityCheck(): Promise<void> {
     setRun('sanity', { error: invalid, running: false });
     return;
   }
-  setRun('sanity', { running: true, progress: 0, error: null });
+  setRun('sanity', { running: true, progress: 0, error: null, startedAt: performance.now(), elapsedMs: null });
   try {
     const result = await engineClient().randomize(
       { seq: ++seq, rules, ...(state.rules.target !== null ? { target: state.rules.target } : {}) },
       (p) => setRun('sanity', { progress: fraction(p) }),
     );
     if (!result) return;
-    setRun('sanity', { running: false, progress: 1, result, key });
+    setRun('sanity', { running: false, progress: 1, result, key, elapsedMs: elapsed('sanity') });
   } catch (e) {
-    setRun('sanity', { running: false, error: message(e) });
+    setRun('sanity', { running: false, error: message(e), elapsedMs: elapsed('sanity') });
   }
 }
 
 /** Stops a running evaluation: an empty request of its kind replaces it in the worker. */
 export function cancelRun(name: RunName): void {
-  setRun(name, { running: false, progress: 0 });
+  setRun(name, { running: false, progress: 0, elapsedMs: null });
   const client = engineClient();
   const model = useStore.getState().model.current;
   if (name === 'sanity') {

@@ -1,51 +1,77 @@
 /**
- * The layer panel's grouping and filter: layers grouped by the module path of their dotted names
- * ("features.denseblock2.denselayer5.conv1" is in "features.denseblock2.denselayer5"), at most GROUP_DEPTH levels
- * deep. A group that would hold one layer folds into an enclosing group that holds several; a layer left alone (or
- * one without a dot in its name) is shown flat.
+ * The layer panel's grouping and filter. Layers are grouped by the module path of their dotted names, as PyTorch
+ * names them: the module tree is cut where a module holds at most GROUP_MAX layers, so a DenseNet's groups are its
+ * dense layers ("features.denseblock2.denselayer5.conv1" is in "features.denseblock2.denselayer5": the dense block
+ * holds too many), a ResNet-18's are "layer1" to "layer4", a ResNet-50's its bottleneck blocks. The layers directly
+ * in a module that was cut ("features.conv0" beside the dense blocks) form a group of that module's path. A group
+ * of one layer is shown flat, as is a layer without a dot in its name.
  */
 import type { RuleDefinition } from '../src/rules/rules';
 import type { LayerInfo } from './protocol';
 
-/** Module levels a group path keeps ("features.1.0.block.0.0" is in "features.1.0"). */
-export const GROUP_DEPTH = 3;
+/** The most layers a group holds (unless they are all directly in one module: "features.0" to "features.30"). */
+export const GROUP_MAX = 16;
 /** Models with more layers than this open with their groups collapsed. */
 export const EXPAND_LIMIT = 80;
 
-export type LayerEntry = { readonly kind: 'layer'; readonly layer: LayerInfo } | { readonly kind: 'group'; readonly path: string; readonly layers: readonly LayerInfo[] };
+export type LayerEntry<T extends { readonly name: string } = LayerInfo> =
+  | { readonly kind: 'layer'; readonly layer: T }
+  | { readonly kind: 'group'; readonly path: string; readonly layers: readonly T[] };
 
-/** The module path a layer's name puts it in ('' for a name without a dot). */
-export function modulePath(name: string): string {
-  const parts = name.split('.');
-  if (parts.length < 2) return '';
-  return parts.slice(0, Math.min(parts.length - 1, GROUP_DEPTH)).join('.');
+interface ModuleNode {
+  readonly path: string;
+  /** Layers named exactly this path. */
+  readonly own: number[];
+  readonly children: Map<string, ModuleNode>;
+  count: number;
+}
+
+const node = (path: string): ModuleNode => ({ path, own: [], children: new Map(), count: 0 });
+
+/** The group path of each layer ('' for none), by index. */
+export function groupPaths(names: readonly string[]): string[] {
+  const root = node('');
+  names.forEach((name, i) => {
+    let at = root;
+    at.count++;
+    for (const part of name.split('.')) {
+      const path = at.path ? `${at.path}.${part}` : part;
+      let next = at.children.get(part);
+      if (!next) at.children.set(part, (next = node(path)));
+      at = next;
+      at.count++;
+    }
+    at.own.push(i);
+  });
+  const out = names.map(() => '');
+  const all = (n: ModuleNode, path: string): void => {
+    for (const i of n.own) out[i] = path;
+    for (const c of n.children.values()) all(c, path);
+  };
+  // A module with few enough layers is a group; a larger one is cut, and the layers directly in it (its own and
+  // its children's that hold a single layer) are grouped under its path.
+  const cut = (n: ModuleNode): void => {
+    for (const i of n.own) out[i] = n.path;
+    for (const c of n.children.values()) {
+      if (c.count === 1) all(c, n.path);
+      else if (c.count <= GROUP_MAX) all(c, c.path);
+      else cut(c);
+    }
+  };
+  cut(root);
+  return out;
 }
 
 /** The layers in model order, as flat layers and groups (a group appears where its first layer is). */
-export function groupLayers(layers: readonly LayerInfo[]): LayerEntry[] {
-  const count = new Map<string, number>();
-  for (const l of layers) {
-    const p = modulePath(l.name);
-    count.set(p, (count.get(p) ?? 0) + 1);
-  }
-  const pathOf = (name: string): string => {
-    let p = modulePath(name);
-    if (!p || (count.get(p) ?? 0) > 1) return p;
-    // Alone in its module: into the nearest enclosing one that holds several layers, else flat.
-    while (p.includes('.')) {
-      p = p.slice(0, p.lastIndexOf('.'));
-      if ((count.get(p) ?? 0) > 1) return p;
-    }
-    return '';
-  };
-  const members = new Map<string, LayerInfo[]>();
-  const paths = layers.map((l) => pathOf(l.name));
+export function groupLayers<T extends { readonly name: string } = LayerInfo>(layers: readonly T[]): LayerEntry<T>[] {
+  const paths = groupPaths(layers.map((l) => l.name));
+  const members = new Map<string, T[]>();
   layers.forEach((l, i) => {
     const p = paths[i]!;
     if (!members.has(p)) members.set(p, []);
     members.get(p)!.push(l);
   });
-  const out: LayerEntry[] = [];
+  const out: LayerEntry<T>[] = [];
   const emitted = new Set<string>();
   layers.forEach((layer, i) => {
     const p = paths[i]!;

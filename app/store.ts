@@ -81,6 +81,10 @@ export interface RunState<T> {
   readonly error: string | null;
   /** What the result was computed for (model, image, rules, settings): another key means it is out of date. */
   readonly key: string | null;
+  /** When the run started (performance.now() of the page); null when none has. */
+  readonly startedAt: number | null;
+  /** How long the last run took, from request to answer (ms); null while running or when cancelled. */
+  readonly elapsedMs: number | null;
 }
 
 /** The rule assignment compared with the current one ("B"): a preset, or a snapshot of an earlier assignment. */
@@ -105,7 +109,7 @@ export interface EvaluationSlice {
   readonly channelsLayer: string | null;
 }
 
-const IDLE_RUN = { running: false, progress: 0, result: null, error: null, key: null } as const;
+const IDLE_RUN = { running: false, progress: 0, result: null, error: null, key: null, startedAt: null, elapsedMs: null } as const;
 
 export interface AppState {
   readonly model: ModelSlice;

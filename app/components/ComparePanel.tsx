@@ -64,7 +64,7 @@ export function ComparePanel() {
         <button type="button" onClick={() => void runComparison()} disabled={!ready}>
           Compare
         </button>
-        <ProgressRow running={run.running} progress={run.progress} onCancel={() => cancelRun('compare')} />
+        <ProgressRow run={run} onCancel={() => cancelRun('compare')} />
       </div>
       {run.error && <p className="error">{run.error}</p>}
       {r && a && b && diff && (

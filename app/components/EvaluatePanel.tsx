@@ -2,10 +2,10 @@
  * Pixel flipping of the current explanation: the target's logit as the most relevant patches are removed (and,
  * as the baseline, patches in a random order), with the AOPC of both. Computed in the engine worker on request.
  */
-import { useId } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { cancelRun, runEvaluation, runKey, setEvaluationSettings } from '../evaluation';
 import type { PerturbationBaseline } from '../protocol';
-import { selectEvaluation, selectModel, useStore } from '../store';
+import { selectEvaluation, selectModel, useStore, type RunState } from '../store';
 import { LineChart } from './LineChart';
 
 const BASELINES: readonly { id: PerturbationBaseline; label: string }[] = [
@@ -64,11 +64,41 @@ export function EvaluationSettingsRow({ disabled }: { disabled: boolean }) {
   );
 }
 
-export function ProgressRow({ running, progress, onCancel }: { running: boolean; progress: number; onCancel: () => void }) {
-  if (!running) return null;
+const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
+
+/** Re-renders every `ms` while `on`; returns performance.now() at the last render. */
+function useTicker(on: boolean, ms: number): number {
+  const [now, setNow] = useState(() => performance.now());
+  useEffect(() => {
+    if (!on) return;
+    setNow(performance.now());
+    const t = setInterval(() => setNow(performance.now()), ms);
+    return () => clearInterval(t);
+  }, [on, ms]);
+  return now;
+}
+
+/**
+ * A run's progress: the bar with its share done and the time elapsed, which ticks every half second (so the row
+ * moves even while one long step, e.g. the first explanation, reports nothing); at the end, how long it took.
+ */
+export function ProgressRow({ run, onCancel }: { run: RunState<unknown>; onCancel: () => void }) {
+  const now = useTicker(run.running, 500);
+  if (!run.running) {
+    if (run.elapsedMs === null) return null;
+    return (
+      <p className="hint run-time" role="status">
+        {run.error ? 'Stopped' : 'Finished'} after {seconds(run.elapsedMs)}.
+      </p>
+    );
+  }
+  const elapsed = run.startedAt !== null ? Math.max(0, now - run.startedAt) : 0;
   return (
     <div className="row" role="status">
-      <progress max={1} value={progress} aria-label="Progress" /> {Math.round(progress * 100)}%
+      <progress max={1} value={run.progress} aria-label="Progress" /> {Math.round(run.progress * 100)}%{' · '}
+      <span className="elapsed" aria-live="off">
+        {seconds(elapsed)} elapsed
+      </span>
       <button type="button" onClick={onCancel}>
         Cancel
       </button>
@@ -97,7 +127,7 @@ export function EvaluatePanel() {
         <button type="button" onClick={() => void runEvaluation()} disabled={!ready}>
           Evaluate
         </button>
-        <ProgressRow running={run.running} progress={run.progress} onCancel={() => cancelRun('evaluate')} />
+        <ProgressRow run={run} onCancel={() => cancelRun('evaluate')} />
       </div>
       {run.error && <p className="error">{run.error}</p>}
       {curves?.relevanceOrder && curves.randomOrder && r && (

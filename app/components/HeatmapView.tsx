@@ -1,7 +1,7 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { downloadHeatmap, downloadRelevance, setClip, setColormap, setOpacity } from '../actions';
 import { colormapInfo, colormaps, formatValue, renderHeatmap, sumChannels, symmetricMax, type ColormapId, type HeatMap } from '../colormap';
-import { publishHeatmap } from '../controller';
+import { publishHeatmap, retryExplanation } from '../controller';
 import { selectImage, selectResultSlice, selectView, useStore } from '../store';
 import { ColorBar } from './ColorBar';
 import { NumberField } from './NumberField';
@@ -109,7 +109,10 @@ export function HeatmapView() {
       )}
       {error && (
         <p className="error" role="alert">
-          The explanation failed: {error}
+          The explanation failed: {error}{' '}
+          <button type="button" className="small" onClick={retryExplanation}>
+            Try again
+          </button>
         </p>
       )}
       {map && <ColorBar colormap={view.colormap} vmax={vmax} clipped={view.clip ? view.clipPercentile : null} />}

@@ -1,6 +1,7 @@
 import { useEffect, useId, useMemo, useRef } from 'react';
 import { inspectLayer } from '../actions';
 import { formatValue, renderHeatmap, sumChannels, symmetricMax } from '../colormap';
+import { groupLayers } from '../layer-groups';
 import { selectClassNames, selectModel, selectResult, selectView, useStore } from '../store';
 import type { ExplainResult } from '../protocol';
 
@@ -46,6 +47,8 @@ export function LayerInspector() {
   const canvas = useRef<HTMLCanvasElement>(null);
 
   const layers = useMemo(() => result?.layers ?? [], [result]);
+  /** The menu's layers, in optgroups by module path as the layer panel groups them. */
+  const options = useMemo(() => groupLayers(layers.map((l) => ({ name: l.layer }))), [layers]);
   const chosen = layers.find((l) => l.layer === view.inspect) ?? layers[0] ?? null;
   const map = useMemo(() => (chosen && !result?.nonFinite ? sumChannels(chosen.data, chosen.shape) : null), [chosen, result]);
   const vmax = useMemo(() => (map ? symmetricMax(map.data, view.clip ? view.clipPercentile : null) : 1), [map, view.clip, view.clipPercentile]);
@@ -81,11 +84,21 @@ export function LayerInspector() {
             <div className="row">
               <label htmlFor={`${id}-layer`}>Layer</label>
               <select id={`${id}-layer`} value={chosen?.layer ?? ''} onChange={(e) => inspectLayer(e.target.value)}>
-                {layers.map((l) => (
-                  <option key={l.layer} value={l.layer}>
-                    {l.layer}
-                  </option>
-                ))}
+                {options.map((e) =>
+                  e.kind === 'layer' ? (
+                    <option key={e.layer.name} value={e.layer.name}>
+                      {e.layer.name}
+                    </option>
+                  ) : (
+                    <optgroup key={e.path} label={e.path}>
+                      {e.layers.map((l) => (
+                        <option key={l.name} value={l.name}>
+                          {l.name}
+                        </option>
+                      ))}
+                    </optgroup>
+                  ),
+                )}
               </select>
             </div>
             {chosen && map && (

@@ -1,7 +1,7 @@
 import { memo, useId, useMemo, useState } from 'react';
 import { commitParams, inspectLayer, resetLayer, setGroupRule, setLayerParam, setLayerRule, setPreset } from '../actions';
 import { EXPAND_LIMIT, groupLayers, layerMatches } from '../layer-groups';
-import { NumberField } from './NumberField';
+import { NumberField, NumberListField } from './NumberField';
 import { composites, effectiveRules, paramValue, PRESET_ORDER, rulesFor, type EffectiveRule } from '../rules-state';
 import { selectModel, selectResult, selectRules, useStore } from '../store';
 import { formatValue } from '../colormap';
@@ -344,28 +344,16 @@ function ParamControl({ layer, spec, value }: { layer: string; spec: ParamSpec; 
 }
 
 function BoundsInput({ layer, spec, value }: { layer: string; spec: ParamSpec; value: ParamValue | undefined }) {
-  const shown = Array.isArray(value) ? value.map((x) => formatValue(x)).join(', ') : typeof value === 'number' ? formatValue(value) : '';
-  const [draft, setDraft] = useState<string | null>(null);
-  const commit = () => {
-    if (draft === null) return;
-    const parts = draft.split(/[\s,]+/).filter(Boolean).map(Number);
-    setDraft(null);
-    if (parts.length === 0 || !parts.every(Number.isFinite)) return;
-    setLayerParam(layer, spec.name, parts.length === 1 ? parts[0]! : parts);
-  };
+  const channels = useStore((st) => st.model.current?.card.input.channels ?? 1);
   return (
-    <label className="param" title={spec.description}>
-      {spec.name}{' '}
-      <input
-        className="num"
-        type="text"
-        aria-label={`${spec.name} for ${layer}`}
-        value={draft ?? shown}
-        size={12}
-        onChange={(e) => setDraft(e.target.value)}
-        onBlur={commit}
-        onKeyDown={(e) => e.key === 'Enter' && commit()}
+    <span className="param" title={spec.description}>
+      <span aria-hidden="true">{spec.name}</span>
+      <NumberListField
+        label={`${spec.name} for ${layer}`}
+        value={typeof value === 'boolean' ? undefined : value}
+        channels={channels}
+        onCommit={(v) => setLayerParam(layer, spec.name, v)}
       />
-    </label>
+    </span>
   );
 }

@@ -31,7 +31,7 @@ export function RandomizationPanel() {
         <button type="button" onClick={() => void runSanityCheck()} disabled={!ready}>
           Run sanity check
         </button>
-        <ProgressRow running={run.running} progress={run.progress} onCancel={() => cancelRun('sanity')} />
+        <ProgressRow run={run} onCancel={() => cancelRun('sanity')} />
       </div>
       {run.error && <p className="error">{run.error}</p>}
       {r && (

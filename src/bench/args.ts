@@ -11,7 +11,8 @@ Options:
                            on 2 CPU cores without a GPU
   --model <name,...>       models to run: vgg16, resnet50 (224x224, random weights; the default with the
                            built-ins), vgg16-tiny, resnet50-tiny, and the built-ins tinyvgg, darknet-tiny,
-                           resnet20-cifar10 (read from public/models)
+                           resnet20-cifar10 (read from public/models), or a model file: any ONNX file
+                           (with its .onnx.data beside it) or a TF.js model.json, BatchNorm merged
   --backend <webgpu|cpu|both>
                            default: both in quick mode when WebGPU is a software adapter (SwiftShader),
                            else webgpu

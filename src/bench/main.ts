@@ -8,14 +8,14 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, platform, arch } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { BackendKind } from '../engine/api';
 import { createEngine, type Engine } from '../engine/index';
 import { createNodeGpu } from '../node/node-gpu';
 import { BENCH_USAGE, BenchUsageError, parseBenchArgs, resolveBackends } from './args';
 import { describeModel, formatModelTable, formatReport, runBench, type BenchResult } from './run-bench';
 import { formatPresetTable } from './counts';
-import { builtinSources, selectModels, syntheticSources } from './sources';
+import { builtinSources, modelFileSource, selectModels, syntheticSources } from './sources';
 
 /** Dawn's GPU object, held for the life of the process (Node crashes when it is collected under a device). */
 let nodeGpu: GPU | undefined;
@@ -67,7 +67,15 @@ async function main(argv: readonly string[]): Promise<number> {
   const all = [...syntheticSources(), ...builtinSources(read, dirs.map((d) => resolve(d)).join(' or '))];
   let models;
   try {
-    models = selectModels(all, args.models, args.quick);
+    const fileSource = (path: string) =>
+      modelFileSource(path, async (file) => {
+        try {
+          return new Uint8Array(await readFile(join(dirname(path), file)));
+        } catch {
+          return null;
+        }
+      });
+    models = selectModels(all, args.models, args.quick, fileSource);
   } catch (e) {
     process.stderr.write(`bench: ${(e as Error).message}\n`);
     return 2;

@@ -3,7 +3,7 @@
  * models read from files. Reading files is left to the caller (Node: the file system, browser: fetch).
  */
 import type { Graph } from '../engine/graph';
-import { importOnnx } from '../engine/onnx/import-onnx';
+import { importOnnx, onnxExternalFiles } from '../engine/onnx/import-onnx';
 import { importTfjs, tfjsWeightFiles } from '../engine/tfjs/import-tfjs';
 import { foldBatchNorm } from '../engine/canonicalize';
 import { SYNTHETIC_MODELS } from './models';
@@ -91,12 +91,46 @@ export function syntheticSources(): BenchModelSource[] {
   }));
 }
 
+/** Whether a --model value names a model file rather than a known model. */
+export function isModelFile(name: string): boolean {
+  return /\.onnx$/i.test(name) || /(^|[\\/])model\.json$/i.test(name);
+}
+
 /**
- * The models to run: those named (in that order), else the default set of the quick or the full benchmark.
+ * A model file given on the command line: an ONNX file (with the external-data files it names, from its folder)
+ * or a TF.js model.json (with its weight shards). `read` takes a path relative to the file's folder.
  */
-export function selectModels(all: readonly BenchModelSource[], names: readonly string[] | undefined, quick: boolean): BenchModelSource[] {
+export function modelFileSource(path: string, read: (file: string) => Promise<Uint8Array | null>): BenchModelSource {
+  const base = path.split(/[\\/]/).pop() ?? path;
+  const get = async (file: string) => need(read, file, path);
+  return {
+    name: base,
+    description: `${path} (BatchNorm merged)`,
+    quick: false,
+    full: false,
+    async load(): Promise<Graph> {
+      if (/\.json$/i.test(base)) return foldBatchNorm(await loadTfjs(get));
+      const bytes = await get(base);
+      const side = new Map<string, Uint8Array>();
+      for (const file of onnxExternalFiles(bytes)) side.set(file, await get(file));
+      return foldBatchNorm(importOnnx({ name: base, bytes }, side));
+    },
+  };
+}
+
+/**
+ * The models to run: those named (in that order), else the default set of the quick or the full benchmark. A name
+ * that is a model file (`.onnx`, `model.json`) is loaded from that file through `fileSource`.
+ */
+export function selectModels(
+  all: readonly BenchModelSource[],
+  names: readonly string[] | undefined,
+  quick: boolean,
+  fileSource?: (path: string) => BenchModelSource,
+): BenchModelSource[] {
   if (names && names.length) {
     return names.map((name) => {
+      if (fileSource && isModelFile(name.trim())) return fileSource(name.trim());
       const found = all.find((m) => m.name === name.trim());
       if (!found) throw new RangeError(`unknown model "${name}" (models: ${all.map((m) => m.name).join(', ')})`);
       return found;

@@ -1,7 +1,8 @@
 /**
  * Graph rewrites run at load, before rules are assigned.
  */
-import type { Graph, GraphNode, Tensor } from './graph';
+import type { Graph, GraphNode, Shape, Tensor } from './graph';
+import { inferShapes } from './compile';
 
 /**
  * The BatchNorm's per-channel affine map in float64: from gamma/beta/mean/var when the importer kept them (one
@@ -43,6 +44,14 @@ export function foldBatchNorm(graph: Graph): Graph {
     for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
   }
 
+  // BatchNorm normalises axis 1; a Linear over the last axis of a rank > 2 value (NHWC tokens) has its outputs
+  // elsewhere, so only a Linear with a 2-D output can take a BatchNorm in.
+  let shapes: Map<string, Shape> | undefined;
+  try {
+    shapes = inferShapes(graph);
+  } catch {
+    shapes = undefined; // a graph that does not check merges nothing into a Linear
+  }
   const folded = new Map<GraphNode, GraphNode>(); // original weighted layer -> folded replacement
   const removed = new Set<GraphNode>();
   const rename = new Map<string, string>(); // batchnorm output -> folded layer's output
@@ -51,6 +60,7 @@ export function foldBatchNorm(graph: Graph): Graph {
     if (bn.op !== 'batchnorm' || bn.inputs.length !== 1) continue;
     const src = producer.get(bn.inputs[0]!);
     if (!src || (src.op !== 'linear' && src.op !== 'conv2d')) continue;
+    if (src.op === 'linear' && shapes?.get(src.output)?.length !== 2) continue;
     if (folded.has(src) || consumers.get(src.output) !== 1 || src.output === graph.output) continue;
     const w = src.params.weight;
     if (!w) continue;

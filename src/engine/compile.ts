@@ -146,6 +146,8 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
       return node.inputs;
     });
     // A residual add's first input is only part of what it splits; every other layer reports its input's relevance.
+    // (A gate's input gets no relevance under Pass: an unwritten value holds another program's relevance, so it is
+    // left out below.)
     if (node.op !== 'reshape' && node.op !== 'add') layerInputs.push({ layer: node.name, value: node.inputs[0]! });
   }
 
@@ -164,7 +166,10 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
       logits,
       relevance: b.view(inputRelevance, input.shape),
       target: chosen,
-      layers: layerInputs.reverse().map(({ layer, value }) => ({ layer, ref: b.view(store.get(value)!, values.get(value)!.shape) })),
+      layers: layerInputs
+        .filter(({ value }) => written.has(value))
+        .reverse()
+        .map(({ layer, value }) => ({ layer, ref: b.view(store.get(value)!, values.get(value)!.shape) })),
     },
   };
   return options.reuseBuffers === false ? program : reuseBuffersByLifetime(program);

@@ -14,9 +14,20 @@ export interface Composite {
   /** Parameters the composite itself takes (EpsilonGammaBox's bounds). */
   readonly params: readonly string[];
   assign(graph: Graph, params: RuleParams): Map<string, RuleChoice>;
+  /** The rule a layer of this kind gets (undefined: its gradient), e.g. for the generated operator table. */
+  ruleFor(info: LayerInfo): RuleChoice | undefined;
 }
 
-type Pick = (info: { op: string; cls: LayerClass; first: boolean; firstConv: boolean }) => RuleChoice | undefined;
+export interface LayerInfo {
+  readonly op: string;
+  readonly cls: LayerClass;
+  /** The first Linear/Conv layer in execution order. */
+  readonly first: boolean;
+  /** The first Conv layer in execution order. */
+  readonly firstConv: boolean;
+}
+
+type Pick = (info: LayerInfo) => RuleChoice | undefined;
 
 function composite(id: string, label: string, description: string, pick: Pick, params: readonly string[] = []): Composite {
   return {
@@ -24,6 +35,7 @@ function composite(id: string, label: string, description: string, pick: Pick, p
     label,
     description,
     params,
+    ruleFor: pick,
     assign(graph, presetParams) {
       const out = new Map<string, RuleChoice>();
       const weighted = graph.nodes.filter(isWeightedLayer);

@@ -104,6 +104,11 @@ export function buildKeras(m: KerasSpec): { text: string; shards: Map<string, Ui
           return;
         }
         case 3: {
+          if (s.c % 3 === 0) {
+            const n = layer('LayerNormalization', { axis: -1, epsilon: 0.001 });
+            for (const p of ['gamma', 'beta']) w(`${n}/${p}`, [C]);
+            return;
+          }
           const n = layer('BatchNormalization', { axis: -1, epsilon: 0.001 });
           for (const p of ['gamma', 'beta', 'moving_mean']) w(`${n}/${p}`, [C]);
           weights.push({ name: `${n}/moving_variance`, shape: [C], data: vals(C).map((v) => Math.abs(v) + 0.5) });
@@ -128,7 +133,7 @@ export function buildKeras(m: KerasSpec): { text: string; shards: Map<string, Ui
           layer('LeakyReLU', { alpha: 0.1 });
           return;
         case 8:
-          layer('Activation', { activation: ['relu', 'tanh', 'sigmoid', 'linear'][s.a % 4] });
+          layer('Activation', { activation: ['relu', 'tanh', 'sigmoid', 'linear', 'hard_sigmoid', 'swish', 'gelu'][s.a % 7] });
           return;
         case 9:
           layer(['Dropout', 'SpatialDropout2D', 'GaussianNoise'][s.a % 3]!, { rate: 0.5 });
@@ -136,8 +141,11 @@ export function buildKeras(m: KerasSpec): { text: string; shards: Map<string, Ui
         case 10: {
           if (!m.functional) return;
           const before = cur;
-          const r = layer('ReLU', {});
-          layer('Add', {}, [before, r]);
+          // A residual merge, a concatenation, or a squeeze-excitation style gate broadcast over H and W.
+          const kind = s.c % 5;
+          const r = kind === 4 ? layer('GlobalAveragePooling2D', { keepdims: s.b % 2 === 0 }) : layer('ReLU', {});
+          layer(['Add', 'Multiply', 'Subtract', 'Concatenate', 'Multiply'][kind]!, {}, [before, r]);
+          if (kind === 3) shape = [H, W, 2 * C];
           return;
         }
         case 11:

@@ -22,7 +22,7 @@ import {
   type BenchResult,
   type BenchRow,
 } from '../../src/bench/run-bench';
-import { selectModels, syntheticSources, builtinSources } from '../../src/bench/sources';
+import { selectModels, syntheticSources, builtinSources, modelFileSource } from '../../src/bench/sources';
 
 describe('benchmark models', () => {
   it('VGG16 has torchvision VGG16 shapes: ~138M parameters, ~15.5 GMACs', () => {
@@ -156,6 +156,29 @@ describe('benchmark options', () => {
     expect(selectModels(all, undefined, false).map((m) => m.name)).toEqual(['vgg16', 'resnet50', 'tinyvgg', 'darknet-tiny', 'resnet20-cifar10']);
     expect(selectModels(all, ['resnet20-cifar10', 'vgg16-tiny'], true).map((m) => m.name)).toEqual(['resnet20-cifar10', 'vgg16-tiny']);
     expect(() => selectModels(all, ['alexnet'], false)).toThrow(/unknown model "alexnet"/);
+  });
+
+  it('takes any ONNX file or model.json as a model, with the files beside it', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const reads: string[] = [];
+    const fromDir = (dir: string) => async (file: string) => {
+      reads.push(file);
+      try {
+        return new Uint8Array(await readFile(`${dir}/${file}`));
+      } catch {
+        return null;
+      }
+    };
+    const picked = selectModels([], ['public/models/resnet20-cifar10/resnet20_cifar10.onnx'], true, (path) =>
+      modelFileSource(path, fromDir('public/models/resnet20-cifar10')),
+    );
+    expect(picked.map((m) => m.name)).toEqual(['resnet20_cifar10.onnx']);
+    const graph = await picked[0]!.load();
+    expect(reads).toEqual(['resnet20_cifar10.onnx', 'resnet20_cifar10.onnx.data']); // its external data, found by name
+    expect(graph.nodes.some((n) => n.op === 'batchnorm')).toBe(false); // merged
+    const tfjs = modelFileSource('public/models/tinyvgg/model.json', fromDir('public/models/tinyvgg'));
+    expect((await tfjs.load()).nodes.length).toBeGreaterThan(3);
+    await expect(modelFileSource('nowhere/x.onnx', fromDir('nowhere')).load()).rejects.toThrow(/model files not found \(x\.onnx under nowhere\/x\.onnx\)/);
   });
 
   it('says which files are missing for a built-in model', async () => {

@@ -98,6 +98,17 @@ describe('TF.js importer fuzzing', () => {
     expect(stats.importErrors).toBeGreaterThan(0);
   });
 
+  it('valid random Keras models import unmutated (merges, gates, concatenations, LayerNormalization included)', () => {
+    fc.assert(
+      fc.property(kerasModel, (m) => {
+        const built = buildKeras(m);
+        const g = importTfjs({ name: 'model.json', text: built.text }, built.shards);
+        expect(g.nodes.length).toBeGreaterThan(0);
+      }),
+      { numRuns: runs(300), seed: 7 },
+    );
+  });
+
   it('valid random Keras models (every supported layer, quantized weights), then mutated', () => {
     const stats = newStats();
     const arb = fc.record({

@@ -86,11 +86,13 @@ function cpuRun(step: Step, tensors: Tensors, written: TensorRef): Float64Array 
   return mem[written.id]!;
 }
 
+/** Kept referenced: Dawn's instance must outlive its device. */
+let gpu: GPU;
 let device: GPUDevice;
 let cache: PipelineCache;
 
 beforeAll(async () => {
-  const gpu = await createNodeGpu();
+  gpu = await createNodeGpu();
   const adapter = (await gpu.requestAdapter())!;
   device = await adapter.requestDevice();
   cache = new PipelineCache(device);
@@ -294,7 +296,7 @@ describe('LayerNorm in a graph: the rules against the definitions, on both backe
     { shape: [3, 6], axis: 2, label: '[1, T, F], last axis' },
     { shape: [4, 3, 3], axis: 1, label: '[1, C, H, W], channel axis (LayerNorm2d)' },
   ];
-  const rules: [string, RuleAssignment, 'epsilon' | 'zero' | 'captum' | 'pass' | 'gradient'][] = [
+  const ruleCases: [string, RuleAssignment, 'epsilon' | 'zero' | 'captum' | 'pass' | 'gradient'][] = [
     ['epsilon 0.01', { preset: 'gradient', layers: [{ layer: 'ln', rule: 'epsilon', epsilon: 0.01 }] }, 'epsilon'],
     ['epsilon, zeroBias', { preset: 'gradient', layers: [{ layer: 'ln', rule: 'epsilon', epsilon: 0.01, zeroBias: true }] }, 'zero'],
     ['captum default (captum.epsilon 1e-9)', { preset: 'captum-default', layers: [{ layer: 'fc', rule: 'gradient' }] }, 'captum'],
@@ -319,7 +321,7 @@ describe('LayerNorm in a graph: the rules against the definitions, on both backe
       const W = fc.params.weight!.data;
       const logits = [0, 1, 2, 3].map((o) => fc.params.bias!.data[o]! + y.reduce((a, v, j) => a + W[o * size + j]! * v, 0));
       const target = 2;
-      for (const [name, rules, kind] of rules) {
+      for (const [name, rules, kind] of ruleCases) {
         const a = await mc.explain(input, { rules, target });
         expect(relL2(a.logits, logits), 'logits').toBeLessThan(1e-6);
         // Relevance at the LayerNorm's output: the gradient through fc of the seeded logit (or its epsilon rule).

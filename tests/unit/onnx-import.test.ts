@@ -114,9 +114,15 @@ function step(node: GraphNode, x: Arr, y: Arr | undefined): Arr {
       return { shape, data: out };
     }
     case 'slice': {
-      const st = nums(a.starts);
-      const en = nums(a.ends);
-      const sp = nums(a.steps);
+      // Starts, ends and steps of the axes listed; the others are taken whole.
+      const st = x.shape.map(() => 0);
+      const en = [...x.shape];
+      const sp = x.shape.map(() => 1);
+      nums(a.axes).forEach((axis, k) => {
+        st[axis] = nums(a.starts)[k]!;
+        en[axis] = nums(a.ends)[k]!;
+        sp[axis] = nums(a.steps)[k]!;
+      });
       const shape = x.shape.map((_, i) => Math.ceil((en[i]! - st[i]!) / sp[i]!));
       const [, C, H, W] = x.shape as [number, number, number, number];
       const [, OC, OH, OW] = shape as [number, number, number, number];
@@ -392,8 +398,8 @@ describe('resnet20 (pretrained CIFAR-10)', () => {
   it('resolves the shortcut: every 2nd pixel of H then W, channels zero-padded on both sides', () => {
     const slices = legacy.nodes.filter((n) => n.op === 'slice');
     expect(slices.map((n) => n.name)).toEqual(['blocks.3.slice', 'blocks.3.slice_1', 'blocks.6.slice', 'blocks.6.slice_1']);
-    expect(slices[0]!.attrs).toEqual({ starts: [0, 0, 0, 0], ends: [1, 16, 32, 32], axes: [0, 1, 2, 3], steps: [1, 1, 2, 1] });
-    expect(slices[1]!.attrs).toEqual({ starts: [0, 0, 0, 0], ends: [1, 16, 16, 32], axes: [0, 1, 2, 3], steps: [1, 1, 1, 2] });
+    expect(slices[0]!.attrs).toEqual({ starts: [0], ends: [32], axes: [2], steps: [2] });
+    expect(slices[1]!.attrs).toEqual({ starts: [0], ends: [32], axes: [3], steps: [2] });
     const pads = legacy.nodes.filter((n) => n.op === 'pad');
     expect(pads.map((n) => n.attrs.pads)).toEqual([
       [0, 8, 0, 0, 0, 8, 0, 0],
@@ -605,7 +611,7 @@ describe('operator mapping', () => {
     expect(g.nodes.map((n) => n.op)).toEqual(['pad', 'slice', 'relu', 'add']);
     expect(g.nodes[0]!.attrs.pads).toEqual([0, 1, 2, 0, 0, 1, 0, 3]);
     // padded shape [1, 4, 10, 11]: H from 1 to 9 step 3 -> 3 rows; W from 8 to 11.
-    expect(g.nodes[1]!.attrs).toEqual({ starts: [0, 0, 1, 8], ends: [1, 4, 9, 11], axes: [0, 1, 2, 3], steps: [1, 1, 3, 1] });
+    expect(g.nodes[1]!.attrs).toEqual({ starts: [1, 8], ends: [9, 11], axes: [2, 3], steps: [3, 1] });
     expect(g.nodes[3]!.inputs).toEqual(['sl', 'r']);
   });
 
@@ -757,7 +763,7 @@ describe('activations (issue 4: Clip/Relu6, LeakyRelu, Sigmoid, Tanh) and Transp
     expect(computed.message).toMatch(/node "c" \(Clip\): the min bound \("m"\) must be a constant/);
   });
 
-  it('folds a Transpose of a constant into the weight, and reports one of a computed value', () => {
+  it('folds a Transpose of a constant into the weight, and maps one of a computed value to a transpose layer', () => {
     const g = act(
       [
         { op: 'Transpose', name: 'tw', inputs: ['W'], outputs: ['Wt'], attrs: { perm: [1, 0] } },
@@ -767,17 +773,18 @@ describe('activations (issue 4: Clip/Relu6, LeakyRelu, Sigmoid, Tanh) and Transp
     );
     // Wt = W^T is [4, 2]; the linear layer's weight is [out, in] = W.
     expect(g.nodes[0]!.params.weight).toEqual({ shape: [2, 4], data: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8]) });
-    const e = importError(() =>
-      importSynthetic({
-        inputs: [{ name: 'x', dims: [1, 2, 3, 3] }],
-        outputs: ['y'],
-        nodes: [
-          { op: 'Transpose', name: 'nhwc', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
-          { op: 'Flatten', name: 'f', inputs: ['t'], outputs: ['y'] },
-        ],
-      }),
-    );
-    expect(e.message).toBe('toy.onnx: unsupported ONNX operators: Transpose (of a computed value; only constants can be transposed) (node "nhwc")');
+    const t = importSynthetic({
+      inputs: [{ name: 'x', dims: [1, 2, 3, 3] }],
+      outputs: ['y'],
+      nodes: [
+        { op: 'Transpose', name: 'nhwc', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
+        { op: 'Flatten', name: 'f', inputs: ['t'], outputs: ['y'] },
+      ],
+    });
+    expect(t.nodes.map((n) => [n.op, n.attrs])).toEqual([
+      ['transpose', { perm: [0, 2, 3, 1] }],
+      ['reshape', { shape: [1, 18] }],
+    ]);
   });
 
   it('lists the external data files a model refers to', () => {
@@ -826,12 +833,12 @@ describe('errors', () => {
         inputs: [{ name: 'x', dims: [1, 4] }],
         outputs: ['y'],
         nodes: [
-          { op: 'Mul', name: 'm', inputs: ['x', 'x'], outputs: ['sq'] },
+          { op: 'Pow', name: 'm', inputs: ['x', 'x'], outputs: ['sq'] },
           { op: 'Relu', name: 'r', inputs: ['sq'], outputs: ['y'] },
         ],
       }),
     );
-    expect(e.message).toBe('toy.onnx: unsupported ONNX operators: Mul (node "m")');
+    expect(e.message).toBe('toy.onnx: unsupported ONNX operators: Pow (node "m")');
   });
 
   it('asks for the side file when external weights are missing', () => {
@@ -841,7 +848,7 @@ describe('errors', () => {
     expect(importError(() => importOnnx({ name: 'cnn.onnx', bytes: read('cnn.onnx') }, short)).message).toMatch(/cnn\.onnx\.data is too short/);
   });
 
-  it('rejects graphs without a single input, ceil_mode pools, transA and mid-graph Softmax', () => {
+  it('rejects graphs without a single input, transA and mid-graph Softmax; maps ceil_mode pools', () => {
     const two = importError(() =>
       importSynthetic({
         inputs: [
@@ -861,14 +868,13 @@ describe('errors', () => {
       importSynthetic({ inputs: [{ name: 'x', dims: [8, 2] }], outputs: ['y'], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] }),
     );
     expect(batch.message).toMatch(/fixed batch of 8/);
-    const pool = importError(() =>
-      importSynthetic({
-        inputs: [{ name: 'x', dims: [1, 1, 5, 5] }],
-        outputs: ['y'],
-        nodes: [{ op: 'MaxPool', name: 'mp', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 } }],
-      }),
-    );
-    expect(pool.message).toMatch(/node "mp" \(MaxPool\): ceil_mode=1 is unsupported/);
+    // Ceil mode that changes the output size: PyTorch's rule (extra end padding, never counted).
+    const pool = importSynthetic({
+      inputs: [{ name: 'x', dims: [1, 1, 5, 5] }],
+      outputs: ['y'],
+      nodes: [{ op: 'MaxPool', name: 'mp', inputs: ['x'], outputs: ['y'], attrs: { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 } }],
+    });
+    expect(pool.nodes[0]).toMatchObject({ op: 'maxpool2d', attrs: { kernel: [2, 2], stride: [2, 2], ceilMode: 1 } });
     const transA = importError(() =>
       importSynthetic({
         inputs: [{ name: 'x', dims: [1, 2] }],

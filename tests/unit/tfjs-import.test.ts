@@ -6,14 +6,21 @@ import { foldBatchNorm } from '../../src/engine/canonicalize';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import { parseNpy, toFloat32, toFloat64 } from '../../src/engine/io/npy';
 import { ModelImportError } from '../../src/engine/onnx/import-onnx';
-import { importTfjs, samePadding } from '../../src/engine/tfjs/import-tfjs';
+import { importTfjs, samePadding, SUPPORTED_TFJS_LAYERS } from '../../src/engine/tfjs/import-tfjs';
+import { KERAS_TABLE } from '../../src/engine/tfjs/keras-table';
 import {
   buildTfjs,
   functional,
+  kerasActivations as act,
+  kerasConcat,
   kerasConv,
   kerasDense,
+  kerasGlobalPool,
+  kerasLayerNorm,
+  kerasMerge,
   kerasPool,
   map,
+  reshape,
   sequential,
   tfSame,
   toNchw,
@@ -444,6 +451,214 @@ describe('synthetic TF.js models', () => {
   });
 });
 
+describe('Keras layers from the table: merges, Reshape, LayerNormalization, newer activations', () => {
+  /** Weights registered as they are drawn. */
+  function weights() {
+    const list: WeightInit[] = [];
+    const w = (name: string, shape: number[], seed: number, scale = 0.5): Float32Array => {
+      const data = values(shape.reduce((a, d) => a * d, 1), seed, scale);
+      list.push({ name, shape, data });
+      return data;
+    };
+    return { list, w };
+  }
+
+  async function explainOk(g: Graph, x: Float32Array): Promise<void> {
+    const engine = await cpuEngine();
+    const model = await engine.load(g);
+    try {
+      for (const preset of ['EpsilonPlusFlat', 'captum-default', 'gradient'] as const) {
+        const e = await model.explain(x, { rules: { preset } });
+        expect(e.nonFinite, preset).toBeNull();
+        expect(e.relevance.length).toBe(x.length);
+      }
+    } finally {
+      model.dispose();
+    }
+  }
+
+  it('the table lists every class the importer maps, each once, with the engine layers it becomes', () => {
+    expect([...KERAS_TABLE.keys()].sort()).toEqual([...SUPPORTED_TFJS_LAYERS].sort());
+    for (const cls of ['Concatenate', 'Multiply', 'Add', 'Subtract', 'Reshape', 'LayerNormalization', 'GlobalMaxPooling2D']) expect(KERAS_TABLE.has(cls), cls).toBe(true);
+    expect(KERAS_TABLE.get('Multiply')!.layers).toEqual(['mul']);
+    expect(KERAS_TABLE.get('Concatenate')!.layers).toEqual(['concat']);
+    expect(KERAS_TABLE.get('LayerNormalization')!.layers).toEqual(['layernorm']);
+    expect(KERAS_TABLE.get('Dropout')!.layers).toEqual([]);
+  });
+
+  it('squeeze-excitation: Reshape to [1, 1, C], Dense on it (a 1x1 convolution), Multiply by the gate; a [C] gate; GlobalMaxPooling2D', async () => {
+    const [H, W, C] = [5, 4, 3];
+    const { list, w } = weights();
+    const ck = w('c/kernel', [3, 3, C, 6], 1);
+    const cb = w('c/bias', [6], 2);
+    const s1k = w('s1/kernel', [6, 3], 3);
+    const s1b = w('s1/bias', [3], 4);
+    const s2k = w('s2/kernel', [3, 6], 5, 2);
+    const s2b = w('s2/bias', [6], 6);
+    const g2k = w('gate2/kernel', [6, 6], 7, 2);
+    const ok = w('out/kernel', [6, 4], 8);
+    const ob = w('out/bias', [4], 9);
+    const layers: FunctionalLayer[] = [
+      { class_name: 'InputLayer', name: 'img', config: { batch_input_shape: [null, H, W, C] }, inputs: [] },
+      { class_name: 'Conv2D', name: 'c', config: { filters: 6, kernel_size: 3, padding: 'same', activation: 'swish' }, inputs: ['img'] },
+      { class_name: 'GlobalAveragePooling2D', name: 'gap', config: {}, inputs: ['c'] },
+      { class_name: 'Reshape', name: 'r', config: { target_shape: [1, 1, 6] }, inputs: ['gap'] },
+      { class_name: 'Dense', name: 's1', config: { units: 3, activation: 'relu' }, inputs: ['r'] },
+      { class_name: 'Dense', name: 's2', config: { units: 6, activation: 'hard_sigmoid' }, inputs: ['s1'] },
+      { class_name: 'Multiply', name: 'se', config: {}, inputs: ['c', 's2'] },
+      { class_name: 'Dense', name: 'gate2', config: { units: 6, activation: 'sigmoid', use_bias: false }, inputs: ['gap'] },
+      { class_name: 'Multiply', name: 'se2', config: {}, inputs: ['gate2', 'se'] },
+      { class_name: 'GlobalMaxPooling2D', name: 'gmp', config: {}, inputs: ['se2'] },
+      { class_name: 'Dense', name: 'out', config: { units: 4 }, inputs: ['gmp'] },
+    ];
+    const m = buildTfjs(functional(layers, 'img', 'out'), list);
+    const g = importTfjs({ name: 'model.json', text: m.text }, m.shards);
+    expect(g.nodes.map((n) => `${n.name}:${n.op}`)).toEqual([
+      'c_pad:pad',
+      'c:conv2d',
+      'c_swish:silu',
+      'gap:globalavgpool',
+      'gap_reshape:reshape',
+      'gate2:linear',
+      'gate2_sigmoid:sigmoid',
+      'r:reshape',
+      's1:conv2d',
+      's1_relu:relu',
+      's2:conv2d',
+      's2_hard_sigmoid:hardsigmoid',
+      'se:mul',
+      'se2_reshape:reshape',
+      'se2:mul',
+      'gmp:maxpool2d',
+      'gmp_reshape:reshape',
+      'out:linear',
+    ]);
+    expect(node(g, 'r').attrs.shape).toEqual([1, 6, 1, 1]);
+    expect(node(g, 's2_hard_sigmoid').attrs).toEqual({ alpha: 0.2, beta: 0.5 });
+    // The gate is the operand a sigmoid computes (through the reshape of a [C] gate), whichever side it is on.
+    expect(node(g, 'se')).toMatchObject({ inputs: ['c_swish', 's2_hard_sigmoid'], attrs: { gate: 1 } });
+    expect(node(g, 'se2')).toMatchObject({ inputs: ['se2_reshape', 'se'], attrs: { gate: 0 } });
+    expect(node(g, 'se2_reshape').attrs.shape).toEqual([1, 6, 1, 1]);
+
+    const x: Nhwc = { shape: [H, W, C], data: Float64Array.from(values(H * W * C, 10)) };
+    const feat = map(kerasConv(x, ck, [3, 3, C, 6], { padding: 'same', bias: cb }), act.swish);
+    const gap = kerasGlobalPool(feat, 'avg');
+    const s1 = map(kerasDense(gap, s1k, 3, s1b), (v) => Math.max(v, 0));
+    const s2 = reshape(map(kerasDense(s1, s2k, 6, s2b), act.hardSigmoid), [1, 1, 6]);
+    const se = kerasMerge(feat, s2, (a, b) => a * b);
+    const gate2 = map(kerasDense(gap, g2k, 6), act.sigmoid);
+    const se2 = kerasMerge(gate2, se, (a, b) => a * b);
+    const logits = kerasDense(kerasGlobalPool(se2, 'max'), ok, 4, ob);
+    expect(s2.data.some((v) => v > 0 && v < 1)).toBe(true);
+    const xin = toNchw(x);
+    expect(relL2(await forward(g, xin), logits.data)).toBeLessThan(1e-6);
+    await explainOk(g, xin);
+  });
+
+  it('Concatenate (channels and width), Add and Subtract with broadcasting, LayerNormalization on images and on a flattened vector, GELU', async () => {
+    const [H, W, C] = [4, 3, 2];
+    const { list, w } = weights();
+    const ak = w('a/kernel', [3, 3, C, 3], 11);
+    const ab = w('a/bias', [3], 12);
+    const bk = w('b/kernel', [1, 1, C, 2], 13);
+    const lnG = w('ln/gamma', [5], 14, 1).map((v) => 1 + 0.5 * v);
+    const lnB = w('ln/beta', [5], 15);
+    const ln2G = w('ln2/gamma', [H * 6 * 5], 16, 1).map((v) => 1 + 0.5 * v);
+    const ln2B = w('ln2/beta', [H * 6 * 5], 17);
+    const dk = w('d/kernel', [H * 6 * 5, 3], 18);
+    // Store the shifted gammas.
+    for (const [name, data] of [['ln/gamma', lnG], ['ln2/gamma', ln2G]] as const) list.splice(list.findIndex((x) => x.name === name), 1, { name, shape: [data.length], data });
+    const layers: FunctionalLayer[] = [
+      { class_name: 'InputLayer', name: 'img', config: { batch_input_shape: [null, H, W, C] }, inputs: [] },
+      { class_name: 'Conv2D', name: 'a', config: { filters: 3, kernel_size: 3, padding: 'same', activation: 'gelu' }, inputs: ['img'] },
+      { class_name: 'Conv2D', name: 'b', config: { filters: 2, kernel_size: 1, activation: 'hard_swish', use_bias: false }, inputs: ['img'] },
+      { class_name: 'Concatenate', name: 'cat', config: { axis: -1 }, inputs: ['a', 'b'] },
+      { class_name: 'LayerNormalization', name: 'ln', config: { axis: [3], epsilon: 0.01 }, inputs: ['cat'] },
+      { class_name: 'Concatenate', name: 'catw', config: { axis: 2 }, inputs: ['ln', 'cat'] },
+      { class_name: 'GlobalAveragePooling2D', name: 'gapk', config: { keepdims: true }, inputs: ['catw'] },
+      { class_name: 'Add', name: 'add', config: {}, inputs: ['catw', 'gapk'] },
+      { class_name: 'GlobalMaxPooling2D', name: 'gmp', config: {}, inputs: ['catw'] },
+      { class_name: 'Subtract', name: 'sub', config: {}, inputs: ['add', 'gmp'] },
+      { class_name: 'Activation', name: 'act', config: { activation: 'gelu_new' }, inputs: ['sub'] },
+      { class_name: 'Flatten', name: 'f', config: {}, inputs: ['act'] },
+      { class_name: 'LayerNormalization', name: 'ln2', config: { axis: -1 }, inputs: ['f'] },
+      { class_name: 'Dense', name: 'd', config: { units: 3, use_bias: false }, inputs: ['ln2'] },
+    ];
+    const m = buildTfjs(functional(layers, 'img', 'd'), list);
+    const g = importTfjs({ name: 'model.json', text: m.text }, m.shards);
+    expect(node(g, 'cat')).toMatchObject({ op: 'concat', inputs: ['a_gelu', 'b_hard_swish'], attrs: { axis: 1 } });
+    expect(node(g, 'catw').attrs.axis).toBe(3);
+    expect(node(g, 'ln').attrs).toEqual({ axis: 1, epsilon: 0.01 });
+    expect(node(g, 'b_hard_swish').attrs).toEqual({ alpha: 1 / 6, beta: 0.5 });
+    expect(node(g, 'act')).toMatchObject({ op: 'gelu', attrs: { approximate: 'tanh' } });
+    expect(node(g, 'a_gelu').attrs).toEqual({});
+    expect(node(g, 'sub')).toMatchObject({ op: 'add', inputs: ['add', 'sub_reshape'], attrs: { mode: 'sub' } });
+    expect(node(g, 'ln2').attrs).toEqual({ axis: 1, epsilon: 1e-3 });
+
+    const x: Nhwc = { shape: [H, W, C], data: Float64Array.from(values(H * W * C, 19)) };
+    const a = map(kerasConv(x, ak, [3, 3, C, 3], { padding: 'same', bias: ab }), act.gelu);
+    const b = map(kerasConv(x, bk, [1, 1, C, 2], { padding: 'valid' }), act.hardSwish);
+    const cat = kerasConcat([a, b], -1);
+    const catw = kerasConcat([kerasLayerNorm(cat, lnG, lnB, 0.01), cat], 1);
+    const add = kerasMerge(catw, reshape(kerasGlobalPool(catw, 'avg'), [1, 1, 5]), (p, q) => p + q);
+    const sub = map(kerasMerge(add, kerasGlobalPool(catw, 'max'), (p, q) => p - q), act.geluTanh);
+    const flat = kerasLayerNorm(reshape(sub, [H * 6 * 5]), ln2G, ln2B, 1e-3);
+    const logits = kerasDense(flat, dk, 3);
+    const xin = toNchw(x);
+    expect(relL2(await forward(g, xin), logits.data)).toBeLessThan(1e-6);
+    await explainOk(g, xin);
+  });
+
+  it("Keras 3's hard_sigmoid (relu6(x + 3) / 6), silu, and a Multiply of vectors", async () => {
+    const { list, w } = weights();
+    const k1 = w('d1/kernel', [5, 4], 21, 2);
+    const k2 = w('d2/kernel', [5, 4], 22);
+    const k3 = w('d3/kernel', [4, 2], 23);
+    const layers: FunctionalLayer[] = [
+      { class_name: 'InputLayer', name: 'v', config: { batch_shape: [null, 5] }, inputs: [] },
+      { class_name: 'Dense', name: 'd1', config: { units: 4, activation: 'hard_sigmoid', use_bias: false }, inputs: ['v'] },
+      { class_name: 'Dense', name: 'd2', config: { units: 4, activation: 'silu', use_bias: false }, inputs: ['v'] },
+      { class_name: 'Multiply', name: 'm', config: {}, inputs: ['d2', 'd1'] },
+      { class_name: 'Dense', name: 'd3', config: { units: 2, use_bias: false }, inputs: ['m'] },
+    ];
+    const topology = functional(layers, 'v', 'd3') as Record<string, unknown>;
+    const m = buildTfjs({ ...topology, keras_version: '3.3.3' }, list);
+    const g = importTfjs({ name: 'model.json', text: m.text }, m.shards);
+    expect(node(g, 'd1_hard_sigmoid').attrs).toEqual({ alpha: 1 / 6, beta: 0.5 });
+    expect(node(g, 'm').attrs.gate).toBe(1);
+    const v: Nhwc = { shape: [5], data: Float64Array.from(values(5, 24, 2)) };
+    const prod = kerasMerge(map(kerasDense(v, k2, 4), act.swish), map(kerasDense(v, k1, 4), act.hardSigmoid3), (p, q) => p * q);
+    expect(relL2(await forward(g, Float32Array.from(v.data)), kerasDense(prod, k3, 2).data)).toBeLessThan(1e-6);
+  });
+
+  it('refuses merges and concatenations the engine would compute in another order, naming the layer', () => {
+    const img = { class_name: 'InputLayer', name: 'img', config: { batch_input_shape: [null, 2, 2, 3] }, inputs: [] };
+    const cases: [FunctionalLayer[], RegExp][] = [
+      [
+        [img, { class_name: 'Flatten', name: 'f', config: {}, inputs: ['img'] }, { class_name: 'Flatten', name: 'g', config: {}, inputs: ['img'] }, { class_name: 'Concatenate', name: 'cat', config: {}, inputs: ['f', 'g'] }],
+        /layer "cat" \(Concatenate\): concatenating vectors flattened from images is not supported/,
+      ],
+      [
+        [img, { class_name: 'Concatenate', name: 'cat', config: { axis: 0 }, inputs: ['img', 'img'] }, { class_name: 'Flatten', name: 'f', config: {}, inputs: ['cat'] }],
+        /layer "cat" \(Concatenate\): axis 0 is not an axis of \[2, 2, 3\]/,
+      ],
+      [
+        [img, { class_name: 'ZeroPadding2D', name: 'z', config: { padding: 1 }, inputs: ['img'] }, { class_name: 'Add', name: 'add', config: {}, inputs: ['img', 'z'] }, { class_name: 'Flatten', name: 'f', config: {}, inputs: ['add'] }],
+        /layer "add" \(Add\): cannot add \[2, 2, 3\] and \[4, 4, 3\]: the shapes do not broadcast/,
+      ],
+      [
+        [img, { class_name: 'LayerNormalization', name: 'ln', config: { axis: [1, 2, 3] }, inputs: ['img'] }, { class_name: 'Flatten', name: 'f', config: {}, inputs: ['ln'] }],
+        /layer "ln" \(LayerNormalization\): normalising over axis \[1,2,3\]/,
+      ],
+      [[img, { class_name: 'ReLU', name: 'r', config: {}, inputs: ['img', 'img'] }, { class_name: 'Flatten', name: 'f', config: {}, inputs: ['r'] }], /layer "r" \(ReLU\): takes one input, got 2/],
+    ];
+    for (const [layers, message] of cases) {
+      const m = buildTfjs(functional(layers, 'img', layers.at(-1)!.name), []);
+      expect(importError(() => importTfjs({ name: 'model.json', text: m.text }, m.shards)).message).toMatch(message);
+    }
+  });
+});
+
 describe('errors', () => {
   const dense = (name: string) => ({ class_name: 'Dense', config: { name, units: 2 } });
 
@@ -453,16 +668,16 @@ describe('errors', () => {
       { class_name: 'UpSampling2D', name: 'up1', config: {}, inputs: ['in'] },
       { class_name: 'Conv2D', name: 'c1', config: { filters: 2, kernel_size: 3, activation: 'elu' }, inputs: ['up1'] },
       { class_name: 'Conv2D', name: 'c2', config: { filters: 2, kernel_size: 3, activation: 'softmax' }, inputs: ['up1'] },
-      { class_name: 'Concatenate', name: 'cat1', config: {}, inputs: ['c1', 'c2'] },
-      { class_name: 'Concatenate', name: 'cat2', config: {}, inputs: ['cat1', 'c1'] },
-      { class_name: 'Conv2D', name: 'c3', config: { filters: 2, kernel_size: 3, data_format: 'channels_first' }, inputs: ['cat2'] },
+      { class_name: 'Maximum', name: 'max1', config: {}, inputs: ['c1', 'c2'] },
+      { class_name: 'Maximum', name: 'max2', config: {}, inputs: ['max1', 'c1'] },
+      { class_name: 'Conv2D', name: 'c3', config: { filters: 2, kernel_size: 3, data_format: 'channels_first' }, inputs: ['max2'] },
       { class_name: 'GlobalAveragePooling2D', name: 'gap', config: {}, inputs: ['c3'] },
     ];
     // No weights at all: the layers are checked first.
     const m = buildTfjs(functional(layers, 'in', 'gap'), [], { extra: { weightsManifest: [{ paths: ['missing.bin'], weights: [] }] } });
     const e = importError(() => importTfjs({ name: 'model.json', text: m.text }, new Map()));
     expect(e.message).toBe(
-      'model.json: unsupported Keras layers: UpSampling2D (layer "up1"), activation "elu" (layer "c1"), softmax (not at the end) (layer "c2"), Concatenate (layers "cat1", "cat2"), Conv2D (channels_first) (layer "c3")',
+      'model.json: unsupported Keras layers: UpSampling2D (layer "up1"), activation "elu" (layer "c1"), softmax (not at the end) (layer "c2"), Maximum (layers "max1", "max2"), Conv2D (channels_first) (layer "c3")',
     );
   });
 
@@ -510,7 +725,7 @@ describe('errors', () => {
     expect(importError(() => importTfjs({ name: 'model.json', text: onnxBytes }, new Map())).message).toMatch(/not valid JSON/);
   });
 
-  it("explains layers it cannot import exactly: 'same' average pooling with padding, unknown input size, mid-graph Dense on images", () => {
+  it("explains layers it cannot import exactly: 'same' average pooling with padding, unknown input size, reshapes that reorder values", () => {
     const avg = buildTfjs(
       sequential([input([5, 5, 1]), { class_name: 'AveragePooling2D', config: { name: 'avg', pool_size: [2, 2], padding: 'same' } }, { class_name: 'Flatten', config: { name: 'f' } }]),
       [],
@@ -520,8 +735,10 @@ describe('errors', () => {
     );
     const free = buildTfjs(sequential([{ class_name: 'InputLayer', config: { name: 'in', batch_input_shape: [null, null, null, 3] } }, dense('d')]), []);
     expect(importError(() => importTfjs({ name: 'model.json', text: free.text }, free.shards)).message).toMatch(/unknown size \(\[null, null, null, 3\]\); a fixed input size is needed/);
-    const img = buildTfjs(sequential([input([2, 2, 3]), dense('d')]), [{ name: 'd/kernel', shape: [3, 2], data: values(6, 1) }]);
-    expect(importError(() => importTfjs({ name: 'model.json', text: img.text }, img.shards)).message).toMatch(/layer "d" \(Dense\): Dense on a tensor of shape \[2, 2, 3\] is not supported/);
+    const moved = buildTfjs(sequential([input([2, 2, 3]), { class_name: 'Reshape', config: { name: 'r', target_shape: [4, 3, 1] } }, { class_name: 'Flatten', config: { name: 'f' } }]), []);
+    expect(importError(() => importTfjs({ name: 'model.json', text: moved.text }, moved.shards)).message).toMatch(
+      /^model\.json: layer "r" \(Reshape\): reshaping \[2, 2, 3\] to \[4, 3, 1\] would reorder values/,
+    );
   });
 });
 

@@ -18,11 +18,9 @@ import {
   dtypeName,
   evaluate,
   isFloatType,
-  normaliseSlice,
   num,
   readTensor,
   toInts,
-  transpose2d,
 } from './onnx-const';
 import type { ConstValue, EmitOptions, OnnxAttributes, OnnxNode, PendingLayer } from '../ops/import-context';
 import { ONNX_MAPPINGS } from './onnx-table';
@@ -82,16 +80,6 @@ function onnxModelType(): protobuf.Type {
   return modelType;
 }
 
-/** Operators that become (or disappear into) engine layers. Foldable ones are in FOLDABLE_OPS. */
-const RUNTIME_OPS: ReadonlySet<string> = new Set([
-  'Gemm',
-  'MatMul',
-  'MaxPool',
-  'AveragePool',
-  'ReduceMean',
-  'Add',
-  'Slice',
-]);
 
 /** A layer under construction; becomes a GraphNode once the graph is pruned and named. */
 interface Pending {
@@ -109,10 +97,6 @@ interface Pending {
 function stripExt(file: string): string {
   const base = file.split(/[\\/]/).pop() ?? file;
   return base.replace(/\.onnx$/i, '');
-}
-
-function tensor(shape: readonly number[], data: Float32Array): Tensor {
-  return { shape: [...shape], data };
 }
 
 /**
@@ -303,7 +287,7 @@ class Importer {
     nodes.forEach((n, i) => {
       const op = n.opType ?? '';
       const domain = n.domain ?? '';
-      const known = (domain === '' || domain === 'ai.onnx') && (ONNX_MAPPINGS.has(op) || RUNTIME_OPS.has(op) || FOLDABLE_OPS.has(op));
+      const known = (domain === '' || domain === 'ai.onnx') && (ONNX_MAPPINGS.has(op) || FOLDABLE_OPS.has(op));
       if (!known) {
         const label = domain && domain !== 'ai.onnx' ? `${domain}.${op}` : op;
         const list = unknown.get(label) ?? [];
@@ -448,25 +432,7 @@ class Importer {
       mapping.map(ctx);
       return;
     }
-    if (!RUNTIME_OPS.has(op)) {
-      this.markUnsupported(op, node, index);
-      return;
-    }
-    switch (op) {
-      case 'Gemm':
-        return this.gemm(ctx, at);
-      case 'MatMul':
-        return this.matmul(ctx);
-      case 'MaxPool':
-      case 'AveragePool':
-        return this.pool(ctx, at);
-      case 'ReduceMean':
-        return this.reduceMean(ctx, at);
-      case 'Add':
-        return this.add(ctx);
-      case 'Slice':
-        return this.slice(ctx, at);
-    }
+    this.markUnsupported(op, node, index);
   }
 
   private fold(node: NodeLike, index: number, op: string, ins: string[], outs: string[]): void {
@@ -568,245 +534,19 @@ class Importer {
 
 
 
-  /** Two positive integers (strides, dilations, kernel sizes), within the input size limit. */
-  private pair(ctx: NodeCtx, v: readonly number[], what: string): number[] {
-    if (v.length !== 2 || !v.every((x) => Number.isSafeInteger(x) && x >= 1 && x <= IMPORT_LIMITS.maxInputSide)) {
-      ctx.error(`${what} [${v.slice(0, 8).join(', ')}] should be two integers from 1 to ${IMPORT_LIMITS.maxInputSide}`);
-    }
-    return [...v];
-  }
-
-  /** A constant as float32 for a layer parameter: the same array when it already is, else a reserved copy. */
-  private f32(t: ConstTensor, what: string): Float32Array {
-    if (t.data instanceof Float32Array) return t.data;
-    this.charge(t.data.length, what);
-    return new Float32Array(t.data);
-  }
-
-  /** Explicit [top, left, bottom, right] pads, auto_pad resolved against the input size. */
-  private resolvePads(
-    ctx: NodeCtx,
-    at: ReturnType<Importer['attrs']>,
-    size: number[],
-    kernel: readonly number[],
-    stride: readonly number[],
-    dilation: readonly number[],
-  ): number[] {
-    const autoPad = at.str('auto_pad', 'NOTSET');
-    if (autoPad === 'NOTSET' || autoPad === '') {
-      const p = at.ints('pads') ?? [0, 0, 0, 0];
-      if (p.length !== 4) ctx.error(`pads [${p.slice(0, 8).join(', ')}] should have 4 values`);
-      if (p.some((v) => v < 0)) ctx.error('negative pads are not supported');
-      if (!p.every((v) => Number.isSafeInteger(v) && v <= IMPORT_LIMITS.maxInputSide)) ctx.error(`pads [${p.join(', ')}] should be integers up to ${IMPORT_LIMITS.maxInputSide}`);
-      return [...p];
-    }
-    if (autoPad === 'VALID') return [0, 0, 0, 0];
-    if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') ctx.error(`auto_pad ${autoPad} is not supported`);
-    const begin: number[] = [];
-    const end: number[] = [];
-    for (let i = 0; i < 2; i++) {
-      const out = Math.ceil(size[i]! / stride[i]!);
-      const total = Math.max((out - 1) * stride[i]! + (kernel[i]! - 1) * dilation[i]! + 1 - size[i]!, 0);
-      const small = Math.floor(total / 2);
-      const b = autoPad === 'SAME_UPPER' ? small : total - small;
-      begin.push(b);
-      end.push(total - b);
-    }
-    return [begin[0]!, begin[1]!, end[0]!, end[1]!];
-  }
-
-  private gemm(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    if (at.int('transA', 0) !== 0) ctx.error('transA=1 is not supported');
-    const x = ctx.rt(0);
-    const s = ctx.rank(x, 2, 'Gemm needs a 2D input');
-    const b = ctx.param(1, 'the weight');
-    if (b.shape.length !== 2) ctx.error(`the weight has shape [${b.shape.join(', ')}], 2D expected`);
-    const transB = at.int('transB', 0) !== 0;
-    const [out, inF] = (transB ? b.shape : [b.shape[1], b.shape[0]]) as [number, number];
-    if (inF !== s[1]) ctx.error(`the weight [${b.shape.join(', ')}]${transB ? '' : ' (transposed)'} does not fit an input of ${s[1]} features`);
-    if (b.data.length === 0) ctx.error(`the weight has shape [${b.shape.join(', ')}], which holds nothing`);
-    const wt = transB ? b : this.transpose(ctx, b);
-    const alpha = at.float('alpha', 1);
-    const beta = at.float('beta', 1);
-    let w = this.f32(wt, 'the weight');
-    if (alpha !== 1) {
-      this.charge(w.length, 'the scaled weight');
-      w = w.map((v) => v * alpha);
-    }
-    const params: Record<string, Tensor> = { weight: tensor([out, inF], w) };
-    if (ctx.ins[2]) {
-      const c = ctx.param(2, 'the bias');
-      const bias = this.perChannel(ctx, c, out, 2, 'the bias');
-      if (beta !== 1) for (let i = 0; i < bias.length; i++) bias[i] = bias[i]! * beta;
-      params.bias = tensor([out], bias);
-    }
-    this.emit(ctx, 'linear', [x], {}, params, [s[0]!, out], undefined, 1);
-  }
-
-  private matmul(ctx: NodeCtx): void {
-    const x = ctx.rt(0);
-    const s = ctx.rank(x, 2, 'MatMul is supported on 2D inputs with a constant weight');
-    const b = ctx.param(1, 'the weight');
-    if (b.shape.length !== 2 || b.shape[0] !== s[1]) {
-      ctx.error(`the weight [${b.shape.join(', ')}] does not fit an input of ${s[1]} features`);
-    }
-    if (b.data.length === 0) ctx.error(`the weight has shape [${b.shape.join(', ')}], which holds nothing`);
-    const wt = this.transpose(ctx, b);
-    this.emit(ctx, 'linear', [x], {}, { weight: tensor(wt.shape, this.f32(wt, 'the weight')) }, [s[0]!, wt.shape[0]!], undefined, 1);
-  }
-
-  /** A 2D constant transposed, within the memory budget. */
-  private transpose(ctx: NodeCtx, b: ConstTensor): ConstTensor {
-    return ctx.guard(() => transpose2d(b, this.budget));
-  }
-
-  /**
-   * A constant that broadcasts along axis 1 only (per channel / per output feature) against a value of rank `rank`:
-   * returns its `channels` values (a single value is repeated). Throws otherwise.
-   */
-  private perChannel(ctx: NodeCtx, c: ConstTensor, channels: number, rank: number, what: string): Float32Array {
-    const n = c.data.length;
-    if (n === 1) {
-      this.charge(channels, what);
-      return new Float32Array(channels).fill(c.data[0]!);
-    }
-    const aligned = [...new Array<number>(Math.max(0, rank - c.shape.length)).fill(1), ...c.shape];
-    const ok =
-      n === channels && aligned.length === rank && aligned.every((d, i) => (i === 1 ? d === channels : d === 1));
-    if (!ok) ctx.error(`${what} has shape [${c.shape.join(', ')}]; one value per channel (${channels}) expected`);
-    this.charge(n, what);
-    return new Float32Array(c.data);
-  }
-
-  private pool(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    const x = ctx.rt(0);
-    const s = ctx.rank(x, 4, 'only 2D pooling (NCHW input) is supported');
-    const kernelAttr = at.ints('kernel_shape');
-    if (!kernelAttr || kernelAttr.length !== 2) ctx.error('kernel_shape must list 2 sizes');
-    const kernel = this.pair(ctx, kernelAttr, 'kernel_shape');
-    const stride = this.pair(ctx, at.ints('strides') ?? [1, 1], 'strides');
-    const dilation = this.pair(ctx, at.ints('dilations') ?? [1, 1], 'dilations');
-    const pads = this.resolvePads(ctx, at, [s[2]!, s[3]!], kernel, stride, dilation);
-    const size = (i: number, ceil: boolean): number => {
-      const span = s[2 + i]! + pads[i]! + pads[i + 2]! - dilation[i]! * (kernel[i]! - 1) - 1;
-      let o = (ceil ? Math.ceil(span / stride[i]!) : Math.floor(span / stride[i]!)) + 1;
-      // The last window must start inside the input or its leading padding.
-      if (ceil && (o - 1) * stride[i]! >= s[2 + i]! + pads[i]!) o--;
-      return o;
-    };
-    const oh = size(0, false);
-    const ow = size(1, false);
-    if (at.int('ceil_mode', 0) === 1 && (size(0, true) !== oh || size(1, true) !== ow)) {
-      ctx.error('ceil_mode=1 is unsupported (it changes the output size here)');
-    }
-    if (oh <= 0 || ow <= 0) ctx.error(`the output would be empty (input ${s[2]}x${s[3]})`);
-    if (ctx.op === 'MaxPool') {
-      if (ctx.node.output?.[1] && this.consumers.get(ctx.node.output[1])) {
-        ctx.error('the indices output is not supported');
-      }
-      this.emit(ctx, 'maxpool2d', [x], { kernel: [...kernel], stride: [...stride], pads, dilation: [...dilation] }, {}, [
-        s[0]!,
-        s[1]!,
-        oh,
-        ow,
-      ]);
-    } else {
-      if (dilation.some((d) => d !== 1)) ctx.error('dilated average pooling is not supported');
-      const countIncludePad = at.int('count_include_pad', 0) ? 1 : 0;
-      this.emit(ctx, 'avgpool2d', [x], { kernel: [...kernel], stride: [...stride], pads, countIncludePad }, {}, [
-        s[0]!,
-        s[1]!,
-        oh,
-        ow,
-      ]);
-    }
-  }
 
 
-  private reduceMean(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    const x = ctx.rt(0);
-    const s = ctx.rank(x, 4, 'ReduceMean is supported as a global average pool over H and W of an NCHW tensor');
-    const axes = ctx.ins[1] ? ctx.ints(1, 'the axes') : at.ints('axes');
-    const norm = (axes ?? []).map((a) => (a < 0 ? a + 4 : a)).sort();
-    if (norm.length !== 2 || norm[0] !== 2 || norm[1] !== 3) {
-      ctx.error(`ReduceMean over axes [${(axes ?? []).join(', ')}] is not supported (only over H and W, axes [2, 3])`);
-    }
-    const keep = at.int('keepdims', 1) === 1;
-    const gapShape = [s[0]!, s[1]!, 1, 1];
-    if (keep) {
-      this.emit(ctx, 'globalavgpool', [x], {}, {}, gapShape);
-      return;
-    }
-    const mid = `${ctx.out()}/gap`;
-    this.emit(ctx, 'globalavgpool', [x], {}, {}, gapShape, mid);
-    this.emit(ctx, 'reshape', [mid], { shape: [s[0]!, s[1]!] }, {}, [s[0]!, s[1]!]);
-  }
 
 
-  private add(ctx: NodeCtx): void {
-    const [a, b] = [ctx.ins[0] ?? '', ctx.ins[1] ?? ''];
-    const ca = this.consts.has(a);
-    const cb = this.consts.has(b);
-    if (!ca && !cb) {
-      const sa = this.shapeOf(a);
-      const sb = this.shapeOf(b);
-      if (sa.length !== sb.length || sa.some((d, i) => d !== sb[i])) {
-        ctx.error(`adding [${sa.join(', ')}] and [${sb.join(', ')}] needs broadcasting, which is not supported`);
-      }
-      this.emit(ctx, 'add', [a, b], {}, {}, [...sa]);
-      return;
-    }
-    // x + constant: only as a bias after a Linear/Conv (MatMul + Add is how some exporters write nn.Linear).
-    const x = ca ? b : a;
-    const rawX = ca ? ctx.raw[1] : ctx.raw[0];
-    const c = this.consts.get(ca ? a : b)!;
-    const p = this.producer.get(x);
-    const single = rawX === x && (this.consumers.get(x) ?? 0) === 1 && !this.graphOutputs.has(x);
-    if (!p || (p.op !== 'linear' && p.op !== 'conv2d') || !single) {
-      this.markUnsupported('Add of a constant', ctx.node, ctx.index);
-      return;
-    }
-    const out = p.params.weight!.shape[0]!;
-    const add = this.perChannel(ctx, c, out, this.shapeOf(x).length, 'the added constant');
-    this.charge(out, 'the bias');
-    const old = p.params.bias?.data;
-    const bias = new Float32Array(out);
-    for (let o = 0; o < out; o++) bias[o] = (old ? old[o]! : 0) + add[o]!;
-    p.params.bias = tensor([out], bias);
-    // The layer now produces the Add's value: take over its name (x fed nothing else).
-    const y = ctx.out();
-    this.producer.delete(x);
-    p.output = y;
-    this.producer.set(y, p);
-    this.shapes.set(y, this.shapeOf(x));
-  }
 
 
-  private slice(ctx: NodeCtx, at: ReturnType<Importer['attrs']>): void {
-    const x = ctx.rt(0);
-    const s = this.shapeOf(x);
-    const opt = (i: number, what: string): number[] | undefined => (ctx.ins[i] ? ctx.ints(i, what) : undefined);
-    const starts = opt(1, 'starts') ?? at.ints('starts');
-    const ends = opt(2, 'ends') ?? at.ints('ends');
-    const axes = opt(3, 'axes') ?? (ctx.ins.length < 2 ? at.ints('axes') : undefined);
-    const steps = opt(4, 'steps');
-    if (!starts || !ends) ctx.error('starts and ends must be constants');
-    const spec = ctx.guard(() => normaliseSlice(s, starts, ends, axes, steps));
-    if (spec.steps.some((t) => t < 0)) ctx.error('negative slice steps are not supported');
-    if (spec.counts.some((c) => c === 0)) ctx.error('the slice is empty');
-    if (spec.counts.every((c, i) => c === s[i])) {
-      this.alias.set(ctx.out(), x); // takes everything
-      return;
-    }
-    this.emit(
-      ctx,
-      'slice',
-      [x],
-      { starts: spec.starts, ends: spec.ends, axes: s.map((_, i) => i), steps: spec.steps },
-      {},
-      spec.counts,
-    );
-  }
+
+
+
+
+
+
+
 
   private finish(outputName: string, inputShape: number[]): Graph {
     const out = this.resolve(outputName);
@@ -1065,5 +805,5 @@ export function onnxExternalFiles(bytes: Uint8Array): string[] {
 }
 
 /** Op types importOnnx maps onto layers or folds away at load. */
-export const SUPPORTED_ONNX_OPS: readonly string[] = [...new Set([...ONNX_MAPPINGS.keys(), ...RUNTIME_OPS, ...FOLDABLE_OPS])].sort();
+export const SUPPORTED_ONNX_OPS: readonly string[] = [...new Set([...ONNX_MAPPINGS.keys(), ...FOLDABLE_OPS])].sort();
 

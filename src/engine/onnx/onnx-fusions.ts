@@ -59,12 +59,31 @@ export function fuseOnnxPatterns<N extends FusionNode>(
   graphOutputs: readonly string[] = [],
 ): N[] {
   const producer = new Map<string, number>();
-  const consumers = new Map<string, number[]>();
   nodes.forEach((n, i) => {
     for (const o of n.output ?? []) if (o) producer.set(o, i);
-    for (const v of n.input ?? []) if (v) consumers.set(v, [...(consumers.get(v) ?? []), i]);
   });
   const outputs = new Set(graphOutputs);
+  // Live nodes: those a graph output depends on (all of them when no outputs are given). Dead nodes (the unused
+  // Reciprocal an exporter may leave beside a LayerNorm) are no readers; those that read a fused value are dropped.
+  const live = new Set<number>();
+  if (outputs.size === 0) nodes.forEach((_, i) => live.add(i));
+  const pending = [...outputs];
+  while (pending.length > 0) {
+    const p = producer.get(pending.pop()!);
+    if (p === undefined || live.has(p)) continue;
+    live.add(p);
+    for (const v of nodes[p]!.input ?? []) if (v) pending.push(v);
+  }
+  const consumers = new Map<string, number[]>();
+  nodes.forEach((n, i) => {
+    if (!live.has(i)) return;
+    for (const v of n.input ?? []) {
+      if (!v) continue;
+      const list = consumers.get(v);
+      if (list) list.push(i);
+      else consumers.set(v, [i]);
+    }
+  });
   const names = new Set<string>([...producer.keys(), ...consumers.keys()]);
 
   const constantNode = new Map<string, FusionNode>();
@@ -210,10 +229,11 @@ export function fuseOnnxPatterns<N extends FusionNode>(
 
   const fuseGelu = (first: number): void => {
     const n = nodes[first]!;
-    const x = ins(first)[0];
-    if (!x || ins(first).length !== 2) return;
-    const scaled = (n.opType === 'Div' && near(ins(first)[1], Math.SQRT2)) || (n.opType === 'Mul' && near(other(first, x), Math.SQRT1_2));
-    if (!scaled) return;
+    if (ins(first).length !== 2) return;
+    const [a, b] = ins(first) as [string, string];
+    // x / sqrt 2, or x * (1 / sqrt 2) with the constant on either side.
+    const x = n.opType === 'Div' ? (near(b, Math.SQRT2) ? a : undefined) : near(b, Math.SQRT1_2) ? a : near(a, Math.SQRT1_2) ? b : undefined;
+    if (!x) return;
     const erf = soleReader(out0(first), 'Erf');
     const one = erf === undefined ? undefined : soleReader(out0(erf), 'Add');
     if (erf === undefined || one === undefined || !near(other(one, out0(erf)), 1)) return;
@@ -246,9 +266,21 @@ export function fuseOnnxPatterns<N extends FusionNode>(
     else if (n.opType === 'Div' || n.opType === 'Mul') fuseGelu(i);
   });
   if (removed.size === 0) return [...nodes];
+  // Values that no longer exist, and the dead nodes that read them (transitively).
+  const made = new Set([...inserted.values()].flat().flatMap((n) => n.output ?? []));
+  const gone = new Set([...removed].flatMap((i) => nodes[i]!.output ?? []).filter((o) => o && !made.has(o)));
+  for (let changed = true; changed; ) {
+    changed = false;
+    nodes.forEach((n, i) => {
+      if (live.has(i) || removed.has(i) || !(n.input ?? []).some((v) => gone.has(v))) return;
+      removed.add(i);
+      for (const o of n.output ?? []) if (o) gone.add(o);
+      changed = true;
+    });
+  }
   const result: N[] = [];
   nodes.forEach((n, i) => {
-    for (const made of inserted.get(i) ?? []) result.push(made as N);
+    for (const m of inserted.get(i) ?? []) result.push(m as N);
     if (!removed.has(i)) result.push(n);
   });
   return result;

@@ -9,7 +9,7 @@ import { unsupportedRule, type OpDef } from './op';
 
 export function fnActivationOp(
   op: OpType,
-  declared: Pick<OpDef, 'summary' | 'onnx'>,
+  declared: Pick<OpDef, 'summary' | 'onnx' | 'keras'>,
   fn: (node: GraphNode) => { fn: ActivationFn; alpha?: number; beta?: number },
 ): OpDef {
   return {

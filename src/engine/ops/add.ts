@@ -1,5 +1,6 @@
 import { fail, unsupportedRule, type OpDef, type RelevanceContext } from './op';
-import type { ConstValue, OnnxMapping, OnnxNode } from './import-context';
+import type { ConstValue, KerasLayer, KerasMapping, OnnxMapping, OnnxNode } from './import-context';
+import { mergeInputs, mergeShapes } from '../tfjs/keras-helpers';
 import { emitBinary, emitContribution, emitSumTo, inferBroadcast } from './broadcast';
 import { broadcastShapes, MAX_BROADCAST_RANK } from '../kernels/broadcast-binary';
 import { perChannel, perFeature, tensor } from '../onnx/mapping-helpers';
@@ -16,6 +17,10 @@ export const addOp: OpDef = {
   summary:
     'Sum or difference of two computed values (residual additions; ONNX broadcasting): Norm splits relevance in proportion to each operand; the gradient gives each all of it.',
   onnx: { Add: onnxAddSub(false), Sub: onnxAddSub(true) },
+  keras: {
+    Add: { limits: 'two or more inputs, with Keras broadcasting (a vector [C] against images is [1, 1, C]); a chain of two-input adds', merge: true, map: (l) => kerasAddSub(l, false) },
+    Subtract: { limits: 'two inputs, with Keras broadcasting', merge: true, map: (l) => kerasAddSub(l, true) },
+  } satisfies Record<string, KerasMapping>,
   inferShape(node, shapes) {
     if (shapes.length !== 2) fail(node, 'adds exactly two inputs');
     const mode = node.attrs.mode ?? 'add';
@@ -119,4 +124,18 @@ export function broadcastOrFail(n: OnnxNode, a: readonly number[], b: readonly n
   if (!shape) n.error(`[${a.join(', ')}] and [${b.join(', ')}] do not broadcast`);
   if (shape.length > MAX_BROADCAST_RANK) n.error(`rank ${shape.length} is above the ${MAX_BROADCAST_RANK} supported`);
   return shape;
+}
+
+/** Keras Add (any number of inputs: a chain "<layer>_1", ..., "<layer>") and Subtract (two: a - b). */
+function kerasAddSub(layer: KerasLayer, sub: boolean) {
+  const verb = sub ? 'subtract' : 'add';
+  if (sub && layer.ins.length !== 2) layer.error(`subtracts exactly two inputs, got ${layer.ins.length}`);
+  const { ins, flat } = mergeInputs(layer, verb);
+  let acc = ins[0]!;
+  for (let i = 1; i < ins.length; i++) {
+    const name = i === ins.length - 1 ? layer.name : layer.unique(`${layer.name}_${i}`);
+    const shape = mergeShapes(layer, [acc.shape, ins[i]!.shape], verb);
+    acc = layer.emit('add', [acc, ins[i]!], sub ? { mode: 'sub' } : {}, {}, shape, { name, ...(flat ? { flat } : {}) });
+  }
+  return acc;
 }

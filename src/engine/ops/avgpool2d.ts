@@ -4,6 +4,8 @@ import type { ConvGeometry } from '../kernels/steps';
 import { emitConvForward, emitConvRelevance, type ConvLayer } from './conv-shaped';
 import { onnxPoolAttributes, poolOutSize } from './maxpool2d';
 import { expectRank, fail, type OpDef } from './op';
+import type { KerasLayer } from './import-context';
+import { kerasGlobalPool, kerasPoolGeometry } from '../tfjs/keras-helpers';
 
 /**
  * Average pooling is a depthwise convolution with constant weights 1/(kh*kw): the epsilon / Norm rule then splits a
@@ -98,9 +100,17 @@ export const avgPoolOp: OpDef = {
       },
     },
   },
+  keras: { AveragePooling2D: { limits: "valid padding, or 'same' where it pads nothing (Keras averages over the pixels inside the image only)", map: kerasAvgPool } },
 };
 export const globalAvgPoolOp: OpDef = {
   ...poolOp('globalavgpool'),
+  keras: {
+    GlobalAveragePooling2D: {
+      limits: 'channels_last; keepdims either way',
+      layers: ['globalavgpool', 'reshape'],
+      map: (layer) => kerasGlobalPool(layer, (x) => layer.emit('globalavgpool', [x], {}, {}, [1, 1, x.shape[2]!])),
+    },
+  },
   onnx: {
     GlobalAveragePool: {
       limits: 'NCHW',
@@ -134,3 +144,14 @@ export const globalAvgPoolOp: OpDef = {
     },
   },
 };
+
+/** Keras AveragePooling2D; 'same' padding that pads is refused (Keras divides by the pixels inside the image). */
+function kerasAvgPool(layer: KerasLayer) {
+  const { x, H, W, kernel, stride, pads, shape } = kerasPoolGeometry(layer);
+  if (pads.some((p) => p > 0)) {
+    layer.error(
+      `padding "same" pads this ${H}x${W} input by [${pads.join(', ')}] (top, left, bottom, right), and Keras then averages over the pixels inside the image only; the engine's average pool counts the padding, so this layer cannot be imported exactly`,
+    );
+  }
+  return layer.emit('avgpool2d', [x], { kernel, stride, pads, countIncludePad: 1 }, {}, shape);
+}

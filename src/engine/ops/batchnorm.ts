@@ -2,7 +2,8 @@ import type { GraphNode, Shape } from '../graph';
 import type { ProgramBuilder } from '../program';
 import { emitConvForward, emitConvRelevance, type ConvLayer } from './conv-shaped';
 import { fail, type OpDef } from './op';
-import type { OnnxMapping } from './import-context';
+import type { KerasLayer, OnnxMapping } from './import-context';
+import { brief, engineOrder, kerasAxis } from '../tfjs/keras-helpers';
 import { tensor } from '../onnx/mapping-helpers';
 
 const onnxBatchNorm: OnnxMapping = {
@@ -66,6 +67,7 @@ export const batchNormOp: OpDef = {
   layerClass: 'batchnorm',
   summary: 'BatchNorm at inference, a per-channel affine map: merged into the Linear/Conv before it (Zennit) or kept as a layer (Captum, or when nothing precedes it to merge into, as after a Concat); kept, it takes Epsilon, Norm, Pass or the gradient.',
   onnx: { BatchNormalization: onnxBatchNorm },
+  keras: { BatchNormalization: { limits: 'the channel axis (-1), or the features of a vector; center and scale either way', map: kerasBatchNorm } },
   inferShape(node, [x]) {
     if (x!.length !== 2 && x!.length !== 4) fail(node, `expects a [N, C] or [N, C, H, W] input, got [${x!.join(', ')}]`);
     return x!;
@@ -73,3 +75,31 @@ export const batchNormOp: OpDef = {
   forward: (ctx) => emitConvForward(ctx, layer(ctx.node, ctx.inputs[0]!.shape, ctx.b)),
   relevance: (ctx) => emitConvRelevance(ctx, layer(ctx.node, ctx.inputs[0]!.shape, ctx.b)),
 };
+
+/**
+ * Keras BatchNormalization over the channel axis: gamma, beta, mean and variance (reordered for a flattened vector,
+ * whose features the engine holds in C, H, W order), with scale and shift computed in float64.
+ */
+function kerasBatchNorm(layer: KerasLayer) {
+  const c = layer.config;
+  const x = layer.input();
+  const rank = x.shape.length;
+  if (kerasAxis(c.axis, rank) !== rank - 1) layer.error(`normalising axis ${brief(c.axis)} is not supported (only the channel axis, -1)`);
+  const C = x.shape[rank - 1]!;
+  const epsilon = typeof c.epsilon === 'number' ? c.epsilon : 1e-3;
+  // gamma, beta, mean, variance (reordered for a flattened input), scale and shift: six arrays of C.
+  layer.charge(C, 'the normalisation terms', 6 * 4);
+  const gamma = engineOrder(x, c.scale === false ? new Float32Array(C).fill(1) : layer.weight('gamma', [C]));
+  const beta = engineOrder(x, c.center === false ? new Float32Array(C) : layer.weight('beta', [C]));
+  const mean = engineOrder(x, layer.weight('moving_mean', [C]));
+  const variance = engineOrder(x, layer.weight('moving_variance', [C]));
+  const scale = new Float32Array(C);
+  const shift = new Float32Array(C);
+  for (let i = 0; i < C; i++) {
+    const s = gamma[i]! / Math.sqrt(variance[i]! + epsilon); // float64
+    scale[i] = s;
+    shift[i] = beta[i]! - mean[i]! * s;
+  }
+  const params = { scale: tensor([C], scale), shift: tensor([C], shift), gamma: tensor([C], gamma), beta: tensor([C], beta), mean: tensor([C], mean), var: tensor([C], variance) };
+  return layer.emit('batchnorm', [x], { epsilon }, params, x.shape, x.flat ? { flat: x.flat } : {});
+}

@@ -1,6 +1,8 @@
 import { attrNumber, type GraphNode, type Shape } from '../graph';
 import { contiguousStrides, plainCopy, STRIDED_COPY_RANK } from '../kernels/strided-copy';
 import { fail, type OpDef } from './op';
+import type { KerasLayer } from './import-context';
+import { brief, engineAxis, kerasAxis } from '../tfjs/keras-helpers';
 
 /** The concatenation axis, non-negative, checked against the inputs' shapes (equal except along the axis). */
 function concatAxis(node: GraphNode, shapes: readonly Shape[]): number {
@@ -55,6 +57,13 @@ export const concatOp: OpDef = {
       },
     },
   },
+  keras: {
+    Concatenate: {
+      limits: 'two or more images along any axis (the channel axis -1 is the engine\'s axis 1), or vectors; not vectors flattened from images',
+      merge: true,
+      map: kerasConcat,
+    },
+  },
   inferShape(node, shapes) {
     const axis = concatAxis(node, shapes);
     const out = [...shapes[0]!];
@@ -89,3 +98,19 @@ export const concatOp: OpDef = {
     });
   },
 };
+
+/** Keras Concatenate along `axis` (default -1, counting the batch axis): images along H, W or C, or vectors. */
+function kerasConcat(layer: KerasLayer) {
+  const ins = layer.ins;
+  if (ins.length < 2) layer.error(`concatenates at least two inputs, got ${ins.length}`);
+  const rank = ins[0]!.shape.length;
+  const a = kerasAxis(layer.config.axis, rank);
+  if (Number.isNaN(a)) layer.error(`axis ${brief(layer.config.axis)} is not an axis of [${ins[0]!.shape.join(', ')}] (the batch axis cannot be concatenated)`);
+  if (ins.some((t) => t.flat)) layer.error('concatenating vectors flattened from images is not supported (Keras holds them in H, W, C order, the engine in C, H, W)');
+  if (ins.some((t) => t.shape.length !== rank || t.shape.some((d, i) => i !== a && d !== ins[0]!.shape[i]))) {
+    layer.error(`cannot concatenate ${ins.map((t) => `[${t.shape.join(', ')}]`).join(', ')} along axis ${a - rank}`);
+  }
+  const shape = [...ins[0]!.shape];
+  shape[a] = ins.reduce((n, t) => n + t.shape[a]!, 0);
+  return layer.emit('concat', ins, { axis: engineAxis(a, rank) }, {}, shape);
+}

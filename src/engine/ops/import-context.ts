@@ -1,8 +1,8 @@
 /**
  * What an op file's importer mapping sees. An op declares, next to its shape inference, forward and relevance, the
  * ONNX operators (and Keras layer classes) it is imported from; the importers are tables built from those
- * declarations (onnx/onnx-table.ts). These interfaces are implemented by the importers; op files only use them, so
- * nothing here imports an importer.
+ * declarations (onnx/onnx-table.ts, tfjs/keras-table.ts). These interfaces are implemented by the importers; op
+ * files only use them, so nothing here imports an importer.
  */
 import type { AttrValue, OpType, Tensor } from '../graph';
 
@@ -100,4 +100,89 @@ export interface OnnxMapping {
   /** What of the ONNX operator is supported (attributes, ranks), for the generated operator table. */
   readonly limits: string;
   map(node: OnnxNode): void;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keras (TF.js layers models)
+
+/**
+ * A Keras tensor as the TF.js importer holds it: an engine value with its Keras shape, the batch axis left out.
+ * Keras computes in NHWC, the engine in NCHW: an image [H, W, C] is the engine value [1, C, H, W], a vector [F] the
+ * engine value [1, F].
+ */
+export interface KerasTensor {
+  /** Engine value name. */
+  readonly value: string;
+  /** Keras shape without the batch axis: [H, W, C] or [F]. */
+  readonly shape: readonly number[];
+  /** For a vector flattened from [H, W, C]: the engine holds it in C, H, W order (Keras: H, W, C). */
+  readonly flat?: readonly [number, number, number];
+}
+
+/** What a Keras mapping's up-front check sees (before any weight is read). */
+export interface KerasLayerInfo {
+  /** The class name, aliases resolved (MaxPool2D is MaxPooling2D). */
+  readonly className: string;
+  readonly name: string;
+  readonly config: Readonly<Record<string, unknown>>;
+  /** The layer computes the model's output and nothing else reads it (where a softmax may be removed). */
+  readonly isFinal: boolean;
+}
+
+/** One Keras layer being imported. Every error names the layer. */
+export interface KerasLayer extends KerasLayerInfo {
+  /** Its input tensors, in call order. */
+  readonly ins: readonly KerasTensor[];
+  /** Its single input; an error when it has several. */
+  input(): KerasTensor;
+  /** The shape of an image tensor [H, W, C]; an error for a vector. */
+  image(t: KerasTensor): [number, number, number];
+  /** Throws an import error naming the layer. */
+  error(message: string): never;
+  /** The layer's weight "<layer name>/<param>" (dequantized), checked to have `shape` when given. */
+  weight(param: string, shape?: readonly number[]): Float32Array;
+  /** A zeroed float32 array for a parameter the mapping builds (a transposed kernel), within the memory budget. */
+  alloc(count: number, what: string): Float32Array;
+  /** Reserves memory for `count` values of `bytes` bytes the mapping is about to allocate. */
+  charge(count: number, what: string, bytes?: number): void;
+  /** A layer name not used yet, from `base` ("<layer>_pad", "<layer>_reshape"). */
+  unique(base: string): string;
+  /**
+   * Emits an engine layer computing a tensor of Keras shape `shape`; named after the Keras layer unless
+   * options.name says otherwise (a second layer of a mapping takes unique(...)).
+   */
+  emit(
+    op: OpType,
+    inputs: readonly KerasTensor[],
+    attrs: Record<string, AttrValue>,
+    params: Record<string, Tensor>,
+    shape: readonly number[],
+    options?: { readonly name?: string; readonly flat?: readonly [number, number, number] },
+  ): KerasTensor;
+  /**
+   * Applies a Keras `activation` config value (a name, or a serialised activation object) to `x`: the identity for
+   * none and "linear", a layer named "<layer>_<activation>" otherwise, or (own: an Activation layer) named after the
+   * layer. A softmax is removed at the end of the model (with a note) and refused elsewhere.
+   */
+  activation(x: KerasTensor, act: unknown, own?: boolean): KerasTensor;
+  /** The engine layer that computes a tensor, if a layer does (not the model input). */
+  producer(t: KerasTensor): PendingLayer | undefined;
+  /** A note shown to the user with the model. */
+  note(message: string): void;
+}
+
+/** How a Keras layer class is imported (declared under `keras` by an op, or in tfjs/keras-layers.ts). */
+export interface KerasMapping {
+  /** What of the Keras layer is supported (config options, shapes), for the generated operator table. */
+  readonly limits: string;
+  /** The engine layers it may become, for the table (default: the declaring op's kind; [] for none). */
+  readonly layers?: readonly OpType[];
+  /** Layers that read several inputs (merges); any other layer is refused with more than one. */
+  readonly merge?: boolean;
+  /**
+   * Config problems found before any weight is read, reported together with every other unsupported layer of the
+   * model: `report` takes a label such as "ReLU with a threshold".
+   */
+  check?(layer: KerasLayerInfo, report: (label: string) => void): void;
+  map(layer: KerasLayer): KerasTensor;
 }

@@ -2,7 +2,8 @@ import { attrNumber, shapeSize, type GraphNode, type Shape, type Tensor } from '
 import type { ProgramBuilder, TensorRef } from '../program';
 import type { LayerNormGeometry } from '../kernels/steps';
 import { fail, unsupportedRule, type OpDef, type RelevanceContext } from './op';
-import type { ConstValue, OnnxMapping, OnnxNode } from './import-context';
+import type { ConstValue, KerasLayer, OnnxMapping, OnnxNode } from './import-context';
+import { brief, engineAxis, engineOrder, kerasAxis } from '../tfjs/keras-helpers';
 import { tensor } from '../onnx/mapping-helpers';
 
 /**
@@ -107,6 +108,7 @@ export const layerNormOp: OpDef = {
   layerClass: 'layernorm',
   summary: 'LayerNorm over one axis: Epsilon with the standard deviation held constant (Ali et al. 2022), Pass, or its gradient.',
   onnx: { LayerNormalization: onnxLayerNorm },
+  keras: { LayerNormalization: { limits: 'a single axis (the channels, -1, by default; the features of a vector); center and scale either way; not rms_scaling', map: kerasLayerNorm } },
   inferShape(node, [x]) {
     geometry(node, x!);
     return x!;
@@ -122,3 +124,22 @@ export const layerNormOp: OpDef = {
   },
   relevance,
 };
+
+/**
+ * Keras LayerNormalization over one axis: the channel axis -1 of an image [H, W, C] is the engine's axis 1 (each
+ * pixel normalised over its channels), as is a vector's; gamma and beta are reordered for a flattened vector.
+ */
+function kerasLayerNorm(layer: KerasLayer) {
+  const c = layer.config;
+  const x = layer.input();
+  const rank = x.shape.length;
+  const a = kerasAxis(c.axis, rank);
+  if (Number.isNaN(a)) layer.error(`normalising over axis ${brief(c.axis)} of [${x.shape.join(', ')}] is not supported (only a single axis, not the batch axis)`);
+  if (c.rms_scaling === true) layer.error('rms_scaling is not supported');
+  const F = x.shape[a]!;
+  const epsilon = typeof c.epsilon === 'number' ? c.epsilon : 1e-3;
+  layer.charge(F, 'the normalisation terms', 2 * 4);
+  const params: Record<string, Tensor> = { gamma: tensor([F], engineOrder(x, c.scale === false ? new Float32Array(F).fill(1) : layer.weight('gamma', [F]))) };
+  if (c.center !== false) params.beta = tensor([F], engineOrder(x, layer.weight('beta', [F])));
+  return layer.emit('layernorm', [x], { axis: engineAxis(a, rank), epsilon }, params, x.shape, x.flat ? { flat: x.flat } : {});
+}

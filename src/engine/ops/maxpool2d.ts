@@ -1,6 +1,7 @@
 import { attrNumber, attrNumbers, type GraphNode, type Shape } from '../graph';
 import { pair, resolvePads } from '../onnx/mapping-helpers';
-import type { OnnxNode } from './import-context';
+import type { KerasMapping, OnnxNode } from './import-context';
+import { kerasGlobalPool, kerasPoolGeometry } from '../tfjs/keras-helpers';
 import type { PoolGeometry } from '../kernels/steps';
 import { expectRank, fail, unsupportedRule, type OpDef } from './op';
 
@@ -72,6 +73,21 @@ export const maxPoolOp: OpDef = {
       },
     },
   },
+  keras: {
+    MaxPooling2D: {
+      limits: "valid or 'same' padding (padded positions never win)",
+      map(layer) {
+        const { x, kernel, stride, pads, shape } = kerasPoolGeometry(layer);
+        return layer.emit('maxpool2d', [x], { kernel, stride, pads, dilation: [1, 1] }, {}, shape);
+      },
+    },
+    GlobalMaxPooling2D: {
+      limits: 'channels_last; keepdims either way',
+      layers: ['maxpool2d', 'reshape'],
+      map: (layer) =>
+        kerasGlobalPool(layer, (x, H, W) => layer.emit('maxpool2d', [x], { kernel: [H, W], stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1] }, {}, [1, 1, x.shape[2]!])),
+    },
+  } satisfies Record<string, KerasMapping>,
   inferShape(node, [x]) {
     expectRank(node, x!, 4);
     const g = geometry(node, x!);

@@ -1,6 +1,7 @@
 import { attrNumber, shapeSize } from '../graph';
 import { fail, unsupportedRule, type OpDef } from './op';
-import type { OnnxMapping, OnnxNode } from './import-context';
+import type { KerasLayer, OnnxMapping, OnnxNode } from './import-context';
+import { mergeInputs, mergeShapes } from '../tfjs/keras-helpers';
 import { emitBinary, emitContribution, emitSumTo, inferBroadcast } from './broadcast';
 import { broadcastOrFail } from './add';
 import { tensor } from '../onnx/mapping-helpers';
@@ -24,6 +25,13 @@ export const mulOp: OpDef = {
   summary:
     'Product of a signal and a gate (squeeze-excitation): Pass gives the signal all relevance and the gate none (Arras et al. 2017); the gradient is the product rule.',
   onnx: { Mul: { limits: `two computed values or a computed value and a constant, with broadcasting up to rank ${MAX_BROADCAST_RANK}; x * Sigmoid(x) becomes SiLU, x * HardSigmoid(x) HardSwish`, map: mapMul } satisfies OnnxMapping },
+  keras: {
+    Multiply: {
+      limits: 'two or more inputs, with Keras broadcasting (a squeeze-excitation gate [1, 1, C] or [C] against images); the gate as for ONNX Mul',
+      merge: true,
+      map: kerasMultiply,
+    },
+  },
   inferShape(node, [a, b]) {
     if (!a || !b) fail(node, 'multiplies exactly two inputs');
     gateOf(node);
@@ -80,4 +88,29 @@ function mapMul(n: OnnxNode): void {
   const [ga, gb] = [isGate(a), isGate(b)];
   const gate = ga !== gb ? (ga ? 0 : 1) : shapeSize(n.shapeOf(a)) < shapeSize(n.shapeOf(b)) ? 0 : 1;
   n.emit('mul', [a, b], { gate }, {}, shape);
+}
+
+/**
+ * Keras Multiply: a chain of two-input products ("<layer>_1", ..., "<layer>"); in each the gate is chosen as for
+ * ONNX Mul: the operand a Sigmoid/HardSigmoid computes, else the smaller (broadcast) one, else the second.
+ */
+function kerasMultiply(layer: KerasLayer) {
+  const { ins, flat } = mergeInputs(layer, 'multiply');
+  // The gate's producer, looking through the reshape of a [C] gate to [1, 1, C].
+  const isGate = (t: (typeof ins)[number]) => {
+    const p = layer.producer(t);
+    const q = p?.op === 'reshape' ? layer.producer({ value: p.inputs[0]!, shape: [] }) : p;
+    return GATES.has(q?.op ?? '');
+  };
+  const size = (s: readonly number[]) => s.reduce((a, d) => a * d, 1);
+  let acc = ins[0]!;
+  for (let i = 1; i < ins.length; i++) {
+    const b = ins[i]!;
+    const name = i === ins.length - 1 ? layer.name : layer.unique(`${layer.name}_${i}`);
+    const shape = mergeShapes(layer, [acc.shape, b.shape], 'multiply');
+    const [ga, gb] = [isGate(acc), isGate(b)];
+    const gate = ga !== gb ? (ga ? 0 : 1) : size(acc.shape) < size(b.shape) ? 0 : 1;
+    acc = layer.emit('mul', [acc, b], { gate }, {}, shape, { name, ...(flat ? { flat } : {}) });
+  }
+  return acc;
 }

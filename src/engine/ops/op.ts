@@ -6,7 +6,7 @@ import type { GraphNode, OpType, Shape } from '../graph';
 import type { ProgramBuilder, TensorRef } from '../program';
 import type { RuleProgram } from '../../rules/rule-program';
 import type { LayerClass } from '../../rules/rules';
-import type { OnnxMapping } from './import-context';
+import type { KerasMapping, OnnxMapping } from './import-context';
 
 export interface ForwardContext {
   readonly node: GraphNode;
@@ -48,6 +48,8 @@ export interface OpDef {
   readonly summary: string;
   /** ONNX operator types imported as (or into) this layer, keyed by op type. */
   readonly onnx?: Readonly<Record<string, OnnxMapping>>;
+  /** Keras layer classes (TF.js layers models) imported as (or into) this layer, keyed by class name. */
+  readonly keras?: Readonly<Record<string, KerasMapping>>;
   /** Checks attributes, parameters and input shapes; throws a clear error naming the layer. */
   inferShape(node: GraphNode, inputShapes: readonly Shape[]): Shape;
   forward(ctx: ForwardContext): TensorRef;

@@ -1,6 +1,7 @@
 import { attrNumbers, type GraphNode } from '../graph';
 import { expectRank, fail, type OpDef } from './op';
-import type { OnnxMapping } from './import-context';
+import type { KerasLayer, OnnxMapping } from './import-context';
+import { brief } from '../tfjs/keras-helpers';
 
 const onnxPad: OnnxMapping = {
   limits: 'constant zero padding of NCHW, non-negative pads (attribute or input, with axes)',
@@ -44,6 +45,7 @@ export const padOp: OpDef = {
   layerClass: 'structural',
   summary: 'Zero padding; relevance returns to the unpadded elements.',
   onnx: { Pad: onnxPad },
+  keras: { ZeroPadding2D: { limits: 'symmetric or per side', map: kerasZeroPad } },
   inferShape(node, [x]) {
     expectRank(node, x!, 4);
     const { begin, end } = pads(node);
@@ -84,3 +86,19 @@ export const padOp: OpDef = {
     });
   },
 };
+
+/** Keras ZeroPadding2D: padding p, (h, w) or ((top, bottom), (left, right)). */
+function kerasZeroPad(layer: KerasLayer) {
+  const x = layer.input();
+  const [H, W, C] = layer.image(x);
+  const p = layer.config.padding ?? 1;
+  let t: number, b: number, l: number, r: number;
+  if (typeof p === 'number') [t, b, l, r] = [p, p, p, p];
+  else if (Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number')) [t, b, l, r] = [p[0], p[0], p[1], p[1]] as number[] as [number, number, number, number];
+  else if (Array.isArray(p) && p.length === 2 && p.every((v) => Array.isArray(v) && v.length === 2)) [[t, b], [l, r]] = p as [[number, number], [number, number]];
+  else layer.error(`padding ${brief(p)} is not valid`);
+  const all = [t, b, l, r];
+  if (!all.every((v) => Number.isSafeInteger(v) && v >= 0)) layer.error(`padding ${brief(p)} should be non-negative integers`);
+  if (all.every((v) => v === 0)) return x;
+  return layer.emit('pad', [x], { pads: [0, 0, t, l, 0, 0, b, r] }, {}, [H + t + b, W + l + r, C]);
+}

@@ -1,6 +1,7 @@
 import { attrNumbers, shapeSize } from '../graph';
 import { fail, type OpDef } from './op';
-import type { OnnxMapping, OnnxNode } from './import-context';
+import type { KerasLayer, KerasTensor, OnnxMapping, OnnxNode } from './import-context';
+import { brief } from '../tfjs/keras-helpers';
 import { flattenShape, resolveReshape, squeezeShape, unsqueezeShape } from '../onnx/onnx-const';
 
 /** A reshape to `shape`, or nothing when the shape does not change. */
@@ -50,6 +51,13 @@ export const reshapeOp: OpDef = {
   layerClass: 'structural',
   summary: 'A view of the same values in another shape; relevance moves back unchanged.',
   onnx: onnxReshapes,
+  keras: {
+    Flatten: { limits: 'H, W, C order (Keras): the Dense or BatchNormalization after it is reordered to the engine\'s C, H, W order', map: (layer) => kerasReshape(layer, [-1]) },
+    Reshape: {
+      limits: 'to and from images [H, W, C] and vectors, where no value moves (e.g. [C] to [1, 1, C] for squeeze-excitation, or a flatten)',
+      map: (layer) => kerasReshape(layer, layer.config.target_shape),
+    },
+  },
   inferShape(node, [x]) {
     const target = attrNumbers(node, 'shape');
     let known = 1;
@@ -76,3 +84,34 @@ export const reshapeOp: OpDef = {
   forward: (ctx) => ctx.b.view(ctx.inputs[0]!, ctx.outShape),
   relevance: (ctx) => ctx.pass(0, ctx.r),
 };
+
+/** A Keras tensor held in the same order by the engine (C, H, W) and by Keras (H, W, C). */
+const sameOrder = (t: { shape: readonly number[]; flat?: unknown }): boolean =>
+  t.shape.length === 1 ? !t.flat : t.shape.length === 3 && (t.shape[0]! * t.shape[1]! === 1 || t.shape[2] === 1);
+
+/**
+ * Keras Flatten / Reshape (target shape without the batch axis, one -1 allowed). The engine holds images in C, H, W
+ * order and Keras in H, W, C: a reshape is a view where neither order moves a value; an image flattened to a vector
+ * keeps its original shape (`flat`) so that a Dense after it reads its columns in the engine's order, and such a
+ * vector reshaped back to that image is a view again. Anything else would reorder values and is refused.
+ */
+function kerasReshape(layer: KerasLayer, spec: unknown): KerasTensor {
+  const x = layer.input();
+  const size = x.shape.reduce((a, d) => a * d, 1);
+  if (!Array.isArray(spec) || spec.length === 0 || !spec.every((d) => d === -1 || (Number.isSafeInteger(d) && d > 0)) || spec.filter((d) => d === -1).length > 1) {
+    layer.error(`target_shape ${brief(spec)} should list positive integers (one may be -1)`);
+  }
+  const known = (spec as number[]).reduce((a, d) => (d === -1 ? a : a * d), 1);
+  const shape = (spec as number[]).map((d) => (d === -1 ? size / known : d));
+  if (!shape.every((d) => Number.isSafeInteger(d)) || shape.reduce((a, d) => a * d, 1) !== size) layer.error(`cannot reshape [${x.shape.join(', ')}] to [${spec.join(', ')}]`);
+  if (shape.length !== 1 && shape.length !== 3) layer.error(`reshaping to [${shape.join(', ')}] is not supported (only images H x W x C and vectors)`);
+  if (shape.length === x.shape.length && shape.every((d, i) => d === x.shape[i])) return x;
+  const engine = shape.length === 1 ? [1, shape[0]!] : [1, shape[2]!, shape[0]!, shape[1]!];
+  const out = { shape };
+  if (sameOrder(x) && sameOrder(out)) return layer.emit('reshape', [x], { shape: engine }, {}, shape);
+  if (x.shape.length === 3 && shape.length === 1) return layer.emit('reshape', [x], { shape: engine }, {}, shape, { flat: x.shape as [number, number, number] });
+  if (x.flat && shape.length === 3 && shape.every((d, i) => d === x.flat![i])) return layer.emit('reshape', [x], { shape: engine }, {}, shape);
+  return layer.error(
+    `reshaping [${x.shape.join(', ')}]${x.flat ? ` (flattened from [${x.flat.join(', ')}])` : ''} to [${shape.join(', ')}] would reorder values (Keras holds images in H, W, C order, the engine in C, H, W) and is not supported`,
+  );
+}

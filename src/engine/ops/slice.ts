@@ -55,17 +55,21 @@ export function sliceWindow(node: GraphNode, x: Shape): SliceWindow {
   return { start, step, count };
 }
 
-/** Emits one slice layer (attributes over every axis, ends that re-normalise to themselves) or an alias. */
-function emitSlice(n: OnnxNode, x: string, output: string, start: number[], step: number[], count: number[]): void {
+/**
+ * Emits one slice layer (attributes over every axis) or an alias. `ends` default to one step past the last element
+ * taken; an end before index 0 (walking backwards to the first element) becomes -dim-1, which re-normalises to it.
+ */
+function emitSlice(n: OnnxNode, x: string, output: string, start: number[], step: number[], count: number[], ends0?: readonly number[]): void {
   const s = n.shapeOf(x);
   if (count.some((c) => c === 0)) n.error('the slice is empty');
   if (count.every((c, i) => c === s[i]) && step.every((t) => t === 1)) return n.alias(output, x); // takes everything
-  // The end one past the last element taken; walking backwards to the first element, "before index 0" is -dim-1.
-  const ends = count.map((c, i) => {
-    const e = start[i]! + c * step[i]!;
+  // Only the axes it cuts: an axis taken whole (the batch, above all) stays whole when the batch changes.
+  const axes = s.flatMap((d, i) => (start[i] === 0 && step[i] === 1 && count[i] === d ? [] : [i]));
+  const ends = axes.map((i) => {
+    const e = ends0?.[i] ?? start[i]! + count[i]! * step[i]!;
     return e < 0 ? -s[i]! - 1 : e;
   });
-  n.emit('slice', [x], { starts: start, ends, axes: s.map((_, i) => i), steps: step }, {}, count, { output });
+  n.emit('slice', [x], { starts: axes.map((i) => start[i]!), ends, axes, steps: axes.map((i) => step[i]!) }, {}, count, { output });
 }
 
 /** The sizes an ONNX Split cuts along its axis. */
@@ -111,7 +115,37 @@ export const sliceOp: OpDef = {
         const steps = opt(4, 'steps');
         if (!starts || !ends) return n.error('starts and ends must be constants');
         const spec = n.guard(() => normaliseSlice(s, starts, ends, axes, steps));
-        emitSlice(n, x, n.out(), spec.starts, spec.steps, spec.counts);
+        emitSlice(n, x, n.out(), spec.starts, spec.steps, spec.counts, spec.ends);
+      },
+    },
+    Gather: {
+      limits: `a computed value of rank up to ${STRIDED_COPY_RANK} with constant indices: a single index (a slice, the axis removed: Inception's transform_input, a class token) or evenly spaced indices; Gathers of constants are folded`,
+      map(n) {
+        const x = n.rt(0);
+        const s = n.shapeOf(x);
+        if (s.length > STRIDED_COPY_RANK) n.error(`rank ${s.length} exceeds ${STRIDED_COPY_RANK}`);
+        const axis0 = n.attr.int('axis', 0);
+        const axis = axis0 < 0 ? axis0 + s.length : axis0;
+        if (axis < 0 || axis >= s.length) n.error(`axis ${axis0} is out of range for rank ${s.length}`);
+        const t = n.cst(1, 'the indices');
+        if (t.shape.length > 1) n.error(`indices of shape [${t.shape.join(', ')}] are not supported (a scalar or a list)`);
+        const dim = s[axis]!;
+        const idx = n.guard(() => [...t.data].map((v) => (v < 0 ? v + dim : v)));
+        if (idx.length === 0 || idx.some((v) => !Number.isInteger(v) || v < 0 || v >= dim)) n.error(`indices [${[...t.data].slice(0, 8).join(', ')}] are out of range for size ${dim}`);
+        const step = idx.length > 1 ? idx[1]! - idx[0]! : 1;
+        if (step === 0 || idx.some((v, i) => v !== idx[0]! + i * step)) n.error('only a single index or evenly spaced indices are supported');
+        const start = s.map(() => 0);
+        start[axis] = idx[0]!;
+        const steps = s.map(() => 1);
+        steps[axis] = step;
+        const count = [...s];
+        count[axis] = idx.length;
+        if (t.shape.length === 1) return emitSlice(n, x, n.out(), start, steps, count);
+        // A scalar index removes the axis: the slice, then a view without it.
+        const taken = `${n.out()}/gathered`;
+        emitSlice(n, x, taken, start, steps, count);
+        const shape = s.filter((_, i) => i !== axis);
+        n.emit('reshape', [taken], { shape }, {}, shape);
       },
     },
     Split: {

@@ -9,54 +9,31 @@
  * layer before a 'valid' convolution (see explicitPad), for pools explicit pads of the pool. Activations inside
  * a layer's config become their own layers; a final softmax is removed (explanations start from the logits).
  *
+ * Layer classes are looked up in the Keras table (./keras-table.ts), built from the ops' `keras` declarations and
+ * ./keras-layers.ts; each mapping sees the layer through the KerasLayer context (ops/import-context.ts) that this
+ * importer implements.
+ *
  * Every problem is a ModelImportError naming the file; unsupported layers are reported all at once, before any
  * weight is read.
  */
-import type { AttrValue, Graph, GraphNode, OpType, Tensor } from '../graph';
+import type { AttrValue, Graph, GraphNode } from '../graph';
 import { ModelImportError } from '../onnx/import-onnx';
 import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, brief, clipName, hasUnsafeChars, inputProblem, shapeProblem } from '../onnx/limits';
-import { WeightStore, WeightsError, missingShards, parseWeightsManifest, type WeightTensor } from './weights';
+import type { KerasLayer, KerasLayerInfo, KerasTensor } from '../ops/import-context';
+import { WeightStore, WeightsError, missingShards, parseWeightsManifest } from './weights';
+import { KERAS_TABLE } from './keras-table';
+import { activationName, kerasActivation } from './keras-layers';
+import { channelsFirst } from './keras-helpers';
+
+export { samePadding } from './keras-helpers';
 
 /** Keras layer classes the importer maps (anything else is reported as unsupported). */
-export const SUPPORTED_TFJS_LAYERS: readonly string[] = [
-  'InputLayer',
-  'Conv2D',
-  'DepthwiseConv2D',
-  'SeparableConv2D',
-  'Dense',
-  'Activation',
-  'ReLU',
-  'LeakyReLU',
-  'Softmax',
-  'BatchNormalization',
-  'MaxPooling2D',
-  'AveragePooling2D',
-  'GlobalAveragePooling2D',
-  'GlobalMaxPooling2D',
-  'Flatten',
-  'Dropout',
-  'SpatialDropout2D',
-  'GaussianNoise',
-  'GaussianDropout',
-  'AlphaDropout',
-  'ZeroPadding2D',
-  'Add',
-];
-
-/** Activation names (in a layer's `activation` or an Activation layer) the importer maps. */
-const ACTIVATIONS = new Set(['linear', 'relu', 'relu6', 'sigmoid', 'tanh', 'leaky_relu', 'softmax']);
+export const SUPPORTED_TFJS_LAYERS: readonly string[] = [...KERAS_TABLE.keys()];
 
 /** A node or tensor index in an inbound reference: a number (absent: 0); anything else is NaN, never converted. */
 function refIndex(v: unknown): number {
   if (v === undefined || v === null) return 0;
   return typeof v === 'number' ? v : NaN;
-}
-
-/** An activation's name: a string, or the class_name of a serialised activation object. */
-function activationName(act: unknown): string {
-  if (typeof act === 'string') return act;
-  if (isObject(act) && typeof act.class_name === 'string') return act.class_name;
-  return brief(act);
 }
 
 /** Class-name aliases written by some Keras versions. */
@@ -79,7 +56,7 @@ interface InboundRef {
   readonly tensor: number;
 }
 
-interface KerasLayer {
+interface LayerSpec {
   readonly className: string;
   readonly name: string;
   readonly config: Record<string, unknown>;
@@ -87,15 +64,7 @@ interface KerasLayer {
   readonly inbound: readonly InboundRef[];
 }
 
-/** A Keras tensor as the engine holds it. */
-interface KTensor {
-  /** Engine value name. */
-  readonly value: string;
-  /** Keras shape without the batch axis: [H, W, C] or [F]. */
-  readonly shape: readonly number[];
-  /** For a rank-1 tensor flattened from [H, W, C]: the engine holds it in C, H, W order (Keras: H, W, C). */
-  readonly flat?: readonly [number, number, number];
-}
+type KTensor = KerasTensor;
 
 class TfjsError extends Error {}
 
@@ -167,44 +136,16 @@ function jsonShapeProblem(text: string): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Config helpers
-
-function pair(v: unknown, what: string, fallback?: number): [number, number] {
-  if (v === undefined || v === null) {
-    if (fallback !== undefined) return [fallback, fallback];
-    throw new TfjsError(`${what} is missing`);
-  }
-  if (typeof v === 'number') return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0] as number, v[1] as number];
-  if (Array.isArray(v) && v.length === 1 && typeof v[0] === 'number') return [v[0], v[0]];
-  throw new TfjsError(`${what} ${brief(v)} should be one or two numbers`);
-}
-
-function positiveInts(v: readonly number[], what: string): void {
-  if (!v.every((x) => Number.isInteger(x) && x > 0)) throw new TfjsError(`${what} [${v.join(', ')}] should be positive integers`);
-}
-
-/** TensorFlow's 'same' padding along one axis: [before, after], the odd pixel after. */
-export function samePadding(size: number, kernel: number, stride: number, dilation = 1): [number, number] {
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0);
-  const before = Math.floor(total / 2);
-  return [before, total - before];
-}
-
-function outSize(size: number, kernel: number, stride: number, before: number, after: number, dilation = 1): number {
-  return Math.floor((size + before + after - dilation * (kernel - 1) - 1) / stride) + 1;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 
 class TfjsImporter {
   private readonly nodes: GraphNode[] = [];
   private readonly used = new Set<string>();
   private readonly notes: string[] = [];
   private weights!: WeightStore;
-  private layerName = '';
-  private layerClass = '';
+  /** The engine layer computing each value. */
+  private readonly producers = new Map<string, GraphNode>();
+  /** The file was written by Keras 3 (hard_sigmoid is relu6(x + 3) / 6 there). */
+  private keras3 = false;
 
   /** Per base name, the suffix unique() tries next (keeps naming linear). */
   private readonly nextSuffix = new Map<string, number>();
@@ -214,12 +155,6 @@ class TfjsImporter {
     private readonly shards: ReadonlyMap<string, Uint8Array>,
     private readonly budget: AllocationBudget,
   ) {}
-
-  /** Reserves memory for a weight array the importer is about to make (a transposed kernel, BatchNorm terms). */
-  private alloc(n: number, what: string): Float32Array {
-    this.budget.reserve(n, 4, what);
-    return new Float32Array(n);
-  }
 
   run(text: string): Graph {
     const shape = jsonShapeProblem(text);
@@ -237,6 +172,7 @@ class TfjsImporter {
     const topology = json.modelTopology;
     if (!isObject(topology)) throw new TfjsError('not a TF.js layers model: it has no "modelTopology"');
     const config = isObject(topology.model_config) ? topology.model_config : topology;
+    this.keras3 = typeof topology.keras_version === 'string' && /^3\./.test(topology.keras_version);
     if (typeof config.class_name !== 'string') throw new TfjsError('not a TF.js layers model: the topology has no model class_name');
 
     const { layers, inputs, outputs, modelName } = this.parseTopology(config);
@@ -267,13 +203,11 @@ class TfjsImporter {
     let inputName = '';
     let inputShape: number[] = [];
     for (const layer of order) {
-      this.layerName = layer.name;
-      this.layerClass = layer.className;
       try {
         if (layer.className === 'InputLayer') {
           const t = this.inputTensor(layer);
           inputName = layer.name;
-          inputShape = this.engineShape(t);
+          inputShape = this.engineShape(t.shape);
           tensors.set(layer.name, t);
           continue;
         }
@@ -314,7 +248,7 @@ class TfjsImporter {
   // ---- topology
 
   private parseTopology(config: Record<string, unknown>): {
-    layers: KerasLayer[];
+    layers: LayerSpec[];
     inputs: string[];
     outputs: InboundRef[];
     modelName: string;
@@ -327,7 +261,7 @@ class TfjsImporter {
       if (list.length > IMPORT_LIMITS.maxNodes) throw new TfjsError(`the model has ${list.length} layers; at most ${IMPORT_LIMITS.maxNodes} are supported`);
       const modelName = isObject(body) && typeof body.name === 'string' ? body.name : 'sequential';
       const raw = list.map((l, i) => this.rawLayer(l, i));
-      const layers: KerasLayer[] = [];
+      const layers: LayerSpec[] = [];
       let prev: string;
       if (raw[0]!.className === 'InputLayer') {
         layers.push({ ...raw[0]!, inbound: [] });
@@ -349,7 +283,7 @@ class TfjsImporter {
     if (cls !== 'Model' && cls !== 'Functional') throw new TfjsError(`the model class "${cls}" is not supported (Sequential or Model expected)`);
     if (!isObject(body) || !Array.isArray(body.layers)) throw new TfjsError(`the ${cls} lists no layers`);
     if (body.layers.length > IMPORT_LIMITS.maxNodes) throw new TfjsError(`the model has ${body.layers.length} layers; at most ${IMPORT_LIMITS.maxNodes} are supported`);
-    const layers = body.layers.map((l, i): KerasLayer => {
+    const layers = body.layers.map((l, i): LayerSpec => {
       const raw = this.rawLayer(l, i);
       const nodes = isObject(l) ? l.inbound_nodes : undefined;
       if (nodes !== undefined && !Array.isArray(nodes)) throw new TfjsError(`layer "${raw.name}" has invalid inbound_nodes`);
@@ -425,11 +359,11 @@ class TfjsImporter {
   }
 
   /** Layers the output depends on, inputs first (depth-first, keeping the file's order where it is valid). */
-  private reachable(layers: readonly KerasLayer[], output: InboundRef): KerasLayer[] {
+  private reachable(layers: readonly LayerSpec[], output: InboundRef): LayerSpec[] {
     const byName = new Map(layers.map((l) => [l.name, l]));
     const state = new Map<string, 1 | 2>();
-    const order: KerasLayer[] = [];
-    const stack: [KerasLayer, number][] = [[byName.get(output.layer)!, 0]];
+    const order: LayerSpec[] = [];
+    const stack: [LayerSpec, number][] = [[byName.get(output.layer)!, 0]];
     state.set(output.layer, 1);
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
@@ -456,38 +390,22 @@ class TfjsImporter {
   }
 
   /** Reports every unsupported layer class (and unsupported activation or option) at once. */
-  private checkSupported(order: readonly KerasLayer[], isFinal: (l: KerasLayer) => boolean): void {
+  private checkSupported(order: readonly LayerSpec[], isFinal: (l: LayerSpec) => boolean): void {
     const problems = new Map<string, string[]>();
     const add = (label: string, name: string): void => {
       const list = problems.get(label) ?? [];
       list.push(name);
       problems.set(label, list);
     };
-    const supported = new Set(SUPPORTED_TFJS_LAYERS);
     for (const l of order) {
-      const c = l.config;
-      if (!supported.has(l.className)) {
+      const entry = KERAS_TABLE.get(l.className);
+      if (!entry) {
         add(l.className, l.name);
         continue;
       }
-      if (c.data_format === 'channels_first') add(`${l.className} (channels_first)`, l.name);
-      let act: unknown = l.className === 'Activation' ? c.activation : ['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense'].includes(l.className) ? c.activation : undefined;
-      if (l.className === 'Softmax') act = 'softmax';
-      if (act !== undefined && act !== null) {
-        const name = activationName(act);
-        if (!ACTIVATIONS.has(name)) add(`activation "${name}"`, l.name);
-        else if (name === 'softmax' && !isFinal(l)) add('softmax (not at the end)', l.name);
-      }
-      if (l.className === 'ReLU') {
-        const t = c.threshold;
-        if (typeof t === 'number' && t !== 0) add('ReLU with a threshold', l.name);
-        const slope = c.negative_slope;
-        const max = c.max_value;
-        if (typeof slope === 'number' && slope !== 0 && typeof max === 'number') add('ReLU with both negative_slope and max_value', l.name);
-      }
-      if (l.className === 'Softmax' && c.axis !== undefined && c.axis !== -1 && !(Array.isArray(c.axis) && c.axis.length === 1 && c.axis[0] === -1)) {
-        add('Softmax over an axis other than the last', l.name);
-      }
+      const info: KerasLayerInfo = { className: l.className, name: l.name, config: l.config, isFinal: isFinal(l) };
+      if (channelsFirst(info)) add(`${l.className} (channels_first)`, l.name);
+      entry.mapping.check?.(info, (label) => add(label, l.name));
     }
     if (problems.size > 0) {
       const parts = [...problems].map(([label, names]) => `${label} ${describeLayers(names)}`);
@@ -497,10 +415,10 @@ class TfjsImporter {
 
   // ---- graph building
 
-  private engineShape(t: KTensor): number[] {
-    if (t.shape.length === 3) return [1, t.shape[2]!, t.shape[0]!, t.shape[1]!];
-    if (t.shape.length === 1) return [1, t.shape[0]!];
-    throw new TfjsError(`tensors of shape [${t.shape.join(', ')}] are not supported (only images H x W x C and feature vectors)`);
+  private engineShape(shape: readonly number[]): number[] {
+    if (shape.length === 3) return [1, shape[2]!, shape[0]!, shape[1]!];
+    if (shape.length === 1) return [1, shape[0]!];
+    throw new TfjsError(`tensors of shape [${shape.join(', ')}] are not supported (only images H x W x C and feature vectors)`);
   }
 
   private unique(base: string): string {
@@ -512,27 +430,7 @@ class TfjsImporter {
     return n;
   }
 
-  private emit(name: string, op: OpType, inputs: readonly KTensor[], attrs: Record<string, AttrValue>, params: Record<string, Tensor>): string {
-    this.nodes.push({ name, op, inputs: inputs.map((t) => t.value), output: name, attrs, params });
-    return name;
-  }
-
-  private weight(param: string, shape: readonly number[] | undefined): WeightTensor {
-    const full = `${this.layerName}/${param}`;
-    const w = this.weights.find(full);
-    if (!w) throw new TfjsError(`its weight "${full}" is not in the weightsManifest`);
-    if (shape && (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]))) {
-      throw new TfjsError(`its weight "${full}" has shape [${w.shape.join(', ')}], [${shape.join(', ')}] expected`);
-    }
-    return w;
-  }
-
-  private rank3(t: KTensor): [number, number, number] {
-    if (t.shape.length !== 3) throw new TfjsError(`needs an image input (H x W x C), got shape [${t.shape.join(', ')}]`);
-    return t.shape as [number, number, number];
-  }
-
-  private inputTensor(layer: KerasLayer): KTensor {
+  private inputTensor(layer: LayerSpec): KTensor {
     const c = layer.config;
     const shape = c.batch_input_shape ?? c.batchInputShape ?? c.batch_shape;
     if (!Array.isArray(shape) || shape.length < 2) throw new TfjsError('declares no input shape (batch_input_shape)');
@@ -550,327 +448,80 @@ class TfjsImporter {
     return { value: layer.name, shape: dims as number[] };
   }
 
-  private layer(layer: KerasLayer, ins: readonly KTensor[], isFinal: boolean): KTensor {
-    const c = layer.config;
-    const x = ins[0]!;
-    if (layer.className !== 'Add' && ins.length !== 1) throw new TfjsError(`takes one input, got ${ins.length}`);
-    switch (layer.className) {
-      case 'Conv2D':
-        return this.activation(this.conv2d(layer, x), c.activation, isFinal, false);
-      case 'DepthwiseConv2D':
-        return this.activation(this.depthwise(layer, x), c.activation, isFinal, false);
-      case 'SeparableConv2D':
-        return this.activation(this.separable(layer, x), c.activation, isFinal, false);
-      case 'Dense':
-        return this.activation(this.dense(layer, x), c.activation, isFinal, false);
-      case 'Activation':
-        return this.activation(x, c.activation, isFinal, true);
-      case 'Softmax':
-        return this.activation(x, 'softmax', isFinal, true);
-      case 'ReLU': {
-        const slope = typeof c.negative_slope === 'number' ? c.negative_slope : 0;
-        const max = typeof c.max_value === 'number' ? c.max_value : undefined;
-        if (slope !== 0) return this.act(layer.name, 'leakyrelu', x, { alpha: slope });
-        if (max !== undefined) return this.act(layer.name, 'clip', x, { min: 0, max });
-        return this.act(layer.name, 'relu', x, {});
-      }
-      case 'LeakyReLU': {
-        const alpha = typeof c.alpha === 'number' ? c.alpha : typeof c.negative_slope === 'number' ? c.negative_slope : 0.3;
-        return this.act(layer.name, 'leakyrelu', x, { alpha });
-      }
-      case 'BatchNormalization':
-        return this.batchnorm(layer, x);
-      case 'MaxPooling2D':
-      case 'AveragePooling2D':
-        return this.pool(layer, x);
-      case 'GlobalAveragePooling2D':
-      case 'GlobalMaxPooling2D':
-        return this.globalPool(layer, x);
-      case 'Flatten':
-        return this.flatten(layer, x);
-      case 'Dropout':
-      case 'SpatialDropout2D':
-      case 'GaussianNoise':
-      case 'GaussianDropout':
-      case 'AlphaDropout':
-        return x; // identity at inference
-      case 'ZeroPadding2D':
-        return this.zeroPad(layer, x);
-      case 'Add':
-        return this.add(layer, ins);
-      default:
-        throw new TfjsError('is not supported');
-    }
+  /** One layer through its table mapping, seen through the KerasLayer context. */
+  private layer(spec: LayerSpec, ins: readonly KTensor[], isFinal: boolean): KTensor {
+    const mapping = KERAS_TABLE.get(spec.className)?.mapping;
+    if (!mapping) throw new TfjsError('is not supported');
+    if (!mapping.merge && ins.length !== 1) throw new TfjsError(`takes one input, got ${ins.length}`);
+    return mapping.map(this.context(spec, ins, isFinal));
+  }
+
+  private context(spec: LayerSpec, ins: readonly KTensor[], isFinal: boolean): KerasLayer {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const im = this;
+    const error = (message: string): never => {
+      throw new TfjsError(message);
+    };
+    const ctx: KerasLayer = {
+      className: spec.className,
+      name: spec.name,
+      config: spec.config,
+      isFinal,
+      ins,
+      input: () => (ins.length === 1 ? ins[0]! : error(`takes one input, got ${ins.length}`)),
+      image(t) {
+        if (t.shape.length !== 3) error(`needs an image input (H x W x C), got shape [${t.shape.join(', ')}]`);
+        return t.shape as [number, number, number];
+      },
+      error,
+      weight(param, shape) {
+        const full = `${spec.name}/${param}`;
+        const w = im.weights.find(full);
+        if (!w) return error(`its weight "${full}" is not in the weightsManifest`);
+        if (shape && (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]))) {
+          error(`its weight "${full}" has shape [${w.shape.join(', ')}], [${shape.join(', ')}] expected`);
+        }
+        return w.data;
+      },
+      alloc(count, what) {
+        im.budget.reserve(count, 4, what);
+        return new Float32Array(count);
+      },
+      charge: (count, what, bytes = 4) => im.budget.reserve(count, bytes, what),
+      unique: (base) => im.unique(base),
+      emit(op, inputs, attrs, params, shape, options = {}) {
+        im.engineShape(shape);
+        const name = options.name ?? spec.name;
+        im.nodes.push({ name, op, inputs: inputs.map((t) => t.value), output: name, attrs, params });
+        im.producers.set(name, im.nodes[im.nodes.length - 1]!);
+        return { value: name, shape: [...shape], ...(options.flat ? { flat: options.flat } : {}) };
+      },
+      activation: (x, act, own = false) => im.activation(ctx, x, act, own),
+      producer(t) {
+        const n = im.producers.get(t.value);
+        return n ? { op: n.op, inputs: [...n.inputs], output: n.output, attrs: { ...n.attrs }, params: { ...n.params } } : undefined;
+      },
+      note: (message) => im.notes.push(message),
+    };
+    return ctx;
   }
 
   /** An activation given by name; `own`: the activation is the layer itself (an Activation layer). */
-  private activation(x: KTensor, act: unknown, isFinal: boolean, own: boolean): KTensor {
+  private activation(layer: KerasLayer, x: KTensor, act: unknown, own: boolean): KTensor {
     if (act === undefined || act === null) return x;
     const name = activationName(act);
-    if (name === 'linear') return x;
-    const nodeName = own ? this.layerName : this.unique(`${this.layerName}_${name}`);
-    switch (name) {
-      case 'relu':
-        return this.act(nodeName, 'relu', x, {});
-      case 'relu6':
-        return this.act(nodeName, 'clip', x, { min: 0, max: 6 });
-      case 'sigmoid':
-        return this.act(nodeName, 'sigmoid', x, {});
-      case 'tanh':
-        return this.act(nodeName, 'tanh', x, {});
-      case 'leaky_relu':
-        return this.act(nodeName, 'leakyrelu', x, { alpha: 0.2 });
-      case 'softmax':
-        if (!isFinal) throw new TfjsError('a softmax is only supported at the end of the model');
-        this.notes.push(`The final softmax (layer "${this.layerName}") was removed: explanations start from the logits before the softmax.`);
-        return x;
-      default:
-        throw new TfjsError(`activation "${name}" is not supported`);
+    const a = kerasActivation(name);
+    if (!a) return layer.error(`activation "${name}" is not supported`);
+    if (name === 'softmax') {
+      if (!layer.isFinal) layer.error('a softmax is only supported at the end of the model');
+      this.notes.push(`The final softmax (layer "${layer.name}") was removed: explanations start from the logits before the softmax.`);
+      return x;
     }
-  }
-
-  private act(name: string, op: OpType, x: KTensor, attrs: Record<string, AttrValue>): KTensor {
-    this.engineShape(x);
-    return { ...x, value: this.emit(name, op, [x], attrs, {}) };
-  }
-
-  private convGeometry(c: Record<string, unknown>, H: number, W: number, kernel: [number, number]) {
-    const stride = pair(c.strides, 'strides', 1);
-    const dilation = pair(c.dilation_rate, 'dilation_rate', 1);
-    positiveInts(kernel, 'kernel_size');
-    positiveInts(stride, 'strides');
-    positiveInts(dilation, 'dilation_rate');
-    const padding = c.padding ?? 'valid';
-    let pads: [number, number, number, number];
-    if (padding === 'valid') pads = [0, 0, 0, 0];
-    else if (padding === 'same') {
-      const [t, b] = samePadding(H, kernel[0], stride[0], dilation[0]);
-      const [l, r] = samePadding(W, kernel[1], stride[1], dilation[1]);
-      pads = [t, l, b, r];
-    } else throw new TfjsError(`padding ${brief(padding)} is not supported ('same' or 'valid')`);
-    const oh = outSize(H, kernel[0], stride[0], pads[0], pads[2], dilation[0]);
-    const ow = outSize(W, kernel[1], stride[1], pads[1], pads[3], dilation[1]);
-    if (oh < 1 || ow < 1) throw new TfjsError(`the window ${kernel[0]}x${kernel[1]} does not fit the ${H}x${W} input`);
-    return { stride, dilation, pads, oh, ow };
-  }
-
-  /**
-   * A convolution's 'same' padding as its own zero Pad layer ("<name>_pad") before a 'valid' convolution, the way
-   * Keras models are written in PyTorch (ZeroPad2d + Conv2d) and the form the TF.js goldens are computed on: rules
-   * that replace the input (Flat, WSquare, ZBox) then see the padded positions as inputs of the convolution.
-   */
-  private explicitPad(name: string, x: KTensor, pads: readonly number[]): KTensor {
-    const [t, l, b, r] = pads as [number, number, number, number];
-    if (t + l + b + r === 0) return x;
-    const [H, W, C] = this.rank3(x);
-    const value = this.emit(this.unique(`${name}_pad`), 'pad', [x], { pads: [0, 0, t, l, 0, 0, b, r] }, {});
-    return { value, shape: [H + t + b, W + l + r, C] };
-  }
-
-  private conv2d(layer: KerasLayer, x: KTensor): KTensor {
-    const c = layer.config;
-    const [H, W, C] = this.rank3(x);
-    const filters = c.filters;
-    if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1) throw new TfjsError('has no valid "filters"');
-    const kernel = pair(c.kernel_size, 'kernel_size');
-    const groups = typeof c.groups === 'number' ? c.groups : 1;
-    if (!Number.isInteger(groups) || groups < 1 || C % groups !== 0 || filters % groups !== 0) {
-      throw new TfjsError(`groups=${groups} does not divide ${C} input channels and ${filters} filters`);
-    }
-    const g = this.convGeometry(c, H, W, kernel);
-    const input = this.explicitPad(layer.name, x, g.pads);
-    const Ig = C / groups;
-    const [kh, kw] = kernel;
-    const k = this.weight('kernel', [kh, kw, Ig, filters]);
-    // HWIO -> OIHW
-    const w = this.alloc(filters * Ig * kh * kw, 'the kernel');
-    for (let y = 0; y < kh; y++)
-      for (let xx = 0; xx < kw; xx++)
-        for (let i = 0; i < Ig; i++)
-          for (let o = 0; o < filters; o++) w[((o * Ig + i) * kh + y) * kw + xx] = k.data[((y * kw + xx) * Ig + i) * filters + o]!;
-    const params: Record<string, Tensor> = { weight: { shape: [filters, Ig, kh, kw], data: w } };
-    if (c.use_bias !== false) params.bias = { shape: [filters], data: this.weight('bias', [filters]).data };
-    const value = this.emit(layer.name, 'conv2d', [input], { kernel: [kh, kw], stride: g.stride, pads: [0, 0, 0, 0], dilation: g.dilation, groups }, params);
-    return { value, shape: [g.oh, g.ow, filters] };
-  }
-
-  /** A depthwise convolution; its kernel [kh, kw, C, M] becomes [C*M, 1, kh, kw] (output channel c*M + m). */
-  private depthwiseNode(name: string, x: KTensor, c: Record<string, unknown>, withBias: boolean): KTensor {
-    const [H, W, C] = this.rank3(x);
-    const kernel = pair(c.kernel_size, 'kernel_size');
-    const M = typeof c.depth_multiplier === 'number' ? c.depth_multiplier : 1;
-    if (!Number.isInteger(M) || M < 1) throw new TfjsError(`depth_multiplier ${M} should be a positive integer`);
-    const g = this.convGeometry(c, H, W, kernel);
-    const input = this.explicitPad(name, x, g.pads);
-    const [kh, kw] = kernel;
-    const k = this.weight('depthwise_kernel', [kh, kw, C, M]);
-    const O = C * M;
-    const w = this.alloc(O * kh * kw, 'the kernel');
-    for (let y = 0; y < kh; y++)
-      for (let xx = 0; xx < kw; xx++)
-        for (let ch = 0; ch < C; ch++)
-          for (let m = 0; m < M; m++) w[((ch * M + m) * kh + y) * kw + xx] = k.data[((y * kw + xx) * C + ch) * M + m]!;
-    const params: Record<string, Tensor> = { weight: { shape: [O, 1, kh, kw], data: w } };
-    if (withBias) params.bias = { shape: [O], data: this.weight('bias', [O]).data };
-    const value = this.emit(name, 'conv2d', [input], { kernel: [kh, kw], stride: g.stride, pads: [0, 0, 0, 0], dilation: g.dilation, groups: C }, params);
-    return { value, shape: [g.oh, g.ow, O] };
-  }
-
-  private depthwise(layer: KerasLayer, x: KTensor): KTensor {
-    return this.depthwiseNode(layer.name, x, layer.config, layer.config.use_bias !== false);
-  }
-
-  /** SeparableConv2D: a depthwise convolution ("<name>_depthwise"), then a pointwise 1x1 convolution ("<name>"). */
-  private separable(layer: KerasLayer, x: KTensor): KTensor {
-    const c = layer.config;
-    const d = this.depthwiseNode(this.unique(`${layer.name}_depthwise`), x, c, false);
-    const filters = c.filters;
-    if (typeof filters !== 'number' || !Number.isInteger(filters) || filters < 1) throw new TfjsError('has no valid "filters"');
-    const [oh, ow, CM] = d.shape as [number, number, number];
-    const k = this.weight('pointwise_kernel', [1, 1, CM, filters]);
-    const w = this.alloc(filters * CM, 'the kernel');
-    for (let i = 0; i < CM; i++) for (let o = 0; o < filters; o++) w[o * CM + i] = k.data[i * filters + o]!;
-    const params: Record<string, Tensor> = { weight: { shape: [filters, CM, 1, 1], data: w } };
-    if (c.use_bias !== false) params.bias = { shape: [filters], data: this.weight('bias', [filters]).data };
-    const value = this.emit(layer.name, 'conv2d', [d], { kernel: [1, 1], stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1], groups: 1 }, params);
-    return { value, shape: [oh, ow, filters] };
-  }
-
-  /** For a tensor flattened from [H, W, C]: the Keras index of each engine (C, H, W order) feature. */
-  private kerasIndex(t: KTensor): (e: number) => number {
-    if (!t.flat) return (e) => e;
-    const [H, W, C] = t.flat;
-    return (e) => {
-      const ch = Math.floor(e / (H * W));
-      const hw = e - ch * H * W;
-      return hw * C + ch;
-    };
-  }
-
-  private dense(layer: KerasLayer, x: KTensor): KTensor {
-    const c = layer.config;
-    if (x.shape.length !== 1) {
-      throw new TfjsError(`Dense on a tensor of shape [${x.shape.join(', ')}] is not supported (flatten or pool it to a vector first)`);
-    }
-    const F = x.shape[0]!;
-    const units = c.units;
-    if (typeof units !== 'number' || !Number.isInteger(units) || units < 1) throw new TfjsError('has no valid "units"');
-    const k = this.weight('kernel', [F, units]);
-    // Keras [in, out] -> [out, in]; after a Keras Flatten, column e (engine order) is Keras row kerasIndex(e).
-    const kidx = this.kerasIndex(x);
-    const w = this.alloc(units * F, 'the kernel');
-    for (let e = 0; e < F; e++) {
-      const row = kidx(e) * units;
-      for (let o = 0; o < units; o++) w[o * F + e] = k.data[row + o]!;
-    }
-    const params: Record<string, Tensor> = { weight: { shape: [units, F], data: w } };
-    if (c.use_bias !== false) params.bias = { shape: [units], data: this.weight('bias', [units]).data };
-    return { value: this.emit(layer.name, 'linear', [x], {}, params), shape: [units] };
-  }
-
-  private batchnorm(layer: KerasLayer, x: KTensor): KTensor {
-    const c = layer.config;
-    const rank = x.shape.length;
-    const axisRaw = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : (c.axis ?? -1);
-    const axis = typeof axisRaw === 'number' ? (axisRaw < 0 ? axisRaw + rank + 1 : axisRaw) : NaN;
-    if (axis !== rank) throw new TfjsError(`normalising axis ${brief(c.axis)} is not supported (only the channel axis, -1)`);
-    const C = x.shape[rank - 1]!;
-    const epsilon = typeof c.epsilon === 'number' ? c.epsilon : 1e-3;
-    // gamma, beta, mean, variance (reordered for a flattened input), scale and shift: six arrays of C.
-    this.budget.reserve(C, 6 * 4, 'the normalisation terms');
-    const gammaK = c.scale === false ? new Float32Array(C).fill(1) : this.weight('gamma', [C]).data;
-    const betaK = c.center === false ? new Float32Array(C) : this.weight('beta', [C]).data;
-    const meanK = this.weight('moving_mean', [C]).data;
-    const varK = this.weight('moving_variance', [C]).data;
-    // Per engine channel (a flattened tensor's features are in C, H, W order on the engine side).
-    const kidx = this.kerasIndex(x);
-    const reorder = (v: Float32Array): Float32Array => (x.flat ? Float32Array.from({ length: C }, (_, e) => v[kidx(e)]!) : v);
-    const gamma = reorder(gammaK);
-    const beta = reorder(betaK);
-    const mean = reorder(meanK);
-    const variance = reorder(varK);
-    const scale = new Float32Array(C);
-    const shift = new Float32Array(C);
-    for (let i = 0; i < C; i++) {
-      const s = gamma[i]! / Math.sqrt(variance[i]! + epsilon); // float64
-      scale[i] = s;
-      shift[i] = beta[i]! - mean[i]! * s;
-    }
-    const t = (d: Float32Array): Tensor => ({ shape: [C], data: d });
-    const params = { scale: t(scale), shift: t(shift), gamma: t(gamma), beta: t(beta), mean: t(mean), var: t(variance) };
-    return { ...x, value: this.emit(layer.name, 'batchnorm', [x], { epsilon }, params) };
-  }
-
-  private pool(layer: KerasLayer, x: KTensor): KTensor {
-    const c = layer.config;
-    const [H, W, C] = this.rank3(x);
-    const kernel = pair(c.pool_size, 'pool_size', 2);
-    const stride = c.strides === undefined || c.strides === null ? kernel : pair(c.strides, 'strides');
-    const g = this.convGeometry({ ...c, strides: stride, dilation_rate: 1 }, H, W, kernel);
-    const shape = [g.oh, g.ow, C];
-    if (layer.className === 'MaxPooling2D') {
-      const value = this.emit(layer.name, 'maxpool2d', [x], { kernel, stride: g.stride, pads: g.pads, dilation: [1, 1] }, {});
-      return { value, shape };
-    }
-    if (g.pads.some((p) => p > 0)) {
-      throw new TfjsError(
-        `padding "same" pads this ${H}x${W} input by [${g.pads.join(', ')}] (top, left, bottom, right), and Keras then averages over the pixels inside the image only; the engine's average pool counts the padding, so this layer cannot be imported exactly`,
-      );
-    }
-    const value = this.emit(layer.name, 'avgpool2d', [x], { kernel, stride: g.stride, pads: g.pads, countIncludePad: 1 }, {});
-    return { value, shape };
-  }
-
-  private globalPool(layer: KerasLayer, x: KTensor): KTensor {
-    const [H, W, C] = this.rank3(x);
-    const keep = layer.config.keepdims === true;
-    const pooled =
-      layer.className === 'GlobalAveragePooling2D'
-        ? this.emit(layer.name, 'globalavgpool', [x], {}, {})
-        : this.emit(layer.name, 'maxpool2d', [x], { kernel: [H, W], stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1] }, {});
-    const t: KTensor = { value: pooled, shape: [1, 1, C] };
-    if (keep) return t;
-    const value = this.emit(this.unique(`${layer.name}_reshape`), 'reshape', [t], { shape: [1, C] }, {});
-    return { value, shape: [C] };
-  }
-
-  private flatten(layer: KerasLayer, x: KTensor): KTensor {
-    if (x.shape.length === 1) return x;
-    const [H, W, C] = this.rank3(x);
-    const n = H * W * C;
-    const value = this.emit(layer.name, 'reshape', [x], { shape: [1, n] }, {});
-    // C, H, W (engine) and H, W, C (Keras) orders agree when there is one channel or one pixel.
-    return H * W === 1 || C === 1 ? { value, shape: [n] } : { value, shape: [n], flat: [H, W, C] };
-  }
-
-  private zeroPad(layer: KerasLayer, x: KTensor): KTensor {
-    const [H, W, C] = this.rank3(x);
-    const p = layer.config.padding ?? 1;
-    let t: number, b: number, l: number, r: number;
-    if (typeof p === 'number') [t, b, l, r] = [p, p, p, p];
-    else if (Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number')) [t, b, l, r] = [p[0], p[0], p[1], p[1]] as number[] as [number, number, number, number];
-    else if (Array.isArray(p) && p.length === 2 && p.every((v) => Array.isArray(v) && v.length === 2)) [[t, b], [l, r]] = p as [[number, number], [number, number]];
-    else throw new TfjsError(`padding ${brief(p)} is not valid`);
-    const all = [t, b, l, r];
-    if (!all.every((v) => Number.isSafeInteger(v) && v >= 0)) throw new TfjsError(`padding ${brief(p)} should be non-negative integers`);
-    if (all.every((v) => v === 0)) return x;
-    const value = this.emit(layer.name, 'pad', [x], { pads: [0, 0, t, l, 0, 0, b, r] }, {});
-    return { value, shape: [H + t + b, W + l + r, C] };
-  }
-
-  private add(layer: KerasLayer, ins: readonly KTensor[]): KTensor {
-    if (ins.length < 2) throw new TfjsError(`adds at least two inputs, got ${ins.length}`);
-    const first = ins[0]!;
-    for (const t of ins.slice(1)) {
-      const same = t.shape.length === first.shape.length && t.shape.every((d, i) => d === first.shape[i]);
-      if (!same) throw new TfjsError(`cannot add [${first.shape.join(', ')}] and [${t.shape.join(', ')}] (no broadcasting)`);
-      if (JSON.stringify(t.flat) !== JSON.stringify(first.flat)) throw new TfjsError('adds vectors flattened from different shapes');
-    }
-    let acc = first;
-    for (let i = 1; i < ins.length; i++) {
-      const name = i === ins.length - 1 ? layer.name : this.unique(`${layer.name}_${i}`);
-      acc = { ...first, value: this.emit(name, 'add', [acc, ins[i]!], {}, {}) };
-    }
-    return acc;
+    if (!a.op) return x;
+    const nodeName = own ? layer.name : this.unique(`${layer.name}_${name}`);
+    let attrs: Record<string, AttrValue> = a.attrs?.(this.keras3) ?? {};
+    // A serialised activation object may carry GELU's approximate flag.
+    if (a.op === 'gelu' && isObject(act) && isObject(act.config) && act.config.approximate === true) attrs = { approximate: 'tanh' };
+    return layer.emit(a.op, [x], attrs, {}, x.shape, { name: nodeName, ...(x.flat ? { flat: x.flat } : {}) });
   }
 }

@@ -26,6 +26,8 @@ export function cpuRun(step: Step, tensors: Tensors, written: TensorRef): Float6
 
 export class StepGpu {
   private constructor(
+    /** Held so that Dawn's instance outlives the device (it is torn down when collected). */
+    readonly gpu: GPU,
     private readonly device: GPUDevice,
     private readonly cache: PipelineCache,
   ) {}
@@ -34,7 +36,7 @@ export class StepGpu {
     const gpu = await createNodeGpu();
     const adapter = (await gpu.requestAdapter())!;
     const device = await adapter.requestDevice();
-    return new StepGpu(device, new PipelineCache(device));
+    return new StepGpu(gpu, device, new PipelineCache(device));
   }
 
   destroy(): void {
