@@ -151,7 +151,9 @@ test('the layer panel groups a real model by module, filters it and sets a rule 
   await page.getByRole('button', { name: 'A cup of coffee' }).click();
   await expect.poll(() => page.evaluate(() => location.hash), { timeout: 60_000 }).toMatch(/^#s1\./);
   const hashBefore = await page.evaluate(() => location.hash);
-  await page.getByRole('combobox', { name: 'Rule for group layer2', exact: true }).selectOption({ label: 'Gamma' });
+  const groupRule = page.getByRole('combobox', { name: 'Rule for group layer2', exact: true });
+  await expect(groupRule).toHaveValue('');
+  await groupRule.selectOption({ label: 'Gamma' });
   await expect(page.getByRole('status', { name: 'Group rule result' })).toHaveText(
     /^Gamma set on 5 layers of layer2; skipped \d+ it does not apply to: .*layer2\.0\.add \(add\).*layer2\.1\.add \(add\)/,
   );
@@ -161,9 +163,13 @@ test('the layer panel groups a real model by module, filters it and sets a rule 
   await expect(ruleFor(page, 'layer3.0.conv1')).not.toHaveValue('gamma');
   // (layer4.1.conv2's Flat from before, and the five.)
   await expect(page.getByRole('button', { name: 'Reset 6 changed layers' })).toBeVisible();
+  await expect(groupRule).toHaveValue('gamma');
   // Each layer of the group can still be changed on its own, and the share link follows.
   await expect(page.getByRole('slider', { name: 'gamma for layer2.0.conv1', exact: true })).toBeVisible();
   await expect.poll(() => page.evaluate(() => location.hash)).not.toBe(hashBefore);
+  // One layer changed on its own: the group's menu no longer claims a rule for all of it.
+  await ruleFor(page, 'layer2.1.conv2').selectOption('epsilon');
+  await expect(groupRule).toHaveValue('');
   await page.getByRole('button', { name: 'Reset 6 changed layers' }).click();
   await expect(ruleFor(page, 'layer2.0.conv1')).not.toHaveValue('gamma');
 });

@@ -23,7 +23,8 @@ export function LayerPanel() {
    */
   const [toggled, setToggled] = useState<{ key: string | null; open: ReadonlyMap<string, boolean> }>({ key: null, open: new Map() });
   const [browsing, setBrowsing] = useState<{ key: string | null; open: ReadonlyMap<string, boolean> }>({ key: null, open: new Map() });
-  const [groupMessage, setGroupMessage] = useState('');
+  /** What the last group rule did, for the model it was set on. */
+  const [groupMessage, setGroupMessage] = useState<{ model: string | null; text: string }>({ model: null, text: '' });
   const changed = Object.keys(rules.overrides).length;
   const preset = composites.find((c) => c.id === rules.preset);
   const groups = entries.filter((e) => e.kind === 'group');
@@ -46,14 +47,11 @@ export function LayerPanel() {
   const applyGroupRule = (path: string, layers: readonly LayerInfo[], ruleId: string) => {
     const rule = findRule(ruleId);
     if (!rule) return;
-    const { set, skipped } = setGroupRule(
-      layers.map((l) => l.name),
-      ruleId,
-    );
+    const { set, skipped } = setGroupRule(layers.map((l) => l.name), ruleId);
     const skippedText = skipped.length
       ? `; skipped ${skipped.length} it does not apply to: ${skipped.map((s) => `${s.layer} (${s.type})`).join(', ')}`
       : '';
-    setGroupMessage(`${rule.label} set on ${set.length} layer${set.length === 1 ? '' : 's'} of ${path}${skippedText}.`);
+    setGroupMessage({ model: modelKey, text: `${rule.label} set on ${set.length} layer${set.length === 1 ? '' : 's'} of ${path}${skippedText}.` });
   };
 
   return (
@@ -110,7 +108,7 @@ export function LayerPanel() {
             )}
           </div>
           <p className="group-message" role="status" aria-label="Group rule result">
-            {groupMessage}
+            {groupMessage.model === modelKey ? groupMessage.text : ''}
           </p>
           <div className="table-wrap">
             <table className="layers">
@@ -130,7 +128,7 @@ export function LayerPanel() {
                 if (entry.kind === 'layer') {
                   if (!matches(entry.layer)) return null;
                   return (
-                    <tbody key={entry.layer.name}>
+                    <tbody key={`layer:${entry.layer.name}`}>
                       <LayerRow layer={entry.layer} effective={effective.get(entry.layer.name)!} inspectable={inspectable.has(entry.layer.name)} />
                     </tbody>
                   );
@@ -139,7 +137,7 @@ export function LayerPanel() {
                 if (visible.length === 0) return null;
                 return (
                   <LayerGroup
-                    key={entry.path}
+                    key={`group:${entry.path}`}
                     path={entry.path}
                     layers={entry.layers}
                     visible={visible}
@@ -198,6 +196,12 @@ function LayerGroup({
     }
     return out;
   }, [layers]);
+  // The rule last picked for the group shows while every layer it applies to still has it (arrow keys on the menu
+  // then move on from it, as on a layer's menu).
+  const [picked, setPicked] = useState('');
+  const pickedRule = picked ? findRule(picked) : undefined;
+  const shownRule =
+    pickedRule && layers.every((l) => !pickedRule.appliesTo.includes(l.cls) || effective.get(l.name)?.rule.id === pickedRule.id) ? picked : '';
   const changed = layers.filter((l) => l.name in overrides).length;
   const rulesUsed = new Set(layers.map((l) => effective.get(l.name)?.rule.label));
   const count = visible.length === layers.length ? `${layers.length} layers` : `${visible.length} of ${layers.length} layers`;
@@ -214,7 +218,14 @@ function LayerGroup({
             </button>
           </th>
           <td colSpan={3}>
-            <select aria-label={`Rule for group ${path}`} value="" onChange={(e) => e.target.value && onRule(e.target.value)}>
+            <select
+              aria-label={`Rule for group ${path}`}
+              value={shownRule}
+              onChange={(e) => {
+                setPicked(e.target.value);
+                if (e.target.value) onRule(e.target.value);
+              }}
+            >
               <option value="">Set a rule for the group…</option>
               {options.map((r) => (
                 <option key={r.id} value={r.id}>

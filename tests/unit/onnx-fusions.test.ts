@@ -391,7 +391,7 @@ describe('models through importOnnx', () => {
     expect(importError(spec(1, [1, 2, 5], [2, 5]))).toMatch(/normalising over the axes \[2, 5\] together .* only a single normalised axis/);
   });
 
-  it('ReduceMean: a global average pool over H and W; other axes outside a LayerNorm are refused clearly', () => {
+  it('ReduceMean: a global average pool over H and W; other axes moved last and pooled; the batch axis refused', async () => {
     const pool = (axes: number[], keepdims: number, input: number[]): Spec => ({
       input,
       nodes: [
@@ -403,8 +403,19 @@ describe('models through importOnnx', () => {
     });
     expect(importSpec(pool([2, 3], 1, [1, 3, 4, 4])).nodes.map((n) => n.op)).toEqual(['globalavgpool', 'reshape']);
     expect(importSpec(pool([-1, -2], 0, [1, 3, 4, 4])).nodes.map((n) => n.op)).toEqual(['globalavgpool', 'reshape']);
-    expect(importError(pool([-1], 1, [1, 4, 6]))).toMatch(/ReduceMean over axes \[-1\] of \[1, 4, 6\] is not supported: only over H and W .* or over the last axis as part of a LayerNorm written out/);
-    expect(importError(pool([1], 1, [1, 3, 4, 4]))).toMatch(/ReduceMean over axes \[1\]/);
+    // Over H and W of NHWC [1, 2, 3, 4] (torchvision's ConvNeXt-style heads written by hand): a transpose moves them
+    // last, then one average pool; checked against the mean written out.
+    const nhwc = importSpec(pool([1, 2], 0, [1, 2, 3, 4]));
+    expect(nhwc.nodes.map((n) => n.op)).toEqual(['transpose', 'reshape', 'globalavgpool', 'reshape']);
+    const x = randomArray(24, rng(10), 1);
+    const model = await (await cpuEngine()).load(nhwc);
+    const expected = new Float64Array(4);
+    for (let i = 0; i < 6; i++) for (let c = 0; c < 4; c++) expected[c]! += x[i * 4 + c]! / 6;
+    expect(relL2(await model.forward(x), expected)).toBeLessThan(1e-6);
+    model.dispose();
+    // Over the last axis of [1, 4, 6] (no transpose needed).
+    expect(importSpec(pool([-1], 1, [1, 4, 6])).nodes.map((n) => n.op)).toEqual(['reshape', 'globalavgpool', 'reshape', 'reshape']);
+    expect(importError(pool([0, 1], 1, [1, 3, 4, 4]))).toMatch(/ReduceMean over the batch axis is not supported/);
   });
 
   it('MatMul of a rank-4 NHWC value and Gemm keep their errors', () => {

@@ -7,6 +7,7 @@
  */
 import shader from '../../shaders/activation.wgsl?raw';
 import type { KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { ActivationFn, ActivationStep } from './steps';
 
 const fnCode: Record<ActivationFn, number> = { 'hard-sigmoid': 0, 'hard-swish': 1, silu: 2, gelu: 3, 'gelu-tanh': 4, erf: 5 };
@@ -102,6 +103,8 @@ export function activationDerivative(fn: ActivationFn, x: number, alpha: number,
   }
 }
 
+const params = defineParams([['total', 'u32'], ['alpha', 'f32'], ['beta', 'f32']]);
+
 export const activationKernel: KernelDef<ActivationStep> = {
   kind: 'activation',
   cpu(step, mem) {
@@ -118,8 +121,9 @@ export const activationKernel: KernelDef<ActivationStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: (s) => ({ FN: fnCode[s.fn], GRADIENT: s.gradient ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => [['u', s.out.size], ['f', s.alpha ?? 0], ['f', s.beta ?? 0]],
+    uniforms: (s) => params.pack({ total: s.out.size, alpha: s.alpha ?? 0, beta: s.beta ?? 0 }),
     bindings: (s) => [s.x, s.r, s.out],
     invocations: (s) => s.out.size,
   },

@@ -4,7 +4,8 @@
  * step's TensorRefs; strides travel as uniforms, so one pipeline per op serves every shape.
  */
 import shader from '../../shaders/broadcast-binary.wgsl?raw';
-import type { KernelDef, UniformField } from './kernel';
+import type { KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { BroadcastBinaryOp, BroadcastBinaryStep } from './steps';
 import type { Shape } from '../graph';
 
@@ -72,8 +73,17 @@ function apply(op: BroadcastBinaryOp, a: number, b: number): number {
   }
 }
 
-/** Six u32 uniforms padded to eight (two vec4u). */
-const vec8 = (v: readonly number[]): UniformField[] => [...v, 0, 0].map((x): UniformField => ['u', x]);
+/** Six per-axis values padded to eight (an array<vec4u, 2>). */
+const vec8 = (v: readonly number[]): number[] => [...v, 0, 0];
+
+/** dims: out's shape; sa, sb: the strides of a and b at out's coordinates (0 along broadcast axes). */
+const params = defineParams([
+  ['total', 'u32'],
+  ['scale', 'f32'],
+  ['dims', 'array<vec4u, 2>'],
+  ['sa', 'array<vec4u, 2>'],
+  ['sb', 'array<vec4u, 2>'],
+]);
 
 export const broadcastBinaryKernel: KernelDef<BroadcastBinaryStep> = {
   kind: 'broadcast-binary',
@@ -101,18 +111,17 @@ export const broadcastBinaryKernel: KernelDef<BroadcastBinaryStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: (s) => ({ OP: opCode[s.op], ACCUMULATE: s.accumulate ? 1 : 0 }),
     uniforms: (s) => {
       checkBroadcast(s, 'broadcast-binary');
-      return [
-        ['u', s.out.size],
-        ['f', s.scale],
-        ['u', 0],
-        ['u', 0],
-        ...vec8(padShape(s.out.shape)),
-        ...vec8(broadcastStrides(s.a.shape, s.out.shape)),
-        ...vec8(s.b ? broadcastStrides(s.b.shape, s.out.shape) : [0, 0, 0, 0, 0, 0]),
-      ];
+      return params.pack({
+        total: s.out.size,
+        scale: s.scale,
+        dims: vec8(padShape(s.out.shape)),
+        sa: vec8(broadcastStrides(s.a.shape, s.out.shape)),
+        sb: vec8(s.b ? broadcastStrides(s.b.shape, s.out.shape) : [0, 0, 0, 0, 0, 0]),
+      });
     },
     bindings: (s) => [s.a, s.b, s.out],
     invocations: (s) => s.out.size,

@@ -10,12 +10,13 @@ import gemmShader from '../../shaders/conv2d-gemm.wgsl?raw';
 import relevanceGemmShader from '../../shaders/conv2d-relevance-gemm.wgsl?raw';
 import denseForwardShader from '../../shaders/dense-forward.wgsl?raw';
 import denseRelevanceShader from '../../shaders/dense-relevance.wgsl?raw';
-import type { GpuKernelSpec, UniformField } from './kernel';
+import type { GpuKernelSpec } from './kernel';
 import { isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ConvVariant } from './steps';
 
 export { isDense };
-import { convUniforms, forwardModes, relevanceModes } from './conv2d';
-import { weightModUniforms, withTermModifiers } from './term-modifiers';
+import { CONV_GEOMETRY_FIELDS, convUniforms, FORWARD_MODE_FIELDS, forwardModes, RELEVANCE_MODE_FIELDS, relevanceModes } from './conv2d';
+import { WEIGHT_MOD_FIELDS, weightModUniforms, withTermModifiers } from './term-modifiers';
+import { defineParams, type UniformValues } from './uniforms';
 
 /** Output tile of the GEMM kernels (rows and columns) and their K chunk. */
 export const GEMM_TILE = 64;
@@ -51,10 +52,19 @@ export function relevanceGemmShape(g: ConvGeometry): GemmShape {
 }
 
 
-/** conv2d-gemm.wgsl's Params: the convolution's, then C/groups, O/groups, K and N of the GEMM. */
-function gemmUniforms(g: ConvGeometry, total: number, shape: GemmShape): UniformField[] {
-  return [...convUniforms(g, total), ['u', g.c / g.groups], ['u', g.o / g.groups], ['u', shape.k], ['u', shape.n]];
-}
+/** conv2d-gemm.wgsl's Params: the convolution's, then C/groups, O/groups, K and N of the GEMM, modes, weight modifier. */
+const gemmParams = defineParams([
+  ...CONV_GEOMETRY_FIELDS,
+  ['cpg', 'u32'], ['opg', 'u32'], ['k_total', 'u32'], ['cols', 'u32'],
+  ...FORWARD_MODE_FIELDS,
+  ...WEIGHT_MOD_FIELDS,
+]);
+/** conv2d-relevance-gemm.wgsl's Params: the forward convolution's, then C/groups and O/groups, modes, weight modifier. */
+const relevanceGemmParams = defineParams([...CONV_GEOMETRY_FIELDS, ['cpg', 'u32'], ['opg', 'u32'], ...RELEVANCE_MODE_FIELDS, ...WEIGHT_MOD_FIELDS]);
+/** The dense shaders' Params: N (batch rows), C (input features), O (outputs), modes, weight modifier. */
+const DENSE_FIELDS = [['n', 'u32'], ['c', 'u32'], ['o', 'u32']] as const;
+const denseForwardParams = defineParams([...DENSE_FIELDS, ...FORWARD_MODE_FIELDS, ...WEIGHT_MOD_FIELDS]);
+const denseRelevanceParams = defineParams([...DENSE_FIELDS, ...RELEVANCE_MODE_FIELDS, ...WEIGHT_MOD_FIELDS]);
 
 const gemmWorkgroups = (shape: GemmShape): [number, number, number] => [
   Math.ceil(shape.n / GEMM_TILE),
@@ -62,7 +72,7 @@ const gemmWorkgroups = (shape: GemmShape): [number, number, number] => [
   shape.groups,
 ];
 
-const denseUniforms = (g: ConvGeometry): UniformField[] => [['u', g.n], ['u', g.c], ['u', g.o]];
+const denseUniforms = (g: ConvGeometry): UniformValues<typeof DENSE_FIELDS> => ({ n: g.n, c: g.c, o: g.o });
 
 function checkDense(g: ConvGeometry): void {
   if (!isDense(g)) throw new Error(`the gemv kernels take Linear layers (1x1 on 1x1, ungrouped), got ${JSON.stringify(g)}`);
@@ -71,17 +81,30 @@ function checkDense(g: ConvGeometry): void {
 export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> = {
   gemm: {
     shader: withTermModifiers(gemmShader),
+    params: gemmParams,
     overrides: () => ({}),
-    uniforms: (s) => [...gemmUniforms(s.geom, s.out.size, forwardGemmShape(s.geom)), ...forwardModes(s), ...weightModUniforms(s.weightMod)],
+    uniforms: (s) => {
+      const shape = forwardGemmShape(s.geom);
+      return gemmParams.pack({
+        ...convUniforms(s.geom, s.out.size),
+        cpg: s.geom.c / s.geom.groups,
+        opg: s.geom.o / s.geom.groups,
+        k_total: shape.k,
+        cols: shape.n,
+        ...forwardModes(s),
+        ...weightModUniforms(s.weightMod),
+      });
+    },
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     workgroups: (s) => gemmWorkgroups(forwardGemmShape(s.geom)),
   },
   gemv: {
     shader: withTermModifiers(denseForwardShader),
+    params: denseForwardParams,
     overrides: () => ({}),
     uniforms: (s) => {
       checkDense(s.geom);
-      return [...denseUniforms(s.geom), ...forwardModes(s), ...weightModUniforms(s.weightMod)];
+      return denseForwardParams.pack({ ...denseUniforms(s.geom), ...forwardModes(s), ...weightModUniforms(s.weightMod) });
     },
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     workgroups: (s) => [Math.ceil(s.geom.o / GEMV_ROWS), s.geom.n, 1],
@@ -91,17 +114,26 @@ export const conv2dGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dStep>> =
 export const conv2dRelevanceGpuVariants: Record<ConvVariant, GpuKernelSpec<Conv2dRelevanceStep>> = {
   gemm: {
     shader: withTermModifiers(relevanceGemmShader),
+    params: relevanceGemmParams,
     overrides: () => ({}),
-    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ['u', s.geom.c / s.geom.groups], ['u', s.geom.o / s.geom.groups], ...relevanceModes(s), ...weightModUniforms(s.weightMod)],
+    uniforms: (s) =>
+      relevanceGemmParams.pack({
+        ...convUniforms(s.geom, s.rin.size),
+        cpg: s.geom.c / s.geom.groups,
+        opg: s.geom.o / s.geom.groups,
+        ...relevanceModes(s),
+        ...weightModUniforms(s.weightMod),
+      }),
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => gemmWorkgroups(relevanceGemmShape(s.geom)),
   },
   gemv: {
     shader: withTermModifiers(denseRelevanceShader),
+    params: denseRelevanceParams,
     overrides: () => ({}),
     uniforms: (s) => {
       checkDense(s.geom);
-      return [...denseUniforms(s.geom), ...relevanceModes(s), ...weightModUniforms(s.weightMod)];
+      return denseRelevanceParams.pack({ ...denseUniforms(s.geom), ...relevanceModes(s), ...weightModUniforms(s.weightMod) });
     },
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     workgroups: (s) => [Math.ceil(s.geom.c / GEMV_COLUMNS), s.geom.n, 1],

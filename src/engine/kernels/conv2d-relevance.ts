@@ -1,8 +1,11 @@
 import shader from '../../shaders/conv2d-relevance.wgsl?raw';
 import type { KernelDef } from './kernel';
 import { isDense, type Conv2dRelevanceStep } from './steps';
-import { convUniforms, relevanceModes, tapRanges } from './conv2d';
-import { modifiedInput, modifiedWeights, weightModUniforms, withTermModifiers } from './term-modifiers';
+import { CONV_GEOMETRY_FIELDS, convUniforms, RELEVANCE_MODE_FIELDS, relevanceModes, tapRanges } from './conv2d';
+import { modifiedInput, modifiedWeights, WEIGHT_MOD_FIELDS, weightModUniforms, withTermModifiers } from './term-modifiers';
+import { defineParams } from './uniforms';
+
+const params = defineParams([...CONV_GEOMETRY_FIELDS, ...RELEVANCE_MODE_FIELDS, ...WEIGHT_MOD_FIELDS]);
 
 export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
   kind: 'conv2d-relevance',
@@ -60,8 +63,9 @@ export const conv2dRelevanceKernel: KernelDef<Conv2dRelevanceStep> = {
   },
   gpu: {
     shader: withTermModifiers(shader),
+    params,
     overrides: () => ({}),
-    uniforms: (s) => [...convUniforms(s.geom, s.rin.size), ...relevanceModes(s), ...weightModUniforms(s.weightMod)],
+    uniforms: (s) => params.pack({ ...convUniforms(s.geom, s.rin.size), ...relevanceModes(s), ...weightModUniforms(s.weightMod) }),
     bindings: (s) => [s.x, s.weight, s.s, s.bounds, s.rin],
     invocations: (s) => s.rin.size,
   },

@@ -1,26 +1,47 @@
 import shader from '../../shaders/conv2d.wgsl?raw';
-import type { KernelDef, UniformField } from './kernel';
+import type { KernelDef } from './kernel';
 import { inputModCode, isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry } from './steps';
-import { modifiedInput, modifiedWeights, weightModUniforms, withTermModifiers } from './term-modifiers';
+import { modifiedInput, modifiedWeights, WEIGHT_MOD_FIELDS, weightModUniforms, withTermModifiers } from './term-modifiers';
+import { defineParams, type UniformValues } from './uniforms';
 
 /**
  * The forward conv shaders' modes (input modifier, bias, accumulate): uniforms rather than override constants, so
  * one pipeline per shader serves every rule (each override combination would compile a pipeline of its own).
  */
-export const forwardModes = (s: Conv2dStep): UniformField[] => [['u', inputModCode[s.inputMod]], ['u', s.bias ? 1 : 0], ['u', s.accumulate ? 1 : 0]];
+export const FORWARD_MODE_FIELDS = [['input_mod', 'u32'], ['has_bias', 'u32'], ['accumulate', 'u32']] as const;
+export const forwardModes = (s: Conv2dStep): UniformValues<typeof FORWARD_MODE_FIELDS> => ({
+  input_mod: inputModCode[s.inputMod],
+  has_bias: s.bias ? 1 : 0,
+  accumulate: s.accumulate ? 1 : 0,
+});
 
 /** The transposed-pass shaders' modes (input modifier, accumulate), as forwardModes. */
-export const relevanceModes = (s: Conv2dRelevanceStep): UniformField[] => [['u', inputModCode[s.inputMod]], ['u', s.accumulate ? 1 : 0]];
+export const RELEVANCE_MODE_FIELDS = [['input_mod', 'u32'], ['accumulate', 'u32']] as const;
+export const relevanceModes = (s: Conv2dRelevanceStep): UniformValues<typeof RELEVANCE_MODE_FIELDS> => ({
+  input_mod: inputModCode[s.inputMod],
+  accumulate: s.accumulate ? 1 : 0,
+});
 
-export function convUniforms(g: ConvGeometry, total: number): UniformField[] {
-  return [
-    ['u', g.n], ['u', g.c], ['u', g.h], ['u', g.w],
-    ['u', g.o], ['u', g.oh], ['u', g.ow], ['u', g.groups],
-    ['u', g.kh], ['u', g.kw], ['u', g.strideH], ['u', g.strideW],
-    ['i', g.padTop], ['i', g.padLeft], ['u', g.dilH], ['u', g.dilW],
-    ['u', total],
-  ];
+/** The convolution's geometry, first in the Params of the direct and GEMM conv shaders; total = invocations. */
+export const CONV_GEOMETRY_FIELDS = [
+  ['n', 'u32'], ['c', 'u32'], ['h', 'u32'], ['w', 'u32'],
+  ['o', 'u32'], ['oh', 'u32'], ['ow', 'u32'], ['groups', 'u32'],
+  ['kh', 'u32'], ['kw', 'u32'], ['stride_h', 'u32'], ['stride_w', 'u32'],
+  ['pad_top', 'i32'], ['pad_left', 'i32'], ['dil_h', 'u32'], ['dil_w', 'u32'],
+  ['total', 'u32'],
+] as const;
+
+export function convUniforms(g: ConvGeometry, total: number): UniformValues<typeof CONV_GEOMETRY_FIELDS> {
+  return {
+    n: g.n, c: g.c, h: g.h, w: g.w,
+    o: g.o, oh: g.oh, ow: g.ow, groups: g.groups,
+    kh: g.kh, kw: g.kw, stride_h: g.strideH, stride_w: g.strideW,
+    pad_top: g.padTop, pad_left: g.padLeft, dil_h: g.dilH, dil_w: g.dilW,
+    total,
+  };
 }
+
+const params = defineParams([...CONV_GEOMETRY_FIELDS, ...FORWARD_MODE_FIELDS, ...WEIGHT_MOD_FIELDS]);
 
 /**
  * For each kernel tap along one axis, the output positions whose input position (out * stride + tap * dilation -
@@ -92,8 +113,9 @@ export const conv2dKernel: KernelDef<Conv2dStep> = {
   },
   gpu: {
     shader: withTermModifiers(shader),
+    params,
     overrides: () => ({}),
-    uniforms: (s) => [...convUniforms(s.geom, s.out.size), ...forwardModes(s), ...weightModUniforms(s.weightMod)],
+    uniforms: (s) => params.pack({ ...convUniforms(s.geom, s.out.size), ...forwardModes(s), ...weightModUniforms(s.weightMod) }),
     bindings: (s) => [s.x, s.weight, s.bias, s.bounds, s.out],
     invocations: (s) => s.out.size,
   },

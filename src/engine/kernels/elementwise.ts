@@ -1,5 +1,6 @@
 import shader from '../../shaders/elementwise.wgsl?raw';
 import type { KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { ElementwiseOp, ElementwiseStep } from './steps';
 
 const opCode: Record<ElementwiseOp, number> = {
@@ -51,6 +52,8 @@ function apply(op: ElementwiseOp, a: number, b: number, p0: number, p1: number):
   }
 }
 
+const params = defineParams([['total', 'u32'], ['p0', 'f32'], ['p1', 'f32']]);
+
 export const elementwiseKernel: KernelDef<ElementwiseStep> = {
   kind: 'elementwise',
   cpu(step, mem) {
@@ -64,8 +67,9 @@ export const elementwiseKernel: KernelDef<ElementwiseStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: (s) => ({ OP: opCode[s.op], ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => [['u', s.out.size], ['f', s.p0 ?? 0], ['f', s.p1 ?? 0]],
+    uniforms: (s) => params.pack({ total: s.out.size, p0: s.p0 ?? 0, p1: s.p1 ?? 0 }),
     bindings: (s) => [s.a, s.b, s.out],
     invocations: (s) => s.out.size,
   },

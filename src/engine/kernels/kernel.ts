@@ -1,23 +1,28 @@
 /** What each kernel file provides: a float64 CPU reference and the WebGPU dispatch spec. */
 import type { TensorRef } from '../program';
 import type { Step } from './steps';
+import type { PackedUniforms, UniformParams } from './uniforms';
 
 export interface CpuMemory {
   get(ref: TensorRef): Float64Array;
 }
 
-export type UniformField = readonly ['u' | 'i' | 'f', number];
-
 export interface GpuKernelSpec<S extends Step> {
   /**
-   * WGSL source; the entry point is `main`, binding 0 is the uniform struct. Workgroup size 64 with a 1-D flat
-   * index when the spec gives `invocations`; the shader's own workgroup size when it gives `workgroups`.
+   * WGSL source without the uniform struct; the entry point is `main`, binding 0 is `var<uniform> p: Params`.
+   * Workgroup size 64 with a 1-D flat index when the spec gives `invocations`; the shader's own workgroup size when
+   * it gives `workgroups`.
    */
   readonly shader: string;
+  /**
+   * The uniform struct's one field list (`defineParams`, ./uniforms.ts): the `struct Params` text prepended to
+   * `shader` where the pipeline is built (`shaderSource`), and the packer `uniforms` uses.
+   */
+  readonly params: UniformParams;
   /** Override constants: pipelines are cached per (shader, overrides), never per tensor size. */
   overrides(step: S): Record<string, number>;
-  /** The uniform struct's fields in declaration order (each one 32-bit word). */
-  uniforms(step: S): readonly UniformField[];
+  /** The step's uniform values by field name, packed by this spec's `params` (`params.pack({ ... })`). */
+  uniforms(step: S): PackedUniforms;
   /** Storage bindings 1..n in order; the last one is written. null binds a placeholder. */
   bindings(step: S): readonly (TensorRef | null)[];
   /** Number of invocations (one per element written, usually), folded into workgroups of 64 along x then y. */

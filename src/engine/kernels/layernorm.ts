@@ -11,12 +11,16 @@
  */
 import forwardShader from '../../shaders/layernorm.wgsl?raw';
 import relevanceShader from '../../shaders/layernorm-relevance.wgsl?raw';
-import { stabilize, type KernelDef, type UniformField } from './kernel';
+import { stabilize, type KernelDef } from './kernel';
+import { defineParams, type UniformValues } from './uniforms';
 import type { LayerNormGeometry, LayerNormRelevanceStep, LayerNormStep } from './steps';
 
 const rows = (g: LayerNormGeometry): number => g.outer * g.inner;
 
-const geometryUniforms = (g: LayerNormGeometry): UniformField[] => [['u', g.outer], ['u', g.features], ['u', g.inner], ['u', rows(g)]];
+const GEOMETRY_FIELDS = [['outer', 'u32'], ['features', 'u32'], ['inner', 'u32'], ['rows', 'u32']] as const;
+const geometryUniforms = (g: LayerNormGeometry): UniformValues<typeof GEOMETRY_FIELDS> => ({ outer: g.outer, features: g.features, inner: g.inner, rows: rows(g) });
+const forwardParams = defineParams([...GEOMETRY_FIELDS, ['epsilon', 'f32']]);
+const relevanceParams = defineParams([...GEOMETRY_FIELDS, ['epsilon', 'f32'], ['stabilizer', 'f32']]);
 
 /** Visits every row: `at(f)` is the flat index of the row's f-th element. */
 function forRows(g: LayerNormGeometry, visit: (at: (f: number) => number) => void): void {
@@ -50,8 +54,9 @@ export const layerNormKernel: KernelDef<LayerNormStep> = {
   },
   gpu: {
     shader: forwardShader,
+    params: forwardParams,
     overrides: () => ({}),
-    uniforms: (s) => [...geometryUniforms(s.geom), ['f', s.epsilon]],
+    uniforms: (s) => forwardParams.pack({ ...geometryUniforms(s.geom), epsilon: s.epsilon }),
     bindings: (s) => [s.x, s.gamma, s.beta, s.out],
     invocations: (s) => rows(s.geom),
   },
@@ -90,8 +95,9 @@ export const layerNormRelevanceKernel: KernelDef<LayerNormRelevanceStep> = {
   },
   gpu: {
     shader: relevanceShader,
+    params: relevanceParams,
     overrides: (s) => ({ MODE: s.mode === 'epsilon' ? 0 : 1, ACCUMULATE: s.accumulate ? 1 : 0, HAS_BIAS: s.bias ? 1 : 0 }),
-    uniforms: (s) => [...geometryUniforms(s.geom), ['f', s.epsilon], ['f', s.stabilizer]],
+    uniforms: (s) => relevanceParams.pack({ ...geometryUniforms(s.geom), epsilon: s.epsilon, stabilizer: s.stabilizer }),
     bindings: (s) => [s.x, s.gamma, s.bias, s.r, s.rin],
     invocations: (s) => rows(s.geom),
   },

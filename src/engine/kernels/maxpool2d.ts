@@ -1,15 +1,24 @@
 import forwardShader from '../../shaders/maxpool2d.wgsl?raw';
 import relevanceShader from '../../shaders/maxpool2d-relevance.wgsl?raw';
-import { stabilize, type KernelDef, type UniformField } from './kernel';
+import { stabilize, type KernelDef } from './kernel';
+import { defineParams, type UniformValues } from './uniforms';
 import type { MaxPoolRelevanceStep, MaxPoolStep, PoolGeometry } from './steps';
 
-function poolUniforms(g: PoolGeometry, total: number, epsilon: number): UniformField[] {
-  return [
-    ['u', g.n], ['u', g.c], ['u', g.h], ['u', g.w],
-    ['u', g.oh], ['u', g.ow], ['u', g.kh], ['u', g.kw],
-    ['u', g.strideH], ['u', g.strideW], ['i', g.padTop], ['i', g.padLeft],
-    ['u', g.dilH], ['u', g.dilW], ['u', total], ['f', epsilon],
-  ];
+/** Both pooling shaders' Params: the geometry, total = invocations, epsilon (the relevance's stabiliser; 0 forward). */
+const params = defineParams([
+  ['n', 'u32'], ['c', 'u32'], ['h', 'u32'], ['w', 'u32'],
+  ['oh', 'u32'], ['ow', 'u32'], ['kh', 'u32'], ['kw', 'u32'],
+  ['stride_h', 'u32'], ['stride_w', 'u32'], ['pad_top', 'i32'], ['pad_left', 'i32'],
+  ['dil_h', 'u32'], ['dil_w', 'u32'], ['total', 'u32'], ['epsilon', 'f32'],
+]);
+
+function poolUniforms(g: PoolGeometry, total: number, epsilon: number): UniformValues<typeof params.fields> {
+  return {
+    n: g.n, c: g.c, h: g.h, w: g.w,
+    oh: g.oh, ow: g.ow, kh: g.kh, kw: g.kw,
+    stride_h: g.strideH, stride_w: g.strideW, pad_top: g.padTop, pad_left: g.padLeft,
+    dil_h: g.dilH, dil_w: g.dilW, total, epsilon,
+  };
 }
 
 /** Visits the real positions of window (oy, ox) in scan order. */
@@ -55,8 +64,9 @@ export const maxPoolKernel: KernelDef<MaxPoolStep> = {
   },
   gpu: {
     shader: forwardShader,
+    params,
     overrides: () => ({}),
-    uniforms: (s) => poolUniforms(s.geom, s.out.size, 0),
+    uniforms: (s) => params.pack(poolUniforms(s.geom, s.out.size, 0)),
     bindings: (s) => [s.x, s.out],
     invocations: (s) => s.out.size,
   },
@@ -90,8 +100,9 @@ export const maxPoolRelevanceKernel: KernelDef<MaxPoolRelevanceStep> = {
   },
   gpu: {
     shader: relevanceShader,
+    params,
     overrides: (s) => ({ MODE: s.epsilon === null ? 0 : 1, ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s) => poolUniforms(s.geom, s.rin.size, s.epsilon ?? 0),
+    uniforms: (s) => params.pack(poolUniforms(s.geom, s.rin.size, s.epsilon ?? 0)),
     bindings: (s) => [s.x, s.r, s.rin],
     invocations: (s) => s.rin.size,
   },

@@ -1,6 +1,9 @@
 import shader from '../../shaders/seed-relevance.wgsl?raw';
 import type { KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { SeedStep } from './steps';
+
+const params = defineParams([['classes', 'u32']]);
 
 export const seedRelevanceKernel: KernelDef<SeedStep> = {
   kind: 'seed-relevance',
@@ -21,8 +24,9 @@ export const seedRelevanceKernel: KernelDef<SeedStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: () => ({}),
-    uniforms: (s) => [['u', s.out.size]],
+    uniforms: (s) => params.pack({ classes: s.out.size }),
     bindings: (s) => [s.control, s.logits, s.chosen, s.out],
     invocations: (s) => s.out.size,
   },

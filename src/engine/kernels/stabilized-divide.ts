@@ -1,8 +1,11 @@
 import shader from '../../shaders/stabilized-divide.wgsl?raw';
 import { stabilize, type KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { StabilizedDivideStep } from './steps';
 
 const maskCode = { all: 0, positive: 1, negative: 2 } as const;
+
+const params = defineParams([['total', 'u32'], ['epsilon', 'f32'], ['coefficient', 'f32']]);
 
 export const stabilizedDivideKernel: KernelDef<StabilizedDivideStep> = {
   kind: 'stabilized-divide',
@@ -26,8 +29,9 @@ export const stabilizedDivideKernel: KernelDef<StabilizedDivideStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: (s) => ({ MASK: maskCode[s.mask], DIVIDE: s.epsilon === null ? 0 : 1 }),
-    uniforms: (s) => [['u', s.s.size], ['f', s.epsilon ?? 0], ['f', s.coefficient]],
+    uniforms: (s) => params.pack({ total: s.s.size, epsilon: s.epsilon ?? 0, coefficient: s.coefficient }),
     bindings: (s) => [s.r, s.z, s.zref, s.s],
     invocations: (s) => s.s.size,
   },

@@ -1,5 +1,6 @@
 import shader from '../../shaders/strided-copy.wgsl?raw';
-import type { KernelDef, UniformField } from './kernel';
+import type { KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { StridedCopyStep } from './steps';
 
 /** The largest rank a strided copy takes. */
@@ -28,6 +29,19 @@ function pad6(v: readonly number[], fill: number): number[] {
   if (v.length > STRIDED_COPY_RANK) throw new Error(`strided copy: rank ${v.length} exceeds ${STRIDED_COPY_RANK}`);
   return [...new Array<number>(STRIDED_COPY_RANK - v.length).fill(fill), ...v, 0, 0].slice(0, 8);
 }
+
+/** Each per-axis field is rank 6 padded to 8 (an array<vec4i, 2>). */
+const params = defineParams([
+  ['shape', 'array<vec4i, 2>'],
+  ['dst_strides', 'array<vec4i, 2>'],
+  ['src_strides', 'array<vec4i, 2>'],
+  ['start', 'array<vec4i, 2>'],
+  ['step', 'array<vec4i, 2>'],
+  ['count', 'array<vec4i, 2>'],
+  ['dst_offset', 'i32'],
+  ['src_offset', 'i32'],
+  ['total', 'u32'],
+]);
 
 export const stridedCopyKernel: KernelDef<StridedCopyStep> = {
   kind: 'strided-copy',
@@ -60,21 +74,20 @@ export const stridedCopyKernel: KernelDef<StridedCopyStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: (s) => ({ ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s): UniformField[] => {
-      const int = (v: number): UniformField => ['i', v];
-      return [
-        ...pad6(s.shape, 1).map(int),
-        ...pad6(s.dstStrides, 0).map(int),
-        ...pad6(s.srcStrides, 0).map(int),
-        ...pad6(s.start, 0).map(int),
-        ...pad6(s.step, 1).map(int),
-        ...pad6(s.count, 1).map(int),
-        int(s.dstOffset),
-        int(s.srcOffset),
-        ['u', s.shape.reduce((a, b) => a * b, 1)],
-      ];
-    },
+    uniforms: (s) =>
+      params.pack({
+        shape: pad6(s.shape, 1),
+        dst_strides: pad6(s.dstStrides, 0),
+        src_strides: pad6(s.srcStrides, 0),
+        start: pad6(s.start, 0),
+        step: pad6(s.step, 1),
+        count: pad6(s.count, 1),
+        dst_offset: s.dstOffset,
+        src_offset: s.srcOffset,
+        total: s.shape.reduce((a, b) => a * b, 1),
+      }),
     bindings: (s) => [s.x, s.out],
     invocations: (s) => s.shape.reduce((a, b) => a * b, 1),
   },

@@ -4,7 +4,8 @@
  * With equal shapes it is a scaled copy.
  */
 import shader from '../../shaders/sum-to-shape.wgsl?raw';
-import type { KernelDef, UniformField } from './kernel';
+import type { KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { SumToShapeStep } from './steps';
 import { broadcastsTo, MAX_BROADCAST_RANK, padShape } from './broadcast-binary';
 
@@ -29,7 +30,18 @@ export function sumGeometry(step: SumToShapeStep): { odims: number[]; rdims: num
   return { odims: od, rdims, xstrides, count: rdims.reduce((p, d) => p * d, 1) };
 }
 
-const vec8 = (v: readonly number[]): UniformField[] => [...v, 0, 0].map((x): UniformField => ['u', x]);
+/** Six per-axis values padded to eight (an array<vec4u, 2>). */
+const vec8 = (v: readonly number[]): number[] => [...v, 0, 0];
+
+/** total: out's size; count: positions summed per output; odims, rdims, xs: as sumGeometry. */
+const params = defineParams([
+  ['total', 'u32'],
+  ['count', 'u32'],
+  ['scale', 'f32'],
+  ['odims', 'array<vec4u, 2>'],
+  ['rdims', 'array<vec4u, 2>'],
+  ['xs', 'array<vec4u, 2>'],
+]);
 
 export const sumToShapeKernel: KernelDef<SumToShapeStep> = {
   kind: 'sum-to-shape',
@@ -61,11 +73,12 @@ export const sumToShapeKernel: KernelDef<SumToShapeStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: (s) => ({ ACCUMULATE: s.accumulate ? 1 : 0 }),
     uniforms: (s) => {
       check(s);
       const g = sumGeometry(s);
-      return [['u', s.out.size], ['u', g.count], ['f', s.scale], ['u', 0], ...vec8(g.odims), ...vec8(g.rdims), ...vec8(g.xstrides)];
+      return params.pack({ total: s.out.size, count: g.count, scale: s.scale, odims: vec8(g.odims), rdims: vec8(g.rdims), xs: vec8(g.xstrides) });
     },
     bindings: (s) => [s.x, s.out],
     invocations: (s) => s.out.size,

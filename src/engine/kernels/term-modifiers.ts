@@ -6,7 +6,7 @@
  */
 import termModifiersShader from '../../shaders/term-modifiers.wgsl?raw';
 import type { InputModifier, ParamModifier } from '../../rules/rule-program';
-import type { UniformField } from './kernel';
+import type { UniformValues } from './uniforms';
 import type { ConvGeometry } from './steps';
 
 /** The shader with modify_input() and weight_at() prepended (WGSL has no includes; declarations may come in any order). */
@@ -47,11 +47,21 @@ export function modifiedInput(x: Float64Array, mod: InputModifier, bounds: Float
 
 const isIdentity = (m: ParamModifier) => m.kind === 'affine' && m.plain === 1 && m.pos === 0 && m.neg === 0;
 
-/** The six wm_ fields that end the Params of every shader that uses weight_at(). */
-export function weightModUniforms(m: ParamModifier): UniformField[] {
+/** The six wm_ fields that end the Params of every shader that uses weight_at() (term-modifiers.wgsl). */
+export const WEIGHT_MOD_FIELDS = [
+  ['wm_identity', 'u32'],
+  ['wm_plain', 'f32'],
+  ['wm_pos', 'f32'],
+  ['wm_neg', 'f32'],
+  ['wm_square', 'f32'],
+  ['wm_constant', 'f32'],
+] as const;
+
+/** The values of WEIGHT_MOD_FIELDS for a weight modifier. */
+export function weightModUniforms(m: ParamModifier): UniformValues<typeof WEIGHT_MOD_FIELDS> {
   const [plain, pos, neg, square, constant] =
     m.kind === 'affine' ? [m.plain, m.pos, m.neg, 0, 0] : m.kind === 'square' ? [0, 0, 0, 1, 0] : m.kind === 'ones' ? [0, 0, 0, 0, 1] : [0, 0, 0, 0, 0];
-  return [['u', isIdentity(m) ? 1 : 0], ['f', plain], ['f', pos], ['f', neg], ['f', square], ['f', constant]];
+  return { wm_identity: isIdentity(m) ? 1 : 0, wm_plain: plain, wm_pos: pos, wm_neg: neg, wm_square: square, wm_constant: constant };
 }
 
 /**

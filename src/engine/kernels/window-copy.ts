@@ -1,6 +1,16 @@
 import shader from '../../shaders/window-copy.wgsl?raw';
-import type { KernelDef, UniformField } from './kernel';
+import type { KernelDef } from './kernel';
+import { defineParams } from './uniforms';
 import type { WindowCopyStep } from './steps';
+
+/** NCHW shapes and the window's per-axis start and step, as vec4i (x = N ... w = W). */
+const params = defineParams([
+  ['in_shape', 'vec4i'],
+  ['out_shape', 'vec4i'],
+  ['start', 'vec4i'],
+  ['step', 'vec4i'],
+  ['total', 'u32'],
+]);
 
 export const windowCopyKernel: KernelDef<WindowCopyStep> = {
   kind: 'window-copy',
@@ -33,8 +43,9 @@ export const windowCopyKernel: KernelDef<WindowCopyStep> = {
   },
   gpu: {
     shader,
+    params,
     overrides: (s) => ({ INVERSE: s.inverse ? 1 : 0, ACCUMULATE: s.accumulate ? 1 : 0 }),
-    uniforms: (s): UniformField[] => [...[...s.inShape, ...s.outShape, ...s.start, ...s.step].map((v): UniformField => ['i', v]), ['u', s.out.size]],
+    uniforms: (s) => params.pack({ in_shape: s.inShape, out_shape: s.outShape, start: s.start, step: s.step, total: s.out.size }),
     bindings: (s) => [s.x, s.out],
     invocations: (s) => s.out.size,
   },

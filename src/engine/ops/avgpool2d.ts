@@ -121,25 +121,41 @@ export const globalAvgPoolOp: OpDef = {
       },
     },
     ReduceMean: {
-      limits: 'over H and W of NCHW (axes [2, 3], an attribute or a constant input), keepdims either way; over the last axis only inside a LayerNorm written out (fused at import)',
+      limits:
+        'over any axes but the batch, keepdims either way: over H and W of NCHW a global average pool; over other axes (H and W of NHWC) the reduced axes are moved last and pooled the same way; over the last axis inside a LayerNorm written out, LayerNorm (fused at import)',
       map(n) {
         const x = n.rt(0);
-        const axes = n.ins[1] ? n.ints(1, 'the axes') : n.attr.ints('axes');
+        const axesIn = n.ins[1] ? n.ints(1, 'the axes') : n.attr.ints('axes');
         const s = n.shapeOf(x);
-        const norm = (axes ?? []).map((a) => (a < 0 ? a + s.length : a)).sort();
-        if (s.length !== 4 || norm.length !== 2 || norm[0] !== 2 || norm[1] !== 3) {
-          n.error(
-            `ReduceMean over axes [${(axes ?? []).join(', ')}] of [${s.join(', ')}] is not supported: only over H and W of an NCHW tensor (axes [2, 3], a global average pool), ` +
-              'or over the last axis as part of a LayerNorm written out (ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div), whose intermediate values feed nothing else',
-          );
-        }
-        const gapShape = [s[0]!, s[1]!, 1, 1];
-        if (n.attr.int('keepdims', 1) === 1) {
-          n.emit('globalavgpool', [x], {}, {}, gapShape);
+        const rank = s.length;
+        if (!axesIn || axesIn.length === 0) return n.error('a ReduceMean over every axis (no axes given) is not supported: the batch axis must stay');
+        const axes = [...new Set(axesIn.map((a) => (a < 0 ? a + rank : a)))].sort((p, q) => p - q);
+        if (axes.some((a) => !Number.isInteger(a) || a < 0 || a >= rank)) n.error(`axes [${axesIn.join(', ')}] are out of range for rank ${rank}`);
+        if (axes.includes(0)) n.error('a ReduceMean over the batch axis is not supported');
+        const keep = n.attr.int('keepdims', 1) === 1;
+        const kept = s.map((_, i) => i).filter((i) => !axes.includes(i));
+        const outShape = keep ? s.map((d, i) => (axes.includes(i) ? 1 : d)) : kept.map((i) => s[i]!);
+        if (rank === 4 && axes.length === 2 && axes[0] === 2 && axes[1] === 3) {
+          // NCHW over H and W: a global average pool.
+          const gapShape = [s[0]!, s[1]!, 1, 1];
+          if (keep) {
+            n.emit('globalavgpool', [x], {}, {}, gapShape);
+            return;
+          }
+          const mid = n.emit('globalavgpool', [x], {}, {}, gapShape, { output: `${n.out()}/gap` });
+          n.emit('reshape', [mid], { shape: outShape }, {}, outShape);
           return;
         }
-        const mid = n.emit('globalavgpool', [x], {}, {}, gapShape, { output: `${n.out()}/gap` });
-        n.emit('reshape', [mid], { shape: [s[0]!, s[1]!] }, {}, [s[0]!, s[1]!]);
+        // Any other axes: move the reduced axes last (the batch stays first), view as [N, rest, 1, reduced], pool.
+        const perm = [...kept, ...axes];
+        let v = x;
+        if (perm.some((a, i) => a !== i)) v = n.emit('transpose', [x], { perm }, {}, perm.map((a) => s[a]!), { output: `${n.out()}/moved` });
+        const rest = kept.slice(1).reduce((p, i) => p * s[i]!, 1);
+        const reduced = axes.reduce((p, i) => p * s[i]!, 1);
+        const pooled = [s[0]!, rest, 1, reduced];
+        const viewed = n.emit('reshape', [v], { shape: pooled }, {}, pooled, { output: `${n.out()}/rows` });
+        const mean = n.emit('globalavgpool', [viewed], {}, {}, [s[0]!, rest, 1, 1], { output: `${n.out()}/mean` });
+        n.emit('reshape', [mean], { shape: outShape }, {}, outShape);
       },
     },
   },
