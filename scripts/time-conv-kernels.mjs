@@ -8,7 +8,8 @@
 //
 // --variants: direct (the default kernel), selected (what conv-shaped.ts picks), gemm, gemv. --alt times FILE in
 // place of the shader of VARIANT in PASS (forward or relevance) as well (same spec: bindings, uniforms, dispatch), interleaved with it: A/B tests of
-// a shader edit on one busy machine.
+// a shader edit on one busy machine. FILE declares no struct Params: the spec's generated one is prepended, as for
+// the engine's shaders (src/engine/kernels/uniforms.ts).
 // Each measurement: build the pipeline (timed apart: the first use of a shader compiles it), one warm-up submission,
 // then N submissions of one dispatch each, every one awaited with onSubmittedWorkDone; the median is reported with
 // GFLOP/s = 2 * multiply-adds / time (the multiply-adds of the layer, not of the tile padding), and the median CPU
@@ -84,6 +85,7 @@ async function main() {
   try {
     const { gpuSpecFor } = await server.ssrLoadModule('/src/engine/kernels/registry.ts');
     const { PipelineCache } = await server.ssrLoadModule('/src/engine/gpu/pipeline-cache.ts');
+    const { packUniforms } = await server.ssrLoadModule('/src/engine/kernels/uniforms.ts');
     const { selectConvVariant } = await server.ssrLoadModule('/src/engine/ops/conv-shaped.ts');
     const { createNodeGpu } = await server.ssrLoadModule('/src/node/node-gpu.ts');
     const gpu = await createNodeGpu();
@@ -114,7 +116,7 @@ async function main() {
           kernels.push([label, variant, null]);
           for (const a of opts.alt) if (a.pass === pass && a.variant === label) kernels.push([`${label}:${a.file.split('/').pop()}`, variant, a.shader]);
         }
-        const measured = await timeSteps(device, cache, gpuSpecFor, geom, pass, kernels, opts.reps);
+        const measured = await timeSteps(device, cache, gpuSpecFor, packUniforms, geom, pass, kernels, opts.reps);
         for (const [kernel, row] of measured) {
           const result = { layer: name, pass, kernel, macs, ...row, gflops: (2 * macs) / (row.medianMs * 1e6) };
           rows.push(result);
@@ -152,7 +154,7 @@ function random(n, seed) {
  * Times one layer's step with each of `kernels` ([label, variant, WGSL or null for the variant's own shader]) on the
  * same buffers, their runs interleaved (a busy machine then slows them alike).
  */
-async function timeSteps(device, cache, gpuSpecFor, g, pass, kernels, reps) {
+async function timeSteps(device, cache, gpuSpecFor, packUniforms, g, pass, kernels, reps) {
   const ref = (id, size) => ({ id, shape: [size], size });
   const sizes = [g.n * g.c * g.h * g.w, g.o * (g.c / g.groups) * g.kh * g.kw, g.o, g.n * g.o * g.oh * g.ow, g.n * g.c * g.h * g.w];
   const [x, weight, bias, outOrS, rin] = sizes.map((s, i) => ref(i, s));
@@ -171,7 +173,7 @@ async function timeSteps(device, cache, gpuSpecFor, g, pass, kernels, reps) {
     const step = pass === 'forward' ? { kernel: 'conv2d', ...common, bias, out: outOrS } : { kernel: 'conv2d-relevance', ...common, s: outOrS, rin };
     const spec = gpuSpecFor(step);
     const view = new DataView(new ArrayBuffer(256));
-    spec.uniforms(step).forEach(([t, v], i) => (t === 'u' ? view.setUint32(4 * i, v, true) : t === 'i' ? view.setInt32(4 * i, v, true) : view.setFloat32(4 * i, v, true)));
+    new Uint8Array(view.buffer).set(new Uint8Array(packUniforms(spec, step, step.kernel)));
     const uniforms = device.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(uniforms, 0, view.buffer);
     let size;
@@ -182,7 +184,7 @@ async function timeSteps(device, cache, gpuSpecFor, g, pass, kernels, reps) {
       size = [gx, Math.ceil(groups / gx), 1];
     }
     const t0 = performance.now();
-    const pipeline = await cache.get(shader ?? spec.shader, spec.overrides(step));
+    const pipeline = await cache.get(shader ? { ...spec, shader } : spec, spec.overrides(step));
     const pipelineMs = performance.now() - t0;
     const entries = [{ binding: 0, resource: { buffer: uniforms } }];
     spec.bindings(step).forEach((r, k) => entries.push({ binding: k + 1, resource: { buffer: r ? buffers[r.id] : placeholder } }));

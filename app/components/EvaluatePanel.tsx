@@ -64,7 +64,7 @@ export function EvaluationSettingsRow({ disabled }: { disabled: boolean }) {
   );
 }
 
-const seconds = (ms: number) => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 /** Re-renders every `ms` while `on`; returns performance.now() at the last render. */
 function useTicker(on: boolean, ms: number): number {

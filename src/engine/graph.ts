@@ -9,35 +9,8 @@ export interface Tensor {
   readonly data: Float32Array;
 }
 
-/** Layer kinds the engine computes. Linear and BatchNorm are convolution-shaped; see ops/. */
-export type OpType =
-  | 'linear'
-  | 'conv2d'
-  | 'layernorm'
-  | 'batchnorm'
-  | 'relu'
-  | 'leakyrelu'
-  | 'clip'
-  | 'sigmoid'
-  | 'tanh'
-  | 'maxpool2d'
-  | 'avgpool2d'
-  | 'globalavgpool'
-  | 'reshape'
-  | 'add'
-  | 'addconst'
-  | 'scale'
-  | 'mul'
-  | 'div'
-  | 'hardsigmoid'
-  | 'hardswish'
-  | 'silu'
-  | 'gelu'
-  | 'erf'
-  | 'pad'
-  | 'slice'
-  | 'concat'
-  | 'transpose';
+/** Layer kinds the engine computes: the keys of the op table (ops/registry.ts), one file each in ops/. */
+export type OpType = keyof typeof import('./ops/registry').ops;
 
 export type AttrValue = number | readonly number[] | string;
 

@@ -21,9 +21,10 @@ import {
 /** Layer kinds as far as rules are concerned. */
 /**
  * 'gate': the product of a signal and a gate (squeeze-excitation); 'scale': multiplication by a constant;
- * 'layernorm': LayerNorm, whose normaliser the rules hold constant.
+ * 'layernorm': LayerNorm, whose normaliser the rules hold constant; 'matmul': the product of two computed values
+ * (attention), whose Softmax operand the epsilon rule holds constant (CP-LRP).
  */
-export type LayerClass = 'weighted' | 'batchnorm' | 'avgpool' | 'maxpool' | 'activation' | 'add' | 'structural' | 'gate' | 'scale' | 'layernorm';
+export type LayerClass = 'weighted' | 'batchnorm' | 'avgpool' | 'maxpool' | 'activation' | 'add' | 'structural' | 'gate' | 'scale' | 'layernorm' | 'matmul';
 
 export interface NumberParam {
   readonly name: string;
@@ -70,7 +71,7 @@ export interface ResolvedParams {
   bounds(name: string): number | readonly number[];
 }
 
-const LRP_LAYERS: readonly LayerClass[] = ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'add', 'layernorm'];
+const LRP_LAYERS: readonly LayerClass[] = ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'add', 'layernorm', 'matmul'];
 const WEIGHTED: readonly LayerClass[] = ['weighted'];
 
 const eps = (def: number): NumberParam => ({
@@ -296,7 +297,7 @@ export const ruleDefinitions: readonly RuleDefinition[] = [
     label: 'Gradient',
     description: 'The plain gradient: ReLU masks, MaxPool routes to the maximum, AvgPool splits evenly.',
     params: [],
-    appliesTo: ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'activation', 'add', 'structural', 'gate', 'scale', 'layernorm'],
+    appliesTo: ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'activation', 'add', 'structural', 'gate', 'scale', 'layernorm', 'matmul'],
     conserving: false,
     compile: () => ({ kind: 'gradient' }),
   },

@@ -4,8 +4,7 @@
 // Bindings: 0 uniform Params (total, alpha, beta); 1 x; 2 r (read by the gradient only); 3 out (written).
 // Dispatch: one invocation per element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: FN, GRADIENT (0/1), ACCUMULATE (0/1; adds to out).
-
-struct Params { total: u32, alpha: f32, beta: f32 }
+// Params (not declared here) is generated from the field list in kernels/activation.ts, which its packing uses too.
 
 override FN: u32 = 0u;
 override GRADIENT: u32 = 0u;

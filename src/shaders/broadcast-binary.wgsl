@@ -4,16 +4,7 @@
 // as two vec4u); 1 a; 2 b (unused by FIRST); 3 out (written).
 // Dispatch: one invocation per element of out, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: OP 0 a + b, 1 a - b, 2 a * b, 3 a / b, 4 a (a broadcast copy); ACCUMULATE adds to out.
-
-struct Params {
-  total: u32,
-  scale: f32,
-  pad0: u32,
-  pad1: u32,
-  dims: array<vec4u, 2>,
-  sa: array<vec4u, 2>,
-  sb: array<vec4u, 2>,
-}
+// Params (not declared here) is generated from the field list in kernels/broadcast-binary.ts, which its packing uses too.
 
 override OP: u32 = 0u;
 override ACCUMULATE: u32 = 0u;

@@ -7,16 +7,7 @@
 // Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
 // The rule term's modifiers come from term-modifiers.wgsl (prepended): modify_input() per the input_mod uniform,
 // and weight_at(), which applies the weight modifier wmod set by the wm_ uniforms as each weight is loaded.
-
-struct Params {
-  n: u32, c: u32, h: u32, w: u32,
-  o: u32, oh: u32, ow: u32, groups: u32,
-  kh: u32, kw: u32, stride_h: u32, stride_w: u32,
-  pad_top: i32, pad_left: i32, dil_h: u32, dil_w: u32,
-  total: u32,
-  input_mod: u32, accumulate: u32,
-  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
-}
+// Params (not declared here) is generated from the field list in kernels/conv2d-relevance.ts, which its packing uses too.
 
 
 @group(0) @binding(0) var<uniform> p: Params;

@@ -9,12 +9,7 @@
 // Modes (uniforms, as in conv2d.wgsl): input_mod, accumulate.
 // The rule term's modifiers come from term-modifiers.wgsl (prepended): modify_input() per the input_mod uniform,
 // and weight_at(), which applies the weight modifier wmod set by the wm_ uniforms as each weight is loaded.
-
-struct Params {
-  n: u32, c: u32, o: u32,
-  input_mod: u32, accumulate: u32,
-  wm_identity: u32, wm_plain: f32, wm_pos: f32, wm_neg: f32, wm_square: f32, wm_constant: f32,
-}
+// Params (not declared here) is generated from the field list in kernels/conv2d-fast.ts, which its packing uses too.
 
 
 const COLUMNS: u32 = 64u;

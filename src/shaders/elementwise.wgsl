@@ -4,8 +4,7 @@
 // Overrides: OP 0 relu(a), 1 b where a > 0 else 0, 2 a + b, 3 a * b, 4 a, 5 leaky relu (slope p0),
 //            6 its gradient times b, 7 clip to [p0, p1], 8 its gradient times b, 9 sigmoid, 10 its gradient times b,
 //            11 tanh, 12 its gradient times b; ACCUMULATE adds to out.
-
-struct Params { total: u32, p0: f32, p1: f32 }
+// Params (not declared here) is generated from the field list in kernels/elementwise.ts, which its packing uses too.
 
 override OP: u32 = 0u;
 override ACCUMULATE: u32 = 0u;

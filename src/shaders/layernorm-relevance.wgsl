@@ -9,8 +9,7 @@
 // Dispatch: one invocation per row (rows = outer*inner), workgroup_size 64, flat index
 //           gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: MODE (0 epsilon, 1 gradient); ACCUMULATE (0/1); HAS_BIAS (0/1).
-
-struct Params { outer: u32, features: u32, inner: u32, rows: u32, epsilon: f32, stabilizer: f32 }
+// Params (not declared here) is generated from the field list in kernels/layernorm.ts, which its packing uses too.
 
 override MODE: u32 = 0u;
 override ACCUMULATE: u32 = 0u;

@@ -3,8 +3,7 @@
 // Bindings: 0 uniform Params; 1 x; 2 gamma [features]; 3 beta [features]; 4 out (written, x's shape).
 // Dispatch: one invocation per row (rows = outer*inner), workgroup_size 64, flat index
 //           gid.x + gid.y * num_workgroups.x * 64.
-
-struct Params { outer: u32, features: u32, inner: u32, rows: u32, epsilon: f32 }
+// Params (not declared here) is generated from the field list in kernels/layernorm.ts, which its packing uses too.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -6,13 +6,7 @@
 //           3 rin [N,C,H,W] (written).
 // Dispatch: one invocation per input element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: MODE 0 gradient, 1 epsilon; ACCUMULATE (0/1).
-
-struct Params {
-  n: u32, c: u32, h: u32, w: u32,
-  oh: u32, ow: u32, kh: u32, kw: u32,
-  stride_h: u32, stride_w: u32, pad_top: i32, pad_left: i32,
-  dil_h: u32, dil_w: u32, total: u32, epsilon: f32,
-}
+// Params (not declared here) is generated from the field list in kernels/maxpool2d.ts, which its packing uses too.
 
 override MODE: u32 = 0u;
 override ACCUMULATE: u32 = 0u;

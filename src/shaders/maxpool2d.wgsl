@@ -1,13 +1,7 @@
 // Max pooling forward, NCHW; padded positions never win.
 // Bindings: 0 uniform Params; 1 x [N,C,H,W]; 2 out [N,C,OH,OW] (written).
 // Dispatch: one invocation per output element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
-
-struct Params {
-  n: u32, c: u32, h: u32, w: u32,
-  oh: u32, ow: u32, kh: u32, kw: u32,
-  stride_h: u32, stride_w: u32, pad_top: i32, pad_left: i32,
-  dil_h: u32, dil_w: u32, total: u32, epsilon: f32,
-}
+// Params (not declared here) is generated from the field list in kernels/maxpool2d.ts, which its packing uses too.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;

@@ -3,8 +3,7 @@
 // Bindings: 0 uniform Params; 1 src; 2 dst (written), both of size total.
 // Dispatch: one invocation per element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: KIND 0 affine, 1 square, 2 ones, 3 zero.
-
-struct Params { total: u32, plain: f32, pos: f32, neg: f32 }
+// Params (not declared here) is generated from the field list in kernels/modify-params.ts, which its packing uses too.
 
 override KIND: u32 = 0u;
 

@@ -3,8 +3,7 @@
 // Bindings: 0 uniform Params; 1 control [2] i32 (target, contrast; written per explanation); 2 logits [classes];
 //           3 chosen [1] i32 (the target used; written by invocation 0); 4 out [classes] (written).
 // Dispatch: one invocation per class, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
-
-struct Params { classes: u32 }
+// Params (not declared here) is generated from the field list in kernels/seed-relevance.ts, which its packing uses too.
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> control: array<i32>;

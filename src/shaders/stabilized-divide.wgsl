@@ -3,8 +3,7 @@
 //           3 zref (the unmodified forward output, for the sign mask); 4 s (written). All of one size.
 // Dispatch: one invocation per element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: MASK 0 all, 1 where zref > 0, 2 where zref < 0; DIVIDE 0 skips the division (plain gradient).
-
-struct Params { total: u32, epsilon: f32, coefficient: f32 }
+// Params (not declared here) is generated from the field list in kernels/stabilized-divide.ts, which its packing uses too.
 
 override MASK: u32 = 0u;
 override DIVIDE: u32 = 1u;

@@ -6,18 +6,7 @@
 // Bindings: 0 uniform Params; 1 x; 2 out (written).
 // Dispatch: one invocation per element of the region, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: ACCUMULATE (0/1). Sizes, offsets and strides are uniforms (one pipeline for every shape).
-
-struct Params {
-  shape: array<vec4i, 2>,
-  dst_strides: array<vec4i, 2>,
-  src_strides: array<vec4i, 2>,
-  start: array<vec4i, 2>,
-  step: array<vec4i, 2>,
-  count: array<vec4i, 2>,
-  dst_offset: i32,
-  src_offset: i32,
-  total: u32,
-}
+// Params (not declared here) is generated from the field list in kernels/strided-copy.ts, which its packing uses too.
 
 override ACCUMULATE: u32 = 0u;
 

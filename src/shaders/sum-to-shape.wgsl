@@ -6,16 +6,7 @@
 // Dispatch: one invocation per element of out (each loops over its count positions), workgroup_size 64, flat
 // index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: ACCUMULATE adds to out.
-
-struct Params {
-  total: u32,
-  count: u32,
-  scale: f32,
-  pad0: u32,
-  odims: array<vec4u, 2>,
-  rdims: array<vec4u, 2>,
-  xs: array<vec4u, 2>,
-}
+// Params (not declared here) is generated from the field list in kernels/sum-to-shape.ts, which its packing uses too.
 
 override ACCUMULATE: u32 = 0u;
 

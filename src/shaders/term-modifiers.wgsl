@@ -2,8 +2,9 @@
 // in memory). Prepended by src/engine/kernels/term-modifiers.ts to conv2d.wgsl, conv2d-relevance.wgsl,
 // conv2d-gemm.wgsl, conv2d-relevance-gemm.wgsl, dense-forward.wgsl and dense-relevance.wgsl (WGSL has no includes;
 // declarations may come in any order). Needs from the shader: the bindings `weight: array<f32>` and
-// `bounds: array<f32>`, and the uniform `p` whose Params hold c, input_mod and the six wm_ fields. Both modifiers
-// are uniforms, not override constants: one pipeline serves every rule.
+// `bounds: array<f32>`, and the uniform `p` whose Params hold c, input_mod and the six wm_ fields (the kernels'
+// field lists end with WEIGHT_MOD_FIELDS of term-modifiers.ts). Both modifiers are uniforms, not override
+// constants: one pipeline serves every rule.
 
 // The input as a term sees it at a real (unpadded) position of input channel (or feature) ch: input_mod 0
 // identity, 1 positive part, 2 negative part, 3 ones, 4 ZBox low bound, 5 ZBox high bound (bounds = [low per

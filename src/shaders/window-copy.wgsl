@@ -5,14 +5,7 @@
 // Bindings: 0 uniform Params; 1 x; 2 out (written).
 // Dispatch: one invocation per output element, workgroup_size 64, flat index gid.x + gid.y * num_workgroups.x * 64.
 // Overrides: INVERSE (0/1), ACCUMULATE (0/1).
-
-struct Params {
-  in_shape: vec4i,
-  out_shape: vec4i,
-  start: vec4i,
-  step: vec4i,
-  total: u32,
-}
+// Params (not declared here) is generated from the field list in kernels/window-copy.ts, which its packing uses too.
 
 override INVERSE: u32 = 0u;
 override ACCUMULATE: u32 = 0u;

@@ -24,3 +24,8 @@ it('every ONNX operator the importer accepts is in the table or folded at load',
   // Every table entry is a real mapping (no op is listed without one).
   for (const [op, entry] of ONNX_TABLE) expect(typeof entry.mapping.map, op).toBe('function');
 });
+
+it('every op is registered under its own name (OpType is the registry\'s keys)', async () => {
+  const { ops } = await import('../../src/engine/ops/registry');
+  for (const [key, def] of Object.entries(ops)) expect(def.op).toBe(key);
+});

@@ -6,6 +6,7 @@
 import type { Program, TensorRef } from '../program';
 import type { Step } from '../kernels/steps';
 import { gpuSpecFor } from '../kernels/registry';
+import { packUniforms } from '../kernels/uniforms';
 import { runContext, SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
 import { PipelineCache } from './pipeline-cache';
 
@@ -71,14 +72,6 @@ function dispatchSize(spec: ReturnType<typeof gpuSpecFor>, step: Step, limit: nu
   return workgroups(spec.invocations(step), limit);
 }
 
-function packUniforms(fields: ReturnType<ReturnType<typeof gpuSpecFor>['uniforms']>, view: DataView, offset: number): void {
-  fields.forEach(([type, value], i) => {
-    const at = offset + 4 * i;
-    if (type === 'u') view.setUint32(at, value, true);
-    else if (type === 'i') view.setInt32(at, value, true);
-    else view.setFloat32(at, value, true);
-  });
-}
 
 export class GpuProgramRunner implements ProgramRunner {
   private constructor(
@@ -107,15 +100,16 @@ export class GpuProgramRunner implements ProgramRunner {
     const all: Step[] = [...program.paramSteps, ...program.forwardSteps, ...program.relevanceSteps];
     const uniformBuffer = device.createBuffer({ size: Math.max(1, all.length) * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' });
     owned.push(uniformBuffer);
-    const uniformData = new ArrayBuffer(all.length * UNIFORM_SLOT);
-    const view = new DataView(uniformData);
+    const uniformData = new Uint8Array(all.length * UNIFORM_SLOT);
     const limit = device.limits.maxComputeWorkgroupsPerDimension;
 
     const dispatches = await Promise.all(
       all.map(async (step, i): Promise<Dispatch> => {
         const spec = gpuSpecFor(step);
-        packUniforms(spec.uniforms(step), view, i * UNIFORM_SLOT);
-        const pipeline = await cache.get(spec.shader, spec.overrides(step));
+        const packed = packUniforms(spec, step, step.kernel);
+        if (packed.byteLength > UNIFORM_SLOT) throw new Error(`${step.kernel}: its Params take ${packed.byteLength} bytes, above the ${UNIFORM_SLOT}-byte uniform slot`);
+        uniformData.set(new Uint8Array(packed), i * UNIFORM_SLOT);
+        const pipeline = await cache.get(spec, spec.overrides(step));
         const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniformBuffer, offset: i * UNIFORM_SLOT, size: UNIFORM_SLOT } }];
         spec.bindings(step).forEach((ref, k) => entries.push({ binding: k + 1, resource: { buffer: ref ? buffers[ref.id]! : placeholder } }));
         const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: step.kernel });

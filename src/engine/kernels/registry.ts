@@ -15,6 +15,8 @@ import { sumToShapeKernel } from './sum-to-shape';
 import { activationKernel } from './activation';
 import { layerNormKernel, layerNormRelevanceKernel } from './layernorm';
 import { stridedCopyKernel } from './strided-copy';
+import { matMulKernel } from './matmul';
+import { softmaxKernel } from './softmax';
 
 type KernelTable = { [K in StepKind]: KernelDef<Extract<Step, { kernel: K }>> };
 
@@ -35,6 +37,8 @@ export const kernels: KernelTable = {
   layernorm: layerNormKernel,
   'layernorm-relevance': layerNormRelevanceKernel,
   'strided-copy': stridedCopyKernel,
+  matmul: matMulKernel,
+  softmax: softmaxKernel,
 };
 
 export function kernelFor<S extends Step>(step: S): KernelDef<S> {

@@ -290,6 +290,33 @@ export interface ActivationStep {
   readonly beta?: number;
 }
 
+/**
+ * Batched matrix product of two computed tensors (kernels/matmul.ts): out[b] (+)= op(A[b]) op(B[b]), op(A) [M, K]
+ * (A stored [K, M] with transA), op(B) [K, N] (B stored [N, K] with transB); out [batch, M, N].
+ */
+export interface MatMulStep {
+  readonly kernel: 'matmul';
+  readonly a: TensorRef;
+  readonly b: TensorRef;
+  readonly out: TensorRef;
+  readonly batch: number;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly accumulate: boolean;
+}
+
+/** Softmax over the last axis of x viewed as [rows, cols] (kernels/softmax.ts). */
+export interface SoftmaxStep {
+  readonly kernel: 'softmax';
+  readonly x: TensorRef;
+  readonly out: TensorRef;
+  readonly rows: number;
+  readonly cols: number;
+}
+
 export type Step =
   | Conv2dStep
   | Conv2dRelevanceStep
@@ -305,7 +332,9 @@ export type Step =
   | ActivationStep
   | LayerNormStep
   | LayerNormRelevanceStep
-  | StridedCopyStep;
+  | StridedCopyStep
+  | MatMulStep
+  | SoftmaxStep;
 
 export type StepKind = Step['kernel'];
 

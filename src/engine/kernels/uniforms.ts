@@ -108,7 +108,7 @@ export function defineParams<const F extends UniformFields>(fields: F): UniformP
           else view.setInt32(at, v, true);
         });
       }
-      return { params: params as unknown as UniformParams, data };
+      return { params: params as UniformParams, data };
     },
   };
   return params;

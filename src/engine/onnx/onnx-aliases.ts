@@ -1,6 +1,6 @@
 /**
  * ONNX operators that become no layer: the identity at inference (Identity, Dropout, Cast to float) and a final
- * Softmax, which is removed because explanations start from the logits.
+ * LogSoftmax, which is removed because explanations start from the logits (a final Softmax too: ops/softmax.ts).
  */
 import type { OnnxMapping, OnnxNode } from '../ops/import-context';
 import { dtypeName } from './onnx-const';
@@ -13,7 +13,8 @@ function identity(n: OnnxNode): void {
   n.alias(n.out(), x);
 }
 
-function finalSoftmax(n: OnnxNode): void {
+/** A final Softmax/LogSoftmax: removed (also used by the Softmax mapping in ops/softmax.ts). */
+export function finalSoftmax(n: OnnxNode): void {
   const x = n.rt(0);
   const out = n.out();
   if (!n.isGraphOutput(out) || n.consumers(out) > 1) return n.unsupported(`${n.opType} (not at the end)`);
@@ -33,6 +34,5 @@ export const onnxAliases: Readonly<Record<string, OnnxMapping>> = {
       identity(n);
     },
   },
-  Softmax: { limits: 'only at the end of the model, where it is removed', map: finalSoftmax },
   LogSoftmax: { limits: 'only at the end of the model, where it is removed', map: finalSoftmax },
 };

@@ -4,6 +4,7 @@ import { emitConvForward, emitConvRelevance, type ConvLayer } from './conv-shape
 import { fail, type OpDef } from './op';
 import type { OnnxMapping } from './import-context';
 import { perChannel, tensor, transposed } from '../onnx/mapping-helpers';
+import { mapComputedMatMul } from './matmul';
 
 /** Ranks of the input a Linear takes: [N, F] up to [N, d1, ..., d4, F]. */
 const MIN_RANK = 2;
@@ -70,9 +71,10 @@ const onnxGemm: OnnxMapping = {
 };
 
 const onnxMatMul: OnnxMapping = {
-  limits: `a computed input of rank ${MIN_RANK} to ${MAX_RANK} times a constant 2-D weight [in, out] (a following Add of a constant becomes the bias)`,
+  limits: `a computed input of rank ${MIN_RANK} to ${MAX_RANK} times a constant 2-D weight [in, out] (a following Add of a constant becomes the bias); two computed values of equal rank ${MIN_RANK} to ${MAX_RANK} with equal leading axes: a matmul layer`,
   map(n) {
-    if (!n.isConst(1)) n.error('MatMul is supported with a constant 2-D weight as its second input (a product of two computed values is not)');
+    if (!n.isConst(1) && !n.isConst(0)) return mapComputedMatMul(n);
+    if (!n.isConst(1)) n.error('MatMul is supported with a constant 2-D weight as its second input (a constant first operand is not)');
     const x = n.rt(0);
     const s = n.shapeOf(x);
     if (s.length < MIN_RANK || s.length > MAX_RANK) n.error(`MatMul is supported on inputs of rank ${MIN_RANK} to ${MAX_RANK}, got [${s.join(', ')}]`);

@@ -28,8 +28,10 @@ import { leakyReluOp } from './leakyrelu';
 import { clipOp } from './clip';
 import { sigmoidOp } from './sigmoid';
 import { tanhOp } from './tanh';
+import { matMulOp } from './matmul';
+import { softmaxOp } from './softmax';
 
-export const ops: Record<OpType, OpDef> = {
+export const ops = {
   linear: linearOp,
   layernorm: layerNormOp,
   conv2d: conv2dOp,
@@ -57,7 +59,7 @@ export const ops: Record<OpType, OpDef> = {
   slice: sliceOp,
   concat: concatOp,
   transpose: transposeOp,
-};
+} satisfies Record<string, OpDef>;
 
 /** The rule family of a layer kind. */
 export function layerClassOf(op: OpType): LayerClass {

@@ -7,6 +7,7 @@ import type { Shape } from '../../../src/engine/graph';
 import type { Step } from '../../../src/engine/kernels/steps';
 import { gpuSpecFor, kernelFor } from '../../../src/engine/kernels/registry';
 import { PipelineCache } from '../../../src/engine/gpu/pipeline-cache';
+import { packUniforms } from '../../../src/engine/kernels/uniforms';
 import { createNodeGpu } from '../../../src/node/node-gpu';
 
 /** Tensors of one step: ids, shapes and contents (the written one holds its initial contents, for accumulate). */
@@ -54,10 +55,10 @@ export class StepGpu {
     });
     const placeholder = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
     const uniformData = new DataView(new ArrayBuffer(256));
-    spec.uniforms(step).forEach(([t, v], i) => (t === 'u' ? uniformData.setUint32(4 * i, v, true) : t === 'i' ? uniformData.setInt32(4 * i, v, true) : uniformData.setFloat32(4 * i, v, true)));
+    new Uint8Array(uniformData.buffer).set(new Uint8Array(packUniforms(spec, step, step.kernel)));
     const uniforms = device.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     device.queue.writeBuffer(uniforms, 0, uniformData.buffer);
-    const pipeline = await this.cache.get(spec.shader, spec.overrides(step));
+    const pipeline = await this.cache.get(spec, spec.overrides(step));
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms } }];
     spec.bindings(step).forEach((ref, k) => entries.push({ binding: k + 1, resource: { buffer: ref ? buffers[ref.id]! : placeholder } }));
     device.pushErrorScope('validation');
