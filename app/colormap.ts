@@ -127,6 +127,20 @@ export function sumChannels(data: Float32Array, shape: readonly number[]): HeatM
   return { width: data.length, height: 1, data: Float32Array.from(data) };
 }
 
+/** As sumChannels, for a 4-D tensor in NHWC order (a ConvNeXt block's LayerNorm, Linear and GELU see one). */
+export function sumChannelsLast(data: Float32Array, shape: readonly number[]): HeatMap {
+  if (shape.length !== 4) return sumChannels(data, shape);
+  const [, h, w, c] = shape as [number, number, number, number];
+  const plane = h * w;
+  const out = new Float32Array(plane);
+  for (let i = 0; i < plane; i++) {
+    let s = 0;
+    for (let k = 0; k < c; k++) s += data[i * c + k]!;
+    out[i] = s;
+  }
+  return { width: w, height: h, data: out };
+}
+
 /**
  * The scale's vmax: max |value|, or the given percentile of |value| (0 < p < 100) when clipping. A map that is 0
  * everywhere gets vmax 1 (drawn as all zero).

@@ -10,7 +10,7 @@
 import { AbortError, createEngine, type Engine, type LoadedModel } from '../src/engine/index';
 import { foldBatchNorm } from '../src/engine/canonicalize';
 import { inferShapes } from '../src/engine/compile';
-import { shapeSize, type Graph } from '../src/engine/graph';
+import { shapeSize, type Graph, type OpType, type Shape } from '../src/engine/graph';
 import { parseNpy, toFloat32 } from '../src/engine/io/npy';
 import { layerClassOf } from '../src/engine/ops/registry';
 import { channelValue, checkCardFitsGraph, type ModelCard } from '../src/models/model-card';
@@ -132,8 +132,49 @@ async function init(preference: BackendPreference): Promise<BackendInfo> {
 // ---------------------------------------------------------------------------------------------------------------
 // Models
 
+/** Ops whose output keeps the channel axis where their first input has it (elementwise, or along the last axis). */
+const KEEPS_CHANNELS_LAST: ReadonlySet<OpType> = new Set<OpType>([
+  'linear',
+  'layernorm',
+  'relu',
+  'leakyrelu',
+  'clip',
+  'sigmoid',
+  'tanh',
+  'hardsigmoid',
+  'hardswish',
+  'silu',
+  'gelu',
+  'erf',
+  'add',
+  'addconst',
+  'scale',
+  'mul',
+  'div',
+]);
+
+/**
+ * The values that are 4-D tensors in NHWC order: a transpose by [0, 2, 3, 1] of an NCHW value (a ConvNeXt block's
+ * permute), and what elementwise or last-axis ops (LayerNorm, Linear, GELU) make of it, up to the permute back.
+ */
+function channelsLastValues(graph: Graph, shapes: ReadonlyMap<string, Shape>): Set<string> {
+  const nhwc = new Set<string>();
+  for (const n of graph.nodes) {
+    const x = n.inputs[0];
+    if (x === undefined || shapes.get(n.output)?.length !== 4) continue;
+    if (n.op === 'transpose') {
+      const perm = n.attrs.perm;
+      if (!nhwc.has(x) && Array.isArray(perm) && perm.join(',') === '0,2,3,1') nhwc.add(n.output);
+    } else if (nhwc.has(x) && KEEPS_CHANNELS_LAST.has(n.op) && shapes.get(x)?.length === 4) {
+      nhwc.add(n.output);
+    }
+  }
+  return nhwc;
+}
+
 function describe(graph: Graph): ModelInfo['layers'] {
   const shapes = inferShapes(graph);
+  const nhwc = channelsLastValues(graph, shapes);
   return graph.nodes.map((n) => ({
     name: n.name,
     op: n.op,
@@ -142,6 +183,7 @@ function describe(graph: Graph): ModelInfo['layers'] {
     output: n.output,
     outputShape: shapes.get(n.output) ?? [],
     params: Object.values(n.params).reduce((s, t) => s + t.data.length, 0),
+    ...(n.inputs[0] !== undefined && nhwc.has(n.inputs[0]) ? { inputChannelsLast: true } : {}),
   }));
 }
 

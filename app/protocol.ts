@@ -37,6 +37,11 @@ export interface LayerInfo {
   readonly outputShape: Shape;
   /** Number of learned parameters. */
   readonly params: number;
+  /**
+   * Its first input (the value whose relevance the layer inspector shows) is 4-D in NHWC order: between a
+   * ConvNeXt block's permutes (LayerNorm, Linear, GELU). Absent: NCHW, or not an image-shaped value.
+   */
+  readonly inputChannelsLast?: boolean;
 }
 
 /** A graph without its weights: enough to resolve rule assignments on the page. */

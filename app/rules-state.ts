@@ -5,6 +5,7 @@
 import type { Graph } from '../src/engine/graph';
 import { resolveAssignment, type LayerRuleEntry, type RuleAssignment } from '../src/rules/assignment';
 import { composites, findComposite } from '../src/rules/composites';
+import { layerClassOf } from '../src/engine/ops/registry';
 import { findRule, ruleDefinitions, type LayerClass, type ParamValue, type RuleDefinition, type RuleParams } from '../src/rules/rules';
 import type { ModelCard } from '../src/models/model-card';
 import type { GraphSkeleton, ModelInfo } from './protocol';
@@ -67,7 +68,7 @@ export interface EffectiveRule {
 export function effectiveRules(model: ModelInfo, rules: RulesSlice): Map<string, EffectiveRule> {
   const graph = asGraph(model.skeleton);
   const composite = findComposite(rules.preset) ?? composites[0]!;
-  const chosen = composite.assign(graph, presetParams(rules.preset, model.card));
+  const chosen = composite.assign(graph, presetParams(rules.preset, model.card), layerClassOf);
   const out = new Map<string, EffectiveRule>();
   for (const node of graph.nodes) {
     const override = rules.overrides[node.name];

@@ -296,6 +296,14 @@ test('number boxes are edited as text and checked when committed, with an inline
   await expect(gamma).toHaveAttribute('aria-invalid', 'false');
   await expect(page.getByRole('slider', { name: 'gamma for conv_1_1', exact: true })).toHaveValue('0.5');
   n = await nextExplanation(page, n);
+  // A value set elsewhere (the slider) replaces a bad text and its message.
+  await gamma.fill('abc');
+  await gamma.press('Enter');
+  await expect(gamma).toHaveAttribute('aria-invalid', 'true');
+  await page.getByRole('slider', { name: 'gamma for conv_1_1', exact: true }).fill('1');
+  await expect(gamma).toHaveValue('1');
+  await expect(gamma).toHaveAttribute('aria-invalid', 'false');
+  n = await nextExplanation(page, n);
 
   // ZBox's bounds: one number, or one per channel (3).
   await ruleFor(page, 'conv_1_1').selectOption('zbox');

@@ -37,6 +37,9 @@ const explanations = (page: Page) => page.evaluate(() => window.__lrpLens?.expla
 const status = (page: Page) => page.getByRole('status', { name: 'Status' });
 const predictions = (page: Page) => page.getByRole('list', { name: 'Predictions', exact: true }).getByRole('listitem');
 const alerts = (page: Page) => page.getByRole('alert');
+const ruleFor = (page: Page, layer: string) => page.getByRole('combobox', { name: `Rule for ${layer}`, exact: true });
+/** The layer table's row of a layer: the row with its rule menu. */
+const rowOf = (page: Page, layer: string) => page.getByRole('row').filter({ has: ruleFor(page, layer) });
 
 /**
  * Waits for an explanation newer than `after` to be drawn, or for an alert (a failed explanation counts none), and
@@ -124,13 +127,30 @@ for (const backend of ['cpu', 'webgpu'] as const) {
       await openZooModel(page, name, m, backend);
       console.log(`${name} (${backend}): opened and explained in ${Date.now() - t0} ms; ${await status(page).textContent()}`);
       await expectExplained(page, name, m.top);
-      if (backend === 'cpu') await expectEveryLayerHasARule(page, name);
+      if (backend !== 'cpu') return;
+      await expectEveryLayerHasARule(page, name);
+      // A photo instead of the tensor: cropped, resized and normalised per the preprocessing shown, then explained.
+      let n = await explanations(page);
+      await page.getByRole('button', { name: 'Chelsea the cat' }).click();
+      await expect(page.getByText('Image: chelsea.png')).toBeVisible();
+      n = await nextExplanation(page, n);
+      const photo = await page.evaluate(() => Array.from(window.__lrpLens!.lastRelevance!).every(Number.isFinite));
+      expect(photo, `${name}: finite relevance for a photo`).toBe(true);
+      await expect(alerts(page)).toHaveCount(0);
+      if (name === 'densenet') {
+        // DenseNet's BatchNorm after Concat: kept as layers of their own (Captum), re-opened and explained.
+        const merge = page.getByRole('checkbox', { name: /Merge BatchNorm/ });
+        await expect(merge).toBeChecked();
+        await merge.uncheck();
+        await expect(page.getByRole('list', { name: 'Notes on this model' })).toContainText('BatchNorm layers are kept as layers of their own');
+        await nextExplanation(page, n);
+        await expect(alerts(page)).toHaveCount(0);
+        await expect(rowOf(page, 'features.norm5').getByRole('cell').first()).toHaveText('batchnorm');
+      }
     });
   }
 }
 
-const rowOf = (page: Page, layer: string) => page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: layer, exact: true }) });
-const ruleFor = (page: Page, layer: string) => page.getByRole('combobox', { name: `Rule for ${layer}`, exact: true });
 
 test('ConvNeXt’s layer table shows its new layer kinds with a rule each; LayerNorm set to Pass recomputes', async ({ page }) => {
   test.setTimeout(90_000);
@@ -187,7 +207,7 @@ test('ConvNeXt’s layer table shows its new layer kinds with a rule each; Layer
   n = await explanations(page);
   await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('EpsilonPlusFlat');
   await expect(ruleFor(page, 'features.1.0.block.2')).not.toHaveValue('');
-  n = await nextExplanation(page, n);
+  await nextExplanation(page, n);
   await expectExplained(page, 'convnext (EpsilonPlusFlat)', m.top);
   await expectEveryLayerHasARule(page, 'convnext (EpsilonPlusFlat)');
 });

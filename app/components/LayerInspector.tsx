@@ -1,6 +1,6 @@
 import { useEffect, useId, useMemo, useRef } from 'react';
 import { inspectLayer } from '../actions';
-import { formatValue, renderHeatmap, sumChannels, symmetricMax } from '../colormap';
+import { formatValue, renderHeatmap, sumChannels, sumChannelsLast, symmetricMax } from '../colormap';
 import { groupLayers } from '../layer-groups';
 import { selectClassNames, selectModel, selectResult, selectView, useStore } from '../store';
 import type { ExplainResult } from '../protocol';
@@ -50,7 +50,11 @@ export function LayerInspector() {
   /** The menu's layers, in optgroups by module path as the layer panel groups them. */
   const options = useMemo(() => groupLayers(layers.map((l) => ({ name: l.layer }))), [layers]);
   const chosen = layers.find((l) => l.layer === view.inspect) ?? layers[0] ?? null;
-  const map = useMemo(() => (chosen && !result?.nonFinite ? sumChannels(chosen.data, chosen.shape) : null), [chosen, result]);
+  const channelsLast = !!chosen && !!model?.layers.find((l) => l.name === chosen.layer)?.inputChannelsLast;
+  const map = useMemo(
+    () => (chosen && !result?.nonFinite ? (channelsLast ? sumChannelsLast : sumChannels)(chosen.data, chosen.shape) : null),
+    [chosen, result, channelsLast],
+  );
   const vmax = useMemo(() => (map ? symmetricMax(map.data, view.clip ? view.clipPercentile : null) : 1), [map, view.clip, view.clipPercentile]);
   const totals = useMemo(() => (result && !result.nonFinite ? layerTotals(result) : []), [result]);
 
@@ -110,7 +114,7 @@ export function LayerInspector() {
                   style={{ width: map.width * zoom, height: map.height * Math.max(zoom, map.height === 1 ? 16 : 1) }}
                 />
                 <figcaption className="hint">
-                  Relevance at the input of {chosen.layer} [{chosen.shape.join(', ')}], summed over channels; scale ±{formatValue(vmax)}
+                  Relevance at the input of {chosen.layer} [{chosen.shape.join(', ')}]{channelsLast ? ' (NHWC)' : ''}, summed over channels; scale ±{formatValue(vmax)}
                   .
                 </figcaption>
               </figure>

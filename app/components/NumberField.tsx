@@ -57,19 +57,20 @@ interface CheckedFieldProps<T> {
  * the value in effect.
  */
 function CheckedField<T>({ label, shown, check, onCommit, disabled, size, className }: CheckedFieldProps<T>) {
-  const [draft, setDraft] = useState<string | null>(null);
-  const [problem, setProblem] = useState<string | null>(null);
+  // The text being typed and its problem, for the value shown when typing began: a value changed elsewhere (the
+  // slider beside the box, a preset, a share link) replaces them.
+  const [edit, setEdit] = useState<{ for: string; draft: string | null; problem: string | null }>({ for: shown, draft: null, problem: null });
+  const { draft, problem } = edit.for === shown ? edit : { draft: null, problem: null };
   const errorId = useId();
   const invalid = problem !== null && !disabled;
   const commit = () => {
     if (draft === null) return;
     const r = check(draft);
     if ('problem' in r) {
-      setProblem(r.problem);
+      setEdit({ for: shown, draft, problem: r.problem });
       return;
     }
-    setDraft(null);
-    setProblem(null);
+    setEdit({ for: shown, draft: null, problem: null });
     if (draft.trim() !== shown) onCommit(r.value);
   };
   return (
@@ -85,16 +86,14 @@ function CheckedField<T>({ label, shown, check, onCommit, disabled, size, classN
         size={size}
         disabled={disabled}
         onChange={(e) => {
-          setDraft(e.target.value);
-          if (problem !== null && !('problem' in check(e.target.value))) setProblem(null);
+          const text = e.target.value;
+          // A message stays until the text is good again (or is committed).
+          setEdit({ for: shown, draft: text, problem: problem !== null && 'problem' in check(text) ? problem : null });
         }}
         onBlur={commit}
         onKeyDown={(e) => {
           if (e.key === 'Enter') commit();
-          if (e.key === 'Escape') {
-            setDraft(null);
-            setProblem(null);
-          }
+          if (e.key === 'Escape') setEdit({ for: shown, draft: null, problem: null });
         }}
       />
       <span id={errorId} className="field-error" aria-live="polite">

@@ -14,6 +14,7 @@ import type { Engine } from '../engine/index';
 import { isWeightedLayer, type Graph } from '../engine/graph';
 import type { LayerRuleEntry, RuleAssignment } from '../rules/assignment';
 import { findComposite } from '../rules/composites';
+import { layerClassOf } from '../engine/ops/registry';
 import { assignmentCounts, graphCounts, type ProgramCounts } from './counts';
 import { benchInput } from './models';
 import { ModelFilesMissing } from './model-files';
@@ -143,7 +144,7 @@ export function reexplainLayers(graph: Graph): { top: string; first: string } {
  * assignment the engine has not seen, so it needs a new program (whatever it can reuse from the previous one).
  */
 export function changedAssignment(graph: Graph, layers: string | readonly string[], k: number): RuleAssignment {
-  const preset = findComposite('EpsilonPlusFlat')!.assign(graph, {});
+  const preset = findComposite('EpsilonPlusFlat')!.assign(graph, {}, layerClassOf);
   const entries: LayerRuleEntry[] = (typeof layers === 'string' ? [layers] : layers).map((layer) => ({
     layer,
     rule: preset.get(layer)?.rule ?? 'epsilon',

@@ -394,6 +394,16 @@ function zennitAssignment(c: GoldenCase, model: GoldenModel, graph: GraphInfo | 
   return { preset: 'gradient', layers };
 }
 
+// ---- LXT
+
+const LXT_COMPOSITES = new Set(['cp-gamma', 'cp-epsilon']);
+
+function lxtAssignment(c: GoldenCase): RuleAssignment {
+  const name = c.composite;
+  if (typeof name !== 'string' || !LXT_COMPOSITES.has(name)) return fail(c, `unknown LXT composite ${JSON.stringify(name)} (known: ${[...LXT_COMPOSITES].join(', ')})`);
+  return { preset: name };
+}
+
 /**
  * Maps a manifest case to what the engine needs. `graph` (the loaded model) is optional: with it, BatchNorm entries
  * are resolved to the graph's layer names and models without a `layers` list can still be counted.
@@ -416,7 +426,9 @@ export function caseToAssignment(c: GoldenCase, model: GoldenModel, graph?: Grap
   // Our own float64 checks of rules Zennit has no counterpart for (tests/fixtures/rule-checks) name composites as
   // Zennit cases do.
   else if (c.reference === 'zennit' || c.reference === 'float64-rule-check') assignment = zennitAssignment(c, model, graph);
-  else return fail(c, `unknown reference "${c.reference}" (expected captum, zennit or float64-rule-check)`);
+  // LXT (transformers): the composite names a preset (cp-gamma, cp-epsilon: CP-LRP, src/rules/composites.ts).
+  else if (c.reference === 'lxt') assignment = lxtAssignment(c);
+  else return fail(c, `unknown reference "${c.reference}" (expected captum, zennit, lxt or float64-rule-check)`);
   return {
     ...(format === 'tfjs' ? { format } : {}),
     modelFile: file.file,

@@ -63,7 +63,7 @@ export function resolveAssignment(graph: Graph, assignment: RuleAssignment = {})
   const presetName = assignment.preset ?? 'captum-default';
   const composite = findComposite(presetName);
   if (!composite) throw new RuleError(`unknown preset "${presetName}"`);
-  const choices = composite.assign(graph, assignment.presetParams ?? {});
+  const choices = composite.assign(graph, assignment.presetParams ?? {}, layerClassOf);
   for (const entry of assignment.layers ?? []) {
     if (typeof entry.layer !== 'string' || typeof entry.rule !== 'string') {
       throw new RuleError('each layer entry needs a "layer" and a "rule"');

@@ -4,6 +4,7 @@
  * (docs/engine.md), the gradient against central differences of a float64 forward pass written here, conservation
  * where the rule conserves, and a squeeze-excitation graph on both backends.
  */
+import { layerClassOf } from '../../src/engine/ops/registry';
 import { describe, expect, it } from 'vitest';
 import type { Graph, GraphNode, Tensor } from '../../src/engine/graph';
 import type { RuleAssignment } from '../../src/rules/assignment';
@@ -398,7 +399,7 @@ describe('mul: squeeze-excitation gates', () => {
 
   it('the composites pick Pass for the gate', () => {
     const g = seGraph('sigmoid', false, 63);
-    for (const id of ['EpsilonPlus', 'EpsilonGammaBox', 'captum-default']) expect(findComposite(id)!.assign(g, {}).get('mul')?.rule, id).toBe('pass');
+    for (const id of ['EpsilonPlus', 'EpsilonGammaBox', 'captum-default']) expect(findComposite(id)!.assign(g, {}, layerClassOf).get('mul')?.rule, id).toBe('pass');
   });
 });
 
@@ -451,7 +452,7 @@ describe('activations', () => {
 
   it('the composites pick Pass for them', () => {
     const g = graphOf('acts', [1, 2, 3, 3], [node('a1', 'hardswish', ['x']), node('a2', 'gelu', ['a1']), node('a3', 'silu', ['a2']), ...head(rng(1), 'a3', 18)]);
-    const a = findComposite('EpsilonPlusFlat')!.assign(g, {});
+    const a = findComposite('EpsilonPlusFlat')!.assign(g, {}, layerClassOf);
     for (const l of ['a1', 'a2', 'a3']) expect(a.get(l)?.rule).toBe('pass');
   });
 });
@@ -469,7 +470,7 @@ describe('a BatchNorm that cannot be merged stays a layer', () => {
   it('foldBatchNorm keeps it, and Zennit composites give it Epsilon', () => {
     const g = foldBatchNorm(graph());
     expect(g.nodes.map((n) => n.op)).toContain('batchnorm');
-    expect(findComposite('EpsilonPlus')!.assign(g, {}).get('bn')?.rule).toBe('epsilon');
+    expect(findComposite('EpsilonPlus')!.assign(g, {}, layerClassOf).get('bn')?.rule).toBe('epsilon');
   });
 
   it('Epsilon and Norm: R_a = a scale R / stab(scale a + shift); Pass: R; gradient: scale R', async () => {

@@ -72,7 +72,6 @@ function dispatchSize(spec: ReturnType<typeof gpuSpecFor>, step: Step, limit: nu
   return workgroups(spec.invocations(step), limit);
 }
 
-
 export class GpuProgramRunner implements ProgramRunner {
   private constructor(
     private readonly shared: GpuSharedForward,

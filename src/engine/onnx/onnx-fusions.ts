@@ -90,9 +90,16 @@ export function fuseOnnxPatterns<N extends FusionNode>(
   nodes.forEach((n) => {
     if (n.opType === 'Constant' && isStandard(n) && n.output?.[0]) constantNode.set(n.output[0], n);
   });
+  // Identity of a constant (torch.onnx shares equal initializers, e.g. every LayerNorm weight of ones, that way).
+  const identityOf = new Map<string, string>();
+  nodes.forEach((n) => {
+    if (n.opType === 'Identity' && isStandard(n) && n.output?.[0] && n.input?.[0]) identityOf.set(n.output[0], n.input[0]);
+  });
   const constCache = new Map<string, ConstValue | null>();
-  const constOf = (name: string | undefined): ConstValue | undefined => {
+  const constOf = (name: string | undefined, depth = 0): ConstValue | undefined => {
     if (!name) return undefined;
+    const via = identityOf.get(name);
+    if (via !== undefined && depth < 16) return constOf(via, depth + 1);
     if (!constCache.has(name)) constCache.set(name, constant(name) ?? readConstantNode(constantNode.get(name)) ?? null);
     return constCache.get(name) ?? undefined;
   };

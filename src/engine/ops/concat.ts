@@ -1,4 +1,5 @@
-import { attrNumber, type GraphNode, type Shape } from '../graph';
+import { attrNumber, attrNumbers, shapeSize, type GraphNode, type Shape, type Tensor } from '../graph';
+import { tensor } from '../onnx/mapping-helpers';
 import { contiguousStrides, plainCopy, STRIDED_COPY_RANK } from '../kernels/strided-copy';
 import { fail, type OpDef } from './op';
 import type { KerasLayer } from './import-context';
@@ -20,9 +21,30 @@ function concatAxis(node: GraphNode, shapes: readonly Shape[]): number {
   return axis;
 }
 
+/** The parts in order: a computed input (its TensorRef's index) or a constant parameter, with their shapes. */
+function parts(node: GraphNode, inputShapes: readonly Shape[]): { input: number; shape: Shape; key?: string }[] {
+  const layout = node.attrs.layout === undefined ? inputShapes.map((_, i) => i) : attrNumbers(node, 'layout');
+  const used = new Set<number>();
+  const out = layout.map((p) => {
+    if (p >= 0) {
+      if (!Number.isInteger(p) || p >= inputShapes.length || used.has(p)) fail(node, `layout entry ${p} names no input or one twice`);
+      used.add(p);
+      return { input: p, shape: inputShapes[p]! };
+    }
+    const key = `constant${-p - 1}`;
+    const c = node.params[key];
+    if (!c || c.data.length !== shapeSize(c.shape)) fail(node, `layout names the parameter "${key}", which it does not have`);
+    return { input: -1, shape: c.shape, key };
+  });
+  if (used.size !== inputShapes.length) fail(node, 'layout leaves an input out');
+  return out;
+}
+
 /**
  * Concatenation of computed values along any axis (SqueezeNet's Fire expand branches, Inception's four branches,
- * ShuffleNet's halves). A copy: each input's relevance is its slice of R, for every rule.
+ * ShuffleNet's halves). A copy: each input's relevance is its slice of R, for every rule. Constant parts (a ViT's
+ * class token: parameters "constant<k>", placed by attribute `layout`) absorb their slice as a bias does: it is
+ * dropped.
  */
 export const concatOp: OpDef = {
   op: 'concat',
@@ -30,17 +52,30 @@ export const concatOp: OpDef = {
   summary: 'Concatenation of computed values along any axis (rank up to 6); each input gets its slice of the relevance.',
   onnx: {
     Concat: {
-      limits: `computed inputs of rank up to ${STRIDED_COPY_RANK}, any axis (all-constant Concats are folded at load)`,
+      limits: `inputs of rank up to ${STRIDED_COPY_RANK}, any axis; constant parts (a class token) absorb their share of relevance, as a bias does (all-constant Concats are folded at load)`,
       map(n) {
         const ins = n.ins.filter((v) => v !== '');
         if (ins.length === 0) n.error('it has no inputs');
+        // Computed inputs are the layer's inputs; constants (a ViT's class token) become parameters "constant<k>",
+        // and `layout` lists the parts in order: i >= 0 the i-th input, -(k + 1) the k-th constant.
+        const xs: string[] = [];
+        const layout: number[] = [];
+        const params: Record<string, Tensor> = {};
+        const shapes: number[][] = [];
         n.ins.forEach((v, i) => {
-          if (v !== '' && n.isConst(i)) {
-            n.error('it concatenates a constant with computed values; the constant part would take relevance that no input accounts for (unsupported)');
+          if (v === '') return;
+          if (n.isConst(i)) {
+            const c = n.param(i, 'the constant part');
+            const k = Object.keys(params).length;
+            params[`constant${k}`] = tensor([...c.shape], n.f32(c, 'the constant part'));
+            layout.push(-(k + 1));
+            shapes.push([...c.shape]);
+          } else {
+            layout.push(xs.length);
+            xs.push(n.rt(i));
+            shapes.push(n.shapeOf(xs[xs.length - 1]!));
           }
         });
-        const xs = n.ins.flatMap((v, i) => (v === '' ? [] : [n.rt(i)]));
-        const shapes = xs.map((v) => n.shapeOf(v));
         const rank = shapes[0]!.length;
         if (rank > STRIDED_COPY_RANK) n.error(`rank ${rank} exceeds ${STRIDED_COPY_RANK}`);
         const axis0 = n.attr.int('axis', Number.NaN);
@@ -50,10 +85,10 @@ export const concatOp: OpDef = {
         if (shapes.some((s) => s.length !== rank || s.some((d, i) => i !== axis && d !== shapes[0]![i]))) {
           n.error(`cannot concatenate ${shapes.map((s) => `[${s.join(', ')}]`).join(', ')} along axis ${axis}`);
         }
-        if (xs.length === 1) return n.alias(n.out(), xs[0]!);
+        if (xs.length === 1 && layout.length === 1) return n.alias(n.out(), xs[0]!);
         const out = [...shapes[0]!];
         out[axis] = shapes.reduce((a, s) => a + s[axis]!, 0);
-        n.emit('concat', xs, { axis }, {}, out);
+        n.emit('concat', xs, layout.some((p) => p < 0) ? { axis, layout } : { axis }, params, out);
       },
     },
   },
@@ -64,18 +99,21 @@ export const concatOp: OpDef = {
       map: kerasConcat,
     },
   },
-  inferShape(node, shapes) {
+  inferShape(node, inputShapes) {
+    const shapes = parts(node, inputShapes).map((p) => p.shape);
     const axis = concatAxis(node, shapes);
     const out = [...shapes[0]!];
     out[axis] = shapes.reduce((a, s) => a + s[axis]!, 0);
     return out;
   },
   forward(ctx) {
-    const axis = concatAxis(ctx.node, ctx.inputs.map((x) => x.shape));
+    const ps = parts(ctx.node, ctx.inputs.map((x) => x.shape));
+    const axis = concatAxis(ctx.node, ps.map((p) => p.shape));
     const out = ctx.b.tensor(ctx.outShape, `${ctx.node.name}:out`);
     const outStrides = contiguousStrides(ctx.outShape);
     let offset = 0;
-    for (const x of ctx.inputs) {
+    for (const p of ps) {
+      const x = p.key ? ctx.b.param(`${ctx.node.name}.${p.key}`, ctx.node.params[p.key]!) : ctx.inputs[p.input]!;
       ctx.b.emit(
         'forward',
         plainCopy({ x, out, shape: x.shape, dstOffset: offset * outStrides[axis]!, dstStrides: outStrides, srcOffset: 0, srcStrides: contiguousStrides(x.shape), accumulate: false }),
@@ -85,10 +123,17 @@ export const concatOp: OpDef = {
     return out;
   },
   relevance(ctx) {
-    const axis = concatAxis(ctx.node, ctx.inputs.map((x) => x.shape));
+    const ps = parts(ctx.node, ctx.inputs.map((x) => x.shape));
+    const axis = concatAxis(ctx.node, ps.map((p) => p.shape));
     const rStrides = contiguousStrides(ctx.output.shape);
     let offset = 0;
-    ctx.inputs.forEach((x, i) => {
+    ps.forEach((p) => {
+      if (p.key) {
+        offset += p.shape[axis]!; // a constant part: its relevance is absorbed
+        return;
+      }
+      const i = p.input;
+      const x = ctx.inputs[i]!;
       const t = ctx.target(i);
       ctx.b.emit(
         'relevance',

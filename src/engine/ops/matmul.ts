@@ -2,6 +2,7 @@ import { attrNumber, shapeSize, type GraphNode, type Shape } from '../graph';
 import type { TensorRef } from '../program';
 import { fail, unsupportedRule, type OpDef, type RelevanceContext } from './op';
 import type { OnnxNode } from './import-context';
+import type { ParamModifier } from '../../rules/rule-program';
 
 /** Ranks of the operands: [..., M, K] x [..., K, N] with the same leading (batch) axes. */
 const MIN_RANK = 2;
@@ -84,10 +85,12 @@ function emitGatedEpsilon(ctx: RelevanceContext, gate: 0 | 1, g: Geometry): void
   const { program, b, node } = ctx;
   if (program.kind !== 'lrp') return;
   const group = program.groups[0];
-  const plainBias = (m: { kind: string }) => m.kind === 'zero' || (m.kind === 'affine' && (m as { plain: number }).plain === 1 && (m as { pos: number }).pos === 0 && (m as { neg: number }).neg === 0);
+  // The epsilon rule only (one group, the unmodified product; a product has no bias, so zeroBias changes nothing).
+  const plain = (m: ParamModifier) => m.kind === 'affine' && m.plain === 1 && m.pos === 0 && m.neg === 0;
   const t0 = group?.terms[0];
-  const plainTerm = t0 && t0.input === 'identity' && t0.weight.kind === 'affine' && t0.weight.plain === 1 && t0.weight.pos === 0 && t0.weight.neg === 0;
-  if (program.groups.length !== 1 || !group || group.terms.length !== 1 || !plainTerm || !plainBias(group.bias)) return unsupportedRule(ctx);
+  if (program.groups.length !== 1 || !group || group.terms.length !== 1 || t0?.input !== 'identity' || !plain(t0.weight) || !(plain(group.bias) || group.bias.kind === 'zero')) {
+    return unsupportedRule(ctx);
+  }
   const s = b.tensor(ctx.output.shape, `${node.name}:s`);
   b.emit('relevance', { kernel: 'stabilized-divide', r: ctx.r, z: ctx.output, zref: ctx.output, s, epsilon: group.epsilon, coefficient: group.coefficient, mask: group.mask });
   const [a, bIn] = ctx.inputs as [TensorRef, TensorRef];

@@ -59,6 +59,8 @@ export const ops = {
   slice: sliceOp,
   concat: concatOp,
   transpose: transposeOp,
+  matmul: matMulOp,
+  softmax: softmaxOp,
 } satisfies Record<string, OpDef>;
 
 /** The rule family of a layer kind. */
