@@ -198,6 +198,19 @@ test('ConvNeXt’s layer table shows its new layer kinds with a rule each; Layer
   const after = await page.evaluate(() => Array.from(window.__lrpLens!.lastRelevance!));
   expect(after, 'Pass on a LayerNorm changes the relevance').not.toEqual(before);
 
+  // Inspecting a layer inside a block's permutes: its input is NHWC, and the map is summed over C (8x8 here), not H.
+  for (const [layer, caption] of [
+    ['features.3.0.block.3', '[1, 8, 8, 32] (NHWC)'],
+    ['features.3.0.block.4', '[1, 8, 8, 128] (NHWC)'],
+    ['features.3.0.block.0', '[1, 32, 8, 8],'],
+  ] as const) {
+    await page.getByRole('button', { name: `Inspect ${layer}`, exact: true }).click();
+    const map = page.getByRole('img', { name: `Relevance arriving at layer ${layer}, summed over channels`, exact: true });
+    await expect(map).toBeVisible();
+    expect(await map.evaluate((c: HTMLCanvasElement) => [c.width, c.height]), `${layer}: map size`).toEqual([8, 8]);
+    await expect(page.getByText(`Relevance at the input of ${layer} ${caption}`)).toBeVisible();
+  }
+
   // Every LayerNorm to Pass, and the layer scales to Gradient: still finite.
   for (const layer of ['features.0.1', 'features.1.1.block.2', 'features.2.0', 'classifier.0']) await ruleFor(page, layer).selectOption('pass');
   await ruleFor(page, 'features.1.0.mul').selectOption('gradient');

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Graph, GraphNode, OpType } from '../../src/engine/graph';
 import { resolveAssignment } from '../../src/rules/assignment';
+import { findComposite } from '../../src/rules/composites';
 import {
   caseInputFile,
   caseTolerance,
@@ -290,6 +291,19 @@ describe('caseToAssignment: Zennit', () => {
     expect(() => caseToAssignment({ ...c, batchnorm: 'fold' }, model)).toThrow(/unknown batchnorm mode "fold"/);
     const { layers: _l, ...noLayers } = model;
     expect(() => caseToAssignment(c, noLayers)).toThrow(/lists no layers/);
+  });
+});
+
+describe('LXT cases (../shared/goldens/vit)', () => {
+  it('map their composite to the CP-LRP preset of that name on the ONNX file; unknown composites are refused', () => {
+    const vit = loadManifest(join(goldens, 'vit', 'cases.json'));
+    expect(vit.cases.map((c) => caseToAssignment(c, vit.models[c.model]!))).toEqual([
+      { modelFile: 'vit-tiny.onnx', batchnorm: 'merge', assignment: { preset: 'cp-gamma' } },
+      { modelFile: 'vit-tiny.onnx', batchnorm: 'merge', assignment: { preset: 'cp-epsilon' } },
+    ]);
+    for (const c of vit.cases) expect(findComposite(c.composite!)).toBeDefined();
+    const c = vit.cases[0]!;
+    expect(() => caseToAssignment({ ...c, composite: 'attn-lrp' }, vit.models[c.model]!)).toThrow(/unknown LXT composite "attn-lrp"/);
   });
 });
 

@@ -87,6 +87,13 @@ describe('LayerNorm written out becomes one LayerNormalization node', () => {
     expect(attr(scale, 'value_float')?.f).toBe(1);
   });
 
+  it('a weight that is an Identity of a constant (torch.onnx shares equal initializers that way, e.g. a ViT\'s LayerNorm weights)', () => {
+    const nodes = [nodeOf('Identity', ['ln.weight'], 'shared.weight'), ...layerNormNodes().map((n) => (n.input?.includes('ln.weight') ? { ...n, input: ['norm', 'shared.weight'] } : n))];
+    const out = fuseOnnxPatterns(nodes, lookup, ['out']);
+    const ln = out.find((n) => n.opType === 'LayerNormalization')!;
+    expect(ln.input).toEqual(['x', 'shared.weight', 'ln.bias']);
+  });
+
   it("ConvNeXt's channels-first LayerNorm: axes [1], weight [C, 1, 1]", () => {
     const nodes = layerNormNodes({ axes: [1] }).map((n) => (n.input?.includes('ln.weight') ? { ...n, input: ['norm', 'ln2d.weight'] } : n));
     const out = fuseOnnxPatterns(nodes, lookup, ['out']);
@@ -438,13 +445,17 @@ describe('models through importOnnx', () => {
       output: 'logits',
     });
     expect(bad).toMatch(/the weight \[3, 5\] does not fit an input of 4 features/);
+    // Two computed values are a matmul layer (ops/matmul.ts) when their leading axes agree; broadcasting them is refused.
     const twoComputed = importError({
       input: [1, 4, 4],
-      nodes: [{ op: 'MatMul', inputs: ['x', 'x'], output: 'logits' }],
+      nodes: [
+        { op: 'Transpose', inputs: ['x'], output: 't', attrs: { perm: [1, 0, 2] } },
+        { op: 'MatMul', inputs: ['x', 't'], output: 'logits' },
+      ],
       inits: {},
       output: 'logits',
     });
-    expect(twoComputed).toMatch(/MatMul|not supported/);
+    expect(twoComputed).toMatch(/leading axes of \[1, 4, 4\] and \[4, 1, 4\] differ/);
   });
 
   it("torchvision ConvNeXt (tests/fixtures/zoo): opset 13 (LayerNorm and GELU written out) imports as opset 17 does, PyTorch's logits", async () => {

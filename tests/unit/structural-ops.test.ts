@@ -546,7 +546,7 @@ describe('ONNX mappings', () => {
     expect(() => load(model([1, 7], [{ op: 'Split', inputs: ['x'], outputs: ['a', 'b'], attrs: [int('axis', 1)] }, ...head('a', 3).nodes], head('a', 3).inits))).toThrow(/cannot split 7 evenly into 2/);
   });
 
-  it('Transpose (default perm reverses), Slice with a negative step, Concat of a constant refused', () => {
+  it('Transpose (default perm reverses), Slice with a negative step, Concat with a constant part', () => {
     const h = head('t', 6);
     const g = load(model([1, 2, 3, 1], [{ op: 'Transpose', inputs: ['x'], outputs: ['t'] }, ...h.nodes], h.inits));
     expect(g.nodes[0]).toMatchObject({ op: 'transpose', attrs: { perm: [3, 2, 1, 0] } });
@@ -554,9 +554,9 @@ describe('ONNX mappings', () => {
     const s = load(model([1, 2, 3, 4], [{ op: 'Slice', inputs: ['x', 'st', 'en', 'ax', 'sp'], outputs: ['s'] }, ...hs.nodes], [i64('st', [-1]), i64('en', [-100]), i64('ax', [3]), i64('sp', [-2]), ...hs.inits]));
     expect(s.nodes[0]).toMatchObject({ op: 'slice', attrs: { starts: [3], ends: [-5], axes: [3], steps: [-2] } });
     const hc = head('c', 1 * 3 * 3 * 4);
-    expect(() => load(model([1, 2, 3, 4], [{ op: 'Concat', inputs: ['x', 'k'], outputs: ['c'], attrs: [int('axis', 1)] }, ...hc.nodes], [f32('k', [1, 1, 3, 4], new Array<number>(12).fill(1)), ...hc.inits]))).toThrow(
-      /Concat.*constant/,
-    );
+    // A constant part (a class token) becomes a parameter placed by `layout` (tests/unit/attention.test.ts).
+    const c = load(model([1, 2, 3, 4], [{ op: 'Concat', inputs: ['x', 'k'], outputs: ['c'], attrs: [int('axis', 1)] }, ...hc.nodes], [f32('k', [1, 1, 3, 4], new Array<number>(12).fill(1)), ...hc.inits]));
+    expect(c.nodes[0]).toMatchObject({ op: 'concat', inputs: ['x'], attrs: { axis: 1, layout: [0, -1] }, params: { constant0: { shape: [1, 1, 3, 4] } } });
   });
 
   it('MaxPool ceil_mode that changes the size, GlobalMaxPool, AveragePool count_include_pad=0 with ceil; imported graphs explain like the naive pools', async () => {
