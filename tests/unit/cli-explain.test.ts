@@ -198,8 +198,8 @@ describe('explain errors: one clear line on stderr, exit 1 (usage errors exit 2)
         name: 'g',
         node: [
           { opType: 'Softplus', name: 'soft', input: ['x'], output: ['a'] },
-          { opType: 'Erf', name: 'erf1', input: ['a'], output: ['b'] },
-          { opType: 'Erf', name: 'erf2', input: ['b'], output: ['y'] },
+          { opType: 'Softsign', name: 'sign1', input: ['a'], output: ['b'] },
+          { opType: 'Softsign', name: 'sign2', input: ['b'], output: ['y'] },
         ],
         input: [vi('x', [1, 4])],
         output: [vi('y', [1, 4])],
@@ -232,8 +232,8 @@ describe('explain errors: one clear line on stderr, exit 1 (usage errors exit 2)
     ['a target beyond the classes', () => ['--model', TINYVGG, '--image', join(samples, 'coffee.png'), '--target', '10'], 1, /^lrp-lens: --target 10 is not a class of this model \(0 to 9\)$/],
     ['a truncated model.json', () => ['--model', truncatedJson, '--image', join(samples, 'coffee.png')], 1, /^lrp-lens: model\.json: not a TF\.js model: the file is not valid JSON/],
     ['a missing weight shard', () => ['--model', join(fixtures, 'tfjs-missing-shard', 'model.json'), '--image', join(samples, 'coffee.png')], 1, /^lrp-lens: model\.json: needs the weight file group1-shard1of1\.bin, which is missing: open model\.json together with its weight files \(not found in .*tfjs-missing-shard\)$/],
-    ['unsupported Keras layers', () => ['--model', join(fixtures, 'tfjs-unsupported', 'model.json'), '--image', join(samples, 'coffee.png')], 1, /^lrp-lens: model\.json: unsupported Keras layers: UpSampling2D \(layer "up"\), activation "swish" \(layer "conv_a"\), Concatenate \(layers "concat_1", "concat_2"\)$/],
-    ['unsupported ONNX operators', () => ['--model', unsupportedOnnx(), '--input', join(goldens, 'tinyvgg.sample.coffee.npy')], 1, /^lrp-lens: unsupported\.onnx: unsupported ONNX operators: Softplus \(node "soft"\), Erf \(nodes "erf1", "erf2"\)$/],
+    ['unsupported Keras layers', () => ['--model', join(fixtures, 'tfjs-unsupported', 'model.json'), '--image', join(samples, 'coffee.png')], 1, /^lrp-lens: model\.json: unsupported Keras layers: UpSampling2D \(layer "up"\), activation "selu" \(layer "conv_a"\), Maximum \(layers "concat_1", "concat_2"\)$/],
+    ['unsupported ONNX operators', () => ['--model', unsupportedOnnx(), '--input', join(goldens, 'tinyvgg.sample.coffee.npy')], 1, /^lrp-lens: unsupported\.onnx: unsupported ONNX operators: Softplus \(node "soft"\), Softsign \(nodes "sign1", "sign2"\)$/],
     ['an absurd weight shape', () => ['--model', join(fixtures, 'tfjs-absurd', 'model.json'), '--image', join(samples, 'coffee.png')], 1, /^lrp-lens: model\.json: weight "conv\/kernel" declares shape \[1000000, 1000000\] \(1\.00e\+12 values\)/],
     ['wrong magic in an .onnx', () => {
       const p = join(tmp, 'zip.onnx');
