@@ -510,6 +510,40 @@ const load = (bytes: Uint8Array) => importOnnx({ name: 'm.onnx', bytes });
 const ops = (g: Graph) => g.nodes.map((n) => n.op);
 
 describe('ONNX mappings', () => {
+  it('Gather of a computed value with constant indices: a slice (a scalar index drops the axis), checked against the gather written out', async () => {
+    // x [1, 3, 4]: a scalar index on axis 1 (Inception's transform_input, a class token), evenly spaced indices on
+    // axis 2, and a scalar index on an axis of size 1 (the slice takes everything: the view reads x itself).
+    const cases: { dims: number[]; axis: number; idx: number[]; scalar: boolean; pick: (x: Float32Array) => number[] }[] = [
+      { dims: [1, 3, 4], axis: 1, idx: [-2], scalar: true, pick: (x) => [...x.subarray(4, 8)] },
+      { dims: [1, 3, 4], axis: 2, idx: [0, 2], scalar: false, pick: (x) => [0, 1, 2].flatMap((r) => [x[r * 4]!, x[r * 4 + 2]!]) },
+      { dims: [1, 1, 5], axis: 1, idx: [0], scalar: true, pick: (x) => [...x] },
+    ];
+    for (const k of cases) {
+      const out = k.pick(new Float32Array(size(k.dims))).length;
+      const g = load(
+        model(
+          k.dims,
+          [
+            { op: 'Gather', inputs: ['x', 'i'], outputs: ['t'], attrs: [int('axis', k.axis)] },
+            { op: 'Flatten', inputs: ['t'], outputs: ['flat'] },
+            { op: 'Gemm', inputs: ['flat', 'W'], outputs: ['out'], attrs: [int('transB', 1)] },
+          ],
+          [k.scalar ? { name: 'i', dims: [], dataType: 7, int64Data: k.idx } : i64('i', k.idx), f32('W', [1, out], Array.from({ length: out }, (_, i) => i + 1))],
+        ),
+      );
+      const x = randomArray(size(k.dims), rng(7));
+      const m = await (await cpuEngine()).load(g);
+      const y = await m.forward(x);
+      m.dispose();
+      const expected = k.pick(x).reduce((acc, v, i) => acc + v * (i + 1), 0);
+      expect(Math.abs(y[0]! - expected)).toBeLessThan(1e-5);
+    }
+    const bad = model([1, 3, 4], [{ op: 'Gather', inputs: ['x', 'i'], outputs: ['t'], attrs: [int('axis', 2)] }, ...head('t', 6).nodes], [i64('i', [0, 3]), ...head('t', 6).inits]);
+    expect(() => load(bad)).not.toThrow(); // evenly spaced
+    const uneven = model([1, 3, 4], [{ op: 'Gather', inputs: ['x', 'i'], outputs: ['t'], attrs: [int('axis', 2)] }, ...head('t', 9).nodes], [i64('i', [0, 1, 3]), ...head('t', 9).inits]);
+    expect(() => load(uneven)).toThrow(/only a single index or evenly spaced indices/);
+  });
+
   it('Split: opset 13 sizes input, older attribute, equal parts, opset 18 num_outputs; one slice per used output', async () => {
     const cases: { opset: number; inputs: string[]; attrs: Attr[]; inits: Record<string, unknown>[]; sizes: number[] }[] = [
       { opset: 13, inputs: ['x', 'sp'], attrs: [int('axis', 1)], inits: [i64('sp', [2, 4])], sizes: [2, 4] },

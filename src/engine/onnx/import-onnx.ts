@@ -24,7 +24,7 @@ import {
 } from './onnx-const';
 import type { ConstValue, EmitOptions, OnnxAttributes, OnnxNode, PendingLayer } from '../ops/import-context';
 import { ONNX_MAPPINGS } from './onnx-table';
-import { fuseOnnxPatterns } from './onnx-fusions';
+import { fuseOnnxPatterns, type FusionAttribute, type FusionNode } from './onnx-fusions';
 import { AllocationBudget, IMPORT_LIMITS, ImportLimitError, clipMessage, clipName, inputProblem, isSafeRelativePath, shapeProblem } from './limits';
 
 export class ModelImportError extends Error {
@@ -37,24 +37,9 @@ export class ModelImportError extends Error {
 // ---------------------------------------------------------------------------------------------------------------
 // Decoded protobuf shapes (only the fields read here).
 
-interface AttributeLike {
-  name?: string | null;
-  f?: number | null;
-  i?: LongLike;
-  s?: Uint8Array | null;
-  t?: TensorProtoLike | null;
-  floats?: number[] | null;
-  ints?: LongLike[] | null;
-  type?: number | null;
-}
-interface NodeLike {
-  input?: string[] | null;
-  output?: string[] | null;
-  name?: string | null;
-  opType?: string | null;
-  attribute?: AttributeLike[] | null;
-  domain?: string | null;
-}
+// The attribute and node shapes are the pre-pass's (./onnx-fusions.ts): one declaration of the decoded protobuf.
+type AttributeLike = FusionAttribute;
+type NodeLike = FusionNode;
 interface ValueInfoLike {
   name?: string | null;
   type?: {
@@ -523,7 +508,8 @@ class Importer {
     const bad = shapeProblem(outShape, 'its output', false);
     if (bad) ctx.error(bad);
     if (this.pending.length >= IMPORT_LIMITS.maxNodes) this.fail(`the graph has more than ${IMPORT_LIMITS.maxNodes} layers`);
-    const p: Pending = { op, inputs, output: out, attrs, params, onnxName: ctx.node.name ?? '' };
+    // A mapping may read a value it has just made an alias of (a slice that takes everything): resolve it.
+    const p: Pending = { op, inputs: inputs.map((i) => this.resolve(i)), output: out, attrs, params, onnxName: ctx.node.name ?? '' };
     const moduleName = weightInput !== undefined ? this.moduleFromWeight(ctx.raw[weightInput]) : undefined;
     if (moduleName) p.moduleName = moduleName;
     this.pending.push(p);

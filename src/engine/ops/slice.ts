@@ -72,6 +72,17 @@ function emitSlice(n: OnnxNode, x: string, output: string, start: number[], step
   n.emit('slice', [x], { starts: axes.map((i) => start[i]!), ends, axes, steps: axes.map((i) => step[i]!) }, {}, count, { output });
 }
 
+/** Gather's and Split's computed input, its shape and their `axis` attribute, checked. */
+function inputAndAxis(n: OnnxNode): { x: string; s: number[]; axis: number } {
+  const x = n.rt(0);
+  const s = n.shapeOf(x);
+  if (s.length > STRIDED_COPY_RANK) n.error(`rank ${s.length} exceeds ${STRIDED_COPY_RANK}`);
+  const axis0 = n.attr.int('axis', 0);
+  const axis = axis0 < 0 ? axis0 + s.length : axis0;
+  if (axis < 0 || axis >= s.length) n.error(`axis ${axis0} is out of range for rank ${s.length}`);
+  return { x, s, axis };
+}
+
 /** The sizes an ONNX Split cuts along its axis. */
 function splitSizes(n: OnnxNode, dim: number): number[] {
   const outputs = n.outs.length;
@@ -121,12 +132,7 @@ export const sliceOp: OpDef = {
     Gather: {
       limits: `a computed value of rank up to ${STRIDED_COPY_RANK} with constant indices: a single index (a slice, the axis removed: Inception's transform_input, a class token) or evenly spaced indices; Gathers of constants are folded`,
       map(n) {
-        const x = n.rt(0);
-        const s = n.shapeOf(x);
-        if (s.length > STRIDED_COPY_RANK) n.error(`rank ${s.length} exceeds ${STRIDED_COPY_RANK}`);
-        const axis0 = n.attr.int('axis', 0);
-        const axis = axis0 < 0 ? axis0 + s.length : axis0;
-        if (axis < 0 || axis >= s.length) n.error(`axis ${axis0} is out of range for rank ${s.length}`);
+        const { x, s, axis } = inputAndAxis(n);
         const t = n.cst(1, 'the indices');
         if (t.shape.length > 1) n.error(`indices of shape [${t.shape.join(', ')}] are not supported (a scalar or a list)`);
         const dim = s[axis]!;
@@ -151,12 +157,7 @@ export const sliceOp: OpDef = {
     Split: {
       limits: `rank up to ${STRIDED_COPY_RANK}; sizes from the split input (opset 13), the split attribute (older), num_outputs (opset 18) or equal parts; one slice layer per used output`,
       map(n) {
-        const x = n.rt(0);
-        const s = n.shapeOf(x);
-        if (s.length > STRIDED_COPY_RANK) n.error(`rank ${s.length} exceeds ${STRIDED_COPY_RANK}`);
-        const axis0 = n.attr.int('axis', 0);
-        const axis = axis0 < 0 ? axis0 + s.length : axis0;
-        if (axis < 0 || axis >= s.length) n.error(`axis ${axis0} is out of range for rank ${s.length}`);
+        const { x, s, axis } = inputAndAxis(n);
         const sizes = splitSizes(n, s[axis]!);
         let offset = 0;
         sizes.forEach((size, k) => {
