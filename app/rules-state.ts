@@ -13,7 +13,7 @@ import type { LayerOverride, RulesSlice } from './store';
 
 export { composites, ruleDefinitions };
 
-/** The presets the preset menu offers, in this order. */
+/** The presets the preset menu offers, in this order (the transformer presets last; one not in composites is left out). */
 export const PRESET_ORDER = [
   'captum-default',
   'EpsilonPlusFlat',
@@ -22,6 +22,9 @@ export const PRESET_ORDER = [
   'EpsilonPlus',
   'EpsilonAlpha2Beta1',
   'gradient',
+  'cp-epsilon',
+  'cp-gamma',
+  'attnlrp',
 ] as const;
 
 export function asGraph(skeleton: GraphSkeleton): Graph {

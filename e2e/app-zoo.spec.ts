@@ -1,10 +1,11 @@
 // torchvision's CNN families in the app: DenseNet-121, Inception-v3, EfficientNet-B0, MobileNetV3-Small,
-// RegNetY-400MF and ConvNeXt (small configurations with seeded random weights, tests/fixtures/zoo) open from their
-// ONNX file through "Open model" as a user opens them, explain their fixture input (given as the .npy tensor the
-// PyTorch logits were computed on) with finite relevance, and the top prediction is PyTorch's top class. Each model
-// runs on both backends, chosen with ?backend=: the CPU backend (what "auto" picks here) and WebGPU, which here is
-// SwiftShader (about 25 s and 60 s for the seven models on a 2-core machine). ConvNeXt's layer table then shows its
-// new layer kinds (transpose, LayerNorm, Linear on NHWC, GELU, layer scale) with a rule each.
+// RegNetY-400MF, ConvNeXt and the VisionTransformer (opsets 13 and 17) (small configurations with seeded random
+// weights, tests/fixtures/zoo) open from their ONNX file through "Open model" as a user opens them, explain their
+// fixture input (given as the .npy tensor the PyTorch logits were computed on) with finite relevance, and the top
+// prediction is PyTorch's top class; the ViTs also with the CP-LRP preset cp-epsilon. Each model runs on both
+// backends, chosen with ?backend=: the CPU backend (what "auto" picks here) and WebGPU, which here is SwiftShader.
+// ConvNeXt's layer table then shows its new layer kinds (transpose, LayerNorm, Linear on NHWC, GELU, layer scale)
+// with a rule each.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,7 @@ interface ZooModel {
   readonly input: string;
   readonly top: number;
   readonly input_shape: readonly number[];
+  readonly architecture: string;
 }
 const manifest = JSON.parse(readFileSync(resolve(ZOO, 'manifest.json'), 'utf8')) as { models: Record<string, ZooModel> };
 
@@ -118,7 +120,7 @@ async function expectEveryLayerHasARule(page: Page, name: string): Promise<void>
   expect(missing, `${name}: layers without a rule`).toEqual([]);
 }
 
-// CPU and WebGPU (SwiftShader here): about 25 s and 60 s for the seven models on a 2-core machine.
+// CPU and WebGPU (SwiftShader here): about 25 s and 60 s for the seven CNNs on a 2-core machine, plus the two ViTs.
 for (const backend of ['cpu', 'webgpu'] as const) {
   for (const [name, m] of Object.entries(manifest.models)) {
     test(`torchvision ${name} opens from its file and explains PyTorch's top class with finite relevance (${backend})`, async ({ page }) => {
@@ -127,6 +129,13 @@ for (const backend of ['cpu', 'webgpu'] as const) {
       await openZooModel(page, name, m, backend);
       console.log(`${name} (${backend}): opened and explained in ${Date.now() - t0} ms; ${await status(page).textContent()}`);
       await expectExplained(page, name, m.top);
+      if (m.architecture.startsWith('torchvision.models.VisionTransformer')) {
+        // A ViT: CP-LRP too (attention weights and LayerNorm's standard deviation held constant).
+        const before = await explanations(page);
+        await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('cp-epsilon');
+        await nextExplanation(page, before);
+        await expectExplained(page, `${name} (cp-epsilon)`, m.top);
+      }
       if (backend !== 'cpu') return;
       await expectEveryLayerHasARule(page, name);
       // A photo instead of the tensor: cropped, resized and normalised per the preprocessing shown, then explained.

@@ -2,6 +2,7 @@ import { useEffect, useId, useMemo, useRef } from 'react';
 import { inspectLayer } from '../actions';
 import { formatValue, renderHeatmap, sumChannels, sumChannelsLast, symmetricMax } from '../colormap';
 import { groupLayers } from '../layer-groups';
+import { patchGridOf, tokenRelevance } from '../token-grid';
 import { selectClassNames, selectModel, selectResult, selectView, useStore } from '../store';
 import type { ExplainResult } from '../protocol';
 
@@ -51,9 +52,16 @@ export function LayerInspector() {
   const options = useMemo(() => groupLayers(layers.map((l) => ({ name: l.layer }))), [layers]);
   const chosen = layers.find((l) => l.layer === view.inspect) ?? layers[0] ?? null;
   const channelsLast = !!chosen && !!model?.layers.find((l) => l.name === chosen.layer)?.inputChannelsLast;
+  /** A ViT's patch grid (app/token-grid.ts): token tensors are shown on it. */
+  const grid = useMemo(() => (model ? patchGridOf(model.layers, model.skeleton.input.name, model.inputShape) : null), [model]);
+  const tokens = useMemo(
+    () => (chosen && grid && !result?.nonFinite && !channelsLast ? tokenRelevance(chosen.data, chosen.shape, grid) : null),
+    [chosen, grid, result, channelsLast],
+  );
   const map = useMemo(
-    () => (chosen && !result?.nonFinite ? (channelsLast ? sumChannelsLast : sumChannels)(chosen.data, chosen.shape) : null),
-    [chosen, result, channelsLast],
+    () =>
+      chosen && !result?.nonFinite ? (tokens ? tokens.map : (channelsLast ? sumChannelsLast : sumChannels)(chosen.data, chosen.shape)) : null,
+    [chosen, result, channelsLast, tokens],
   );
   const vmax = useMemo(() => (map ? symmetricMax(map.data, view.clip ? view.clipPercentile : null) : 1), [map, view.clip, view.clipPercentile]);
   const totals = useMemo(() => (result && !result.nonFinite ? layerTotals(result) : []), [result]);
@@ -107,16 +115,37 @@ export function LayerInspector() {
             </div>
             {chosen && map && (
               <figure className="layer-map">
-                <canvas
-                  ref={canvas}
-                  role="img"
-                  aria-label={`Relevance arriving at layer ${chosen.layer}, summed over channels`}
-                  style={{ width: map.width * zoom, height: map.height * Math.max(zoom, map.height === 1 ? 16 : 1) }}
-                />
-                <figcaption className="hint">
-                  Relevance at the input of {chosen.layer} [{chosen.shape.join(', ')}]{channelsLast ? ' (NHWC)' : ''}, summed over channels; scale ±{formatValue(vmax)}
-                  .
-                </figcaption>
+                <div className="layer-map-row">
+                  <canvas
+                    ref={canvas}
+                    role="img"
+                    aria-label={
+                      tokens
+                        ? `Token relevance arriving at layer ${chosen.layer}, on the ${map.height}x${map.width} patch grid`
+                        : `Relevance arriving at layer ${chosen.layer}, summed over channels`
+                    }
+                    data-grid={tokens ? `${map.height}x${map.width}` : undefined}
+                    style={{ width: map.width * zoom, height: map.height * Math.max(zoom, map.height === 1 ? 16 : 1) }}
+                  />
+                  {tokens && tokens.classToken !== null && (
+                    <p className="class-token" aria-label="Class token relevance">
+                      Class token: <output>{formatValue(tokens.classToken)}</output>
+                    </p>
+                  )}
+                </div>
+                {tokens && grid ? (
+                  <figcaption className="hint">
+                    Token relevance at the input of {chosen.layer} [{chosen.shape.join(', ')}]: {tokens.tokens} tokens (axis {tokens.axis}) ={' '}
+                    {tokens.classToken !== null ? 'the class token + ' : ''}
+                    {grid.rows}×{grid.cols} patches of {grid.patch[0]}×{grid.patch[1]} pixels, each token summed over its features, drawn where its
+                    patch lies in the image; scale ±{formatValue(vmax)}.
+                  </figcaption>
+                ) : (
+                  <figcaption className="hint">
+                    Relevance at the input of {chosen.layer} [{chosen.shape.join(', ')}]{channelsLast ? ' (NHWC)' : ''}, summed over channels; scale ±
+                    {formatValue(vmax)}.
+                  </figcaption>
+                )}
               </figure>
             )}
           </div>

@@ -125,25 +125,35 @@ export function LayerPanel() {
                 </tr>
               </thead>
               {entries.map((entry) => {
+                // A group nested in a closed one is not shown.
+                if (!entry.ancestors.every(isOpen)) return null;
+                const depth = entry.ancestors.length;
                 if (entry.kind === 'layer') {
                   if (!matches(entry.layer)) return null;
                   return (
                     <tbody key={`layer:${entry.layer.name}`}>
-                      <LayerRow layer={entry.layer} effective={effective.get(entry.layer.name)!} inspectable={inspectable.has(entry.layer.name)} />
+                      <LayerRow
+                        layer={entry.layer}
+                        effective={effective.get(entry.layer.name)!}
+                        inspectable={inspectable.has(entry.layer.name)}
+                        depth={depth}
+                      />
                     </tbody>
                   );
                 }
-                const visible = entry.layers.filter(matches);
-                if (visible.length === 0) return null;
+                const visibleAll = entry.all.filter(matches);
+                if (visibleAll.length === 0) return null;
                 return (
                   <LayerGroup
                     key={`group:${entry.path}`}
                     path={entry.path}
-                    layers={entry.layers}
-                    visible={visible}
+                    layers={entry.all}
+                    visible={entry.layers.filter(matches)}
+                    shown={visibleAll.length}
+                    depth={depth}
                     open={isOpen(entry.path)}
                     onToggle={(open) => setOpen([entry.path], open)}
-                    onRule={(ruleId) => applyGroupRule(entry.path, entry.layers, ruleId)}
+                    onRule={(ruleId) => applyGroupRule(entry.path, entry.all, ruleId)}
                     effective={effective}
                     inspectable={inspectable}
                     overrides={rules.overrides}
@@ -165,6 +175,8 @@ function LayerGroup({
   path,
   layers,
   visible,
+  shown,
+  depth,
   open,
   onToggle,
   onRule,
@@ -173,8 +185,13 @@ function LayerGroup({
   overrides,
 }: {
   path: string;
+  /** Every layer in the group, nested groups' included: what its rule sets. */
   layers: readonly LayerInfo[];
+  /** Its own layers that match the filter (listed under it; nested groups follow as entries of their own). */
   visible: readonly LayerInfo[];
+  /** How many of `layers` match the filter. */
+  shown: number;
+  depth: number;
   open: boolean;
   onToggle: (open: boolean) => void;
   onRule: (ruleId: string) => void;
@@ -204,12 +221,12 @@ function LayerGroup({
     pickedRule && layers.every((l) => !pickedRule.appliesTo.includes(l.cls) || effective.get(l.name)?.rule.id === pickedRule.id) ? picked : '';
   const changed = layers.filter((l) => l.name in overrides).length;
   const rulesUsed = new Set(layers.map((l) => effective.get(l.name)?.rule.label));
-  const count = visible.length === layers.length ? `${layers.length} layers` : `${visible.length} of ${layers.length} layers`;
+  const count = shown === layers.length ? `${layers.length} layers` : `${shown} of ${layers.length} layers`;
   return (
     <>
       <tbody className="layer-group">
         <tr className="group-row">
-          <th scope="rowgroup" colSpan={3}>
+          <th scope="rowgroup" colSpan={3} style={depth ? { paddingLeft: `${depth * 1.25}rem` } : undefined}>
             <button type="button" className="group-toggle" aria-expanded={open} aria-controls={bodyId} onClick={() => onToggle(!open)}>
               <span aria-hidden="true" className="twisty">
                 {open ? '▾' : '▸'}
@@ -243,19 +260,30 @@ function LayerGroup({
       <tbody id={bodyId} hidden={!open} className="group-members">
         {open &&
           visible.map((layer) => (
-            <LayerRow key={layer.name} layer={layer} effective={effective.get(layer.name)!} inspectable={inspectable.has(layer.name)} />
+            <LayerRow key={layer.name} layer={layer} effective={effective.get(layer.name)!} inspectable={inspectable.has(layer.name)} depth={depth + 1} />
           ))}
       </tbody>
     </>
   );
 }
 
-const LayerRow = memo(function LayerRow({ layer, effective, inspectable }: { layer: LayerInfo; effective: EffectiveRule; inspectable: boolean }) {
+const LayerRow = memo(function LayerRow({
+  layer,
+  effective,
+  inspectable,
+  depth = 0,
+}: {
+  layer: LayerInfo;
+  effective: EffectiveRule;
+  inspectable: boolean;
+  /** How many groups it is in (a nested group's layers are indented further; a group's own layers by one step). */
+  depth?: number;
+}) {
   const options = rulesFor(layer.cls);
   const rule = effective.rule;
   return (
     <tr className={effective.overridden ? 'overridden' : undefined}>
-      <th scope="row" className="layer-name">
+      <th scope="row" className="layer-name" style={depth > 1 ? { paddingLeft: `${(depth - 1) * 1.25}rem` } : undefined}>
         {layer.name}
       </th>
       <td>{layer.op}</td>

@@ -1,6 +1,6 @@
 /**
- * Benchmark models built in code: VGG16 and ResNet-50 with torchvision's architecture (224x224 RGB, 1000 classes)
- * and deterministic random weights, so the benchmark needs no download. BatchNorm is folded into the preceding
+ * Benchmark models built in code: VGG16, ResNet-50 and ViT-B/16 with torchvision's architecture (224x224 RGB, 1000
+ * classes) and deterministic random weights, so the benchmark needs no download. BatchNorm is folded into the preceding
  * convolution (as Zennit's canonizers do before an explanation): every conv carries a bias and no batchnorm node
  * remains. Weights are He-scaled (uniform, variance 2 / fan_in) so activations stay finite through the depth; the
  * last convolution of each ResNet bottleneck branch is scaled down (like torchvision's zero_init_residual, but not
@@ -132,6 +132,34 @@ class GraphBuilder {
   sum(name: string, a: string, b: string): string {
     return this.add({ name, op: 'add', inputs: [a, b], output: name, attrs: {}, params: {} });
   }
+
+  /** A layer without parameters (reshape, transpose, slice, softmax, GELU, matmul of two computed values). */
+  plain(name: string, op: GraphNode['op'], inputs: readonly string[], attrs: GraphNode['attrs'] = {}): string {
+    return this.add({ name, op, inputs, output: name, attrs, params: {} });
+  }
+
+  /** LayerNorm over the last axis (eps 1e-6, as torchvision's ViT), gamma in [0.5, 1.5), beta in [-0.1, 0.1). */
+  layernorm(name: string, x: string, axis: number, width: number): string {
+    const gamma = this.param([width], 0.5);
+    if (this.random) for (let i = 0; i < width; i++) gamma.data[i] = gamma.data[i]! + 1;
+    return this.add({ name, op: 'layernorm', inputs: [x], output: name, attrs: { axis, epsilon: 1e-6 }, params: { gamma, beta: this.param([width], 0.1) } });
+  }
+
+  /** x / c for a scalar c (attention's 1 / sqrt(head width) on the queries). */
+  divide(name: string, x: string, c: number): string {
+    const constant = { shape: [], data: new Float32Array([c]) };
+    return this.add({ name, op: 'scale', inputs: [x], output: name, attrs: { mode: 'div' }, params: { constant } });
+  }
+
+  /** A constant [1, 1, width] placed before x along axis 1 (a ViT's class token). */
+  prependToken(name: string, x: string, width: number): string {
+    return this.add({ name, op: 'concat', inputs: [x], output: name, attrs: { axis: 1, layout: [-1, 0] }, params: { constant0: this.param([1, 1, width], 0.2) } });
+  }
+
+  /** x + c for a constant c of x's shape (a position embedding). */
+  addConstant(name: string, x: string, shape: Shape, scale: number): string {
+    return this.add({ name, op: 'addconst', inputs: [x], output: name, attrs: {}, params: { constant: this.param(shape, scale) } });
+  }
 }
 
 export type BenchModelKind = 'vgg16' | 'resnet50';
@@ -243,6 +271,89 @@ export function resnet50(size: ModelSize = FULL, options: BuildOptions = {}): Gr
   };
 }
 
+export interface VitConfig {
+  readonly name: string;
+  readonly imageSize: number;
+  readonly patchSize: number;
+  readonly layers: number;
+  readonly heads: number;
+  readonly hidden: number;
+  readonly mlp: number;
+  readonly classes: number;
+}
+
+/** torchvision.models.vit_b_16: 224x224, patches 16x16, 12 blocks of 12 heads, width 768, MLP 3072, 1000 classes. */
+export const VIT_B16: VitConfig = { name: 'vit-b16', imageSize: 224, patchSize: 16, layers: 12, heads: 12, hidden: 768, mlp: 3072, classes: 1000 };
+/** The same layers on a 32x32 input: patches 8x8 (17 tokens), 4 blocks of 4 heads, width 64, MLP 256. */
+export const VIT_TINY: VitConfig = { name: 'vit-tiny', imageSize: 32, patchSize: 8, layers: 4, heads: 4, hidden: 64, mlp: 256, classes: 1000 };
+
+/**
+ * torchvision's VisionTransformer as torch.onnx exports it and the ONNX importer maps it (same layer kinds, shapes,
+ * attributes and names as an imported `vit_b_16`; tests/fixtures/zoo/vit.onnx is the same graph, smaller):
+ * the patch embedding `conv_proj` (Conv2d k x k / k), Reshape to [1, D, T] and Transpose to tokens [1, T, D], the
+ * class token (a constant Concat), the position embedding (a constant Add), per block: `ln_1`, the multi-head
+ * attention of `nn.MultiheadAttention` (sequence-first Transpose, the in-projection Linear to Q, K, V, three
+ * Slices, Reshape/Transpose into heads, Q / sqrt(d), K transposed, the Q K^T matmul, Softmax, the A V matmul with the
+ * attention weights as gate, merge heads, `out_proj`, back to batch-first), the residual Add, `ln_2`, MLP (Linear,
+ * GELU, Linear), the residual Add; then `encoder.ln`, the class token (Slice, Reshape) into `heads.head`.
+ * Random weights: Linear/Conv He-scaled as above, LayerNorm gamma around 1; the activations stay of order 1
+ * (every branch starts with a LayerNorm).
+ */
+export function visionTransformer(cfg: VitConfig, options: BuildOptions = {}): Graph {
+  const g = new GraphBuilder(options);
+  const { patchSize: p, hidden: d, heads: h } = cfg;
+  const grid = cfg.imageSize / p;
+  if (!Number.isInteger(grid) || d % h !== 0) throw new RangeError(`${cfg.name}: image size / patch size and width / heads must be integers`);
+  const patches = grid * grid;
+  const t = patches + 1;
+  const dh = d / h;
+  let x = g.conv('conv_proj', 'input', 3, d, p, p, 0);
+  x = g.plain('reshape_0', 'reshape', [x], { shape: [1, d, patches] });
+  x = g.plain('transpose_0', 'transpose', [x], { perm: [0, 2, 1] });
+  x = g.prependToken('concat_0', x, d);
+  x = g.addConstant('encoder.add', x, [1, t, d], 0.02);
+  for (let i = 0; i < cfg.layers; i++) {
+    const b = `encoder.layers.encoder_layer_${i}`;
+    const a = `${b}.self_attention`;
+    const residual = x;
+    let y = g.layernorm(`${b}.ln_1`, x, 2, d);
+    y = g.plain(`${a}.transpose`, 'transpose', [y], { perm: [1, 0, 2] }); // [T, 1, D]
+    const qkv = g.linear(`${a}.matmul`, y, d, 3 * d); // [T, 1, 3D]
+    const heads = (k: number): string => {
+      const s = g.plain(`${a}.slice${k ? `_${k}` : ''}`, 'slice', [qkv], { starts: [k * d], ends: [(k + 1) * d], axes: [2], steps: [1] });
+      return g.plain(`${a}.reshape${k ? `_${k}` : ''}`, 'reshape', [s], { shape: [t, h, dh] }); // [T, H, dh]
+    };
+    const q = g.divide(`${a}.div_1`, g.plain(`${a}.transpose_1`, 'transpose', [heads(0)], { perm: [1, 0, 2] }), Math.sqrt(dh)); // [H, T, dh]
+    const kT = g.plain(`${a}.transpose_3`, 'transpose', [heads(1)], { perm: [1, 2, 0] }); // [H, dh, T]
+    const v = g.plain(`${a}.transpose_2`, 'transpose', [heads(2)], { perm: [1, 0, 2] }); // [H, T, dh]
+    const scores = g.plain(`${a}.matmul_1`, 'matmul', [q, kT], { gate: -1 }); // [H, T, T]
+    const weights = g.plain(`${a}.softmax`, 'softmax', [scores]);
+    let o = g.plain(`${a}.matmul_2`, 'matmul', [weights, v], { gate: 0 }); // [H, T, dh]
+    o = g.plain(`${a}.transpose_4`, 'transpose', [o], { perm: [1, 0, 2] }); // [T, H, dh]
+    o = g.plain(`${a}.reshape_3`, 'reshape', [o], { shape: [t, d] });
+    o = g.linear(`${a}.out_proj`, o, d, d);
+    o = g.plain(`${a}.reshape_4`, 'reshape', [o], { shape: [t, 1, d] });
+    o = g.plain(`${a}.transpose_5`, 'transpose', [o], { perm: [1, 0, 2] }); // [1, T, D]
+    x = g.sum(`${b}.add`, o, residual);
+    let m = g.layernorm(`${b}.ln_2`, x, 2, d);
+    m = g.linear(`${b}.mlp.0`, m, d, cfg.mlp);
+    m = g.plain(`${b}.mlp.1`, 'gelu', [m]);
+    m = g.linear(`${b}.mlp.3`, m, cfg.mlp, d);
+    x = g.sum(`${b}.add_1`, x, m);
+  }
+  x = g.layernorm('encoder.ln', x, 2, d);
+  x = g.plain('slice_cls', 'slice', [x], { starts: [0], ends: [1], axes: [1], steps: [1] });
+  x = g.plain('reshape_cls', 'reshape', [x], { shape: [1, d] });
+  x = g.linear('heads.head', x, d, cfg.classes);
+  return {
+    name: cfg.name,
+    input: { name: 'input', shape: [1, 3, cfg.imageSize, cfg.imageSize] },
+    output: x,
+    nodes: g.nodes,
+    notes: ['random weights (benchmark)'],
+  };
+}
+
 export interface SyntheticModel {
   readonly name: string;
   readonly description: string;
@@ -256,6 +367,8 @@ export const SYNTHETIC_MODELS: readonly SyntheticModel[] = [
   { name: 'resnet50', description: 'ResNet-50 (v1.5, BN folded), 224x224, random weights', quick: false, build: (o) => resnet50(FULL, o) },
   { name: 'vgg16-tiny', description: 'VGG16 layers, 32x32, widths / 8, random weights', quick: true, build: (o) => vgg16(TINY, o) },
   { name: 'resnet50-tiny', description: 'ResNet-50 layers, 32x32, widths / 8, random weights', quick: true, build: (o) => resnet50(TINY, o) },
+  { name: 'vit-b16', description: 'ViT-B/16 (torchvision vit_b_16 layers), 224x224, random weights', quick: false, build: (o) => visionTransformer(VIT_B16, o) },
+  { name: 'vit-tiny', description: 'ViT layers, 32x32, patches 8x8, 4 blocks of 4 heads, width 64, random weights', quick: true, build: (o) => visionTransformer(VIT_TINY, o) },
 ];
 
 /** A deterministic input image in the usual normalised range (about -2 to 2). */

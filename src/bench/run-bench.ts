@@ -73,8 +73,10 @@ export interface BenchModelInfo {
   readonly inputShape: readonly number[];
   readonly params: number;
   readonly weightedLayers: number;
-  /** Linear/Conv multiply-adds of one forward pass. */
+  /** Multiply-adds of one forward pass: Linear/Conv layers and matmuls (attention). */
   readonly forwardMacs: number;
+  /** FLOPs of one forward pass: 2 per multiply-add, plus softmax (counts.ts). */
+  readonly forwardFlops: number;
   readonly activationValues: number;
   /** What one explanation dispatches, per preset (forward + relevance), and the buffers of its program. */
   readonly captum: ProgramCounts;
@@ -164,6 +166,7 @@ export function describeModel(source: Pick<BenchModelSource, 'name' | 'descripti
     params: counts.params,
     weightedLayers: counts.weightedLayers,
     forwardMacs: counts.forwardMacs,
+    forwardFlops: counts.forwardFlops,
     activationValues: counts.activations,
     captum: assignmentCounts(graph, CAPTUM_EPSILON),
     epsilonPlusFlat: assignmentCounts(graph, EPSILON_PLUS_FLAT),
@@ -292,7 +295,7 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
             if (g !== null) s.gpu.push(g);
           };
           const explain = (rules: RuleAssignment, input: Float32Array) => loaded.explain(input, { rules, layerRelevance: false });
-          const rate = (macs: number, ms: number | null) => (ms && ms > 0 ? `${formatCount((2 * macs) / (ms / 1000))}FLOP/s` : '');
+          const rate = (flops: number, ms: number | null) => (ms && ms > 0 ? `${formatCount(flops / (ms / 1000))}FLOP/s` : '');
           const record = (id: MeasurementId, note: (ms: number | null) => string) => {
             const s = samples.get(id) ?? { ms: [], gpu: [] };
             row(id, s.ms, note(median(s.ms)), s.gpu);
@@ -322,13 +325,13 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
             say('forward');
             const forward = loaded.forward.bind(loaded);
             for (let k = 0; k < warmup + runs; k++) await time('forward', k, () => forward(freshInput()));
-            record('forward', (m) => rate(info.forwardMacs, m));
+            record('forward', (m) => rate(info.forwardFlops, m));
           } else {
             row('forward', [], 'n/a: LoadedModel has no forward()');
           }
-          record('explain-captum', (m) => rate(info.captum.forwardMacs + info.captum.relevanceMacs, m));
+          record('explain-captum', (m) => rate(info.captum.forwardFlops + info.captum.relevanceFlops, m));
           const epfMedian = median(samples.get('explain-epf')?.ms ?? []);
-          record('explain-epf', (m) => rate(info.epsilonPlusFlat.forwardMacs + info.epsilonPlusFlat.relevanceMacs, m));
+          record('explain-epf', (m) => rate(info.epsilonPlusFlat.forwardFlops + info.epsilonPlusFlat.relevanceFlops, m));
           const share = (m: number | null) => (m !== null && epfMedian ? `; ${Math.round((100 * m) / epfMedian)}% of full EpsilonPlusFlat` : '');
           record('reexplain-top', (m) => `${info.topLayer}${share(m)}`);
           record('reexplain-first', (m) => `${info.firstLayer}${share(m)}`);
@@ -426,12 +429,12 @@ export function formatModelTable(models: readonly BenchModelInfo[]): string {
     '| model | input | params | Linear/Conv layers | forward GFLOP | explain GFLOP, Captum epsilon | explain GFLOP, EpsilonPlusFlat | weights MiB | activations MiB | program buffers MiB (EpsilonPlusFlat) |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const gflop = (macs: number) => ((2 * macs) / 1e9).toPrecision(3);
+  const gflop = (flops: number) => (flops / 1e9).toPrecision(3);
   for (const m of models) {
     const c = m.captum;
     const e = m.epsilonPlusFlat;
     lines.push(
-      `| ${cell(m.name)} | ${m.inputShape.slice(1).join('x')} | ${formatCount(m.params).trim()} | ${m.weightedLayers} | ${gflop(m.forwardMacs)} | ${gflop(c.forwardMacs + c.relevanceMacs)} | ${gflop(e.forwardMacs + e.relevanceMacs)} | ${mib(4 * m.params)} | ${mib(4 * m.activationValues)} | ${mib(e.bufferBytes)} |`,
+      `| ${cell(m.name)} | ${m.inputShape.slice(1).join('x')} | ${formatCount(m.params).trim()} | ${m.weightedLayers} | ${gflop(m.forwardFlops)} | ${gflop(c.forwardFlops + c.relevanceFlops)} | ${gflop(e.forwardFlops + e.relevanceFlops)} | ${mib(4 * m.params)} | ${mib(4 * m.activationValues)} | ${mib(e.bufferBytes)} |`,
     );
   }
   return lines.join('\n');

@@ -396,7 +396,7 @@ function zennitAssignment(c: GoldenCase, model: GoldenModel, graph: GraphInfo | 
 
 // ---- LXT
 
-const LXT_COMPOSITES = new Set(['cp-gamma', 'cp-epsilon']);
+const LXT_COMPOSITES = new Set(['cp-gamma', 'cp-epsilon', 'attnlrp']);
 
 function lxtAssignment(c: GoldenCase): RuleAssignment {
   const name = c.composite;
@@ -427,8 +427,9 @@ export function caseToAssignment(c: GoldenCase, model: GoldenModel, graph?: Grap
   // Zennit cases do.
   else if (c.reference === 'zennit' || c.reference === 'float64-rule-check') assignment = zennitAssignment(c, model, graph);
   // LXT (transformers): the composite names a preset (cp-gamma, cp-epsilon: CP-LRP, src/rules/composites.ts).
-  else if (c.reference === 'lxt') assignment = lxtAssignment(c);
-  else return fail(c, `unknown reference "${c.reference}" (expected captum, zennit, lxt or float64-rule-check)`);
+  // float64-attnlrp: tests/fixtures/attnlrp (scripts/fixtures/attnlrp-check.py), the attnlrp preset.
+  else if (c.reference === 'lxt' || c.reference === 'float64-attnlrp') assignment = lxtAssignment(c);
+  else return fail(c, `unknown reference "${c.reference}" (expected captum, zennit, lxt, float64-rule-check or float64-attnlrp)`);
   return {
     ...(format === 'tfjs' ? { format } : {}),
     modelFile: file.file,

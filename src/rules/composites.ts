@@ -110,29 +110,47 @@ const cpLrp =
     const { op, cls } = info;
     if (op === 'linear' && info.attentionProjection) return r('epsilon', { epsilon: 0 });
     if (op === 'linear' || op === 'conv2d') return weighted(info);
-    if (cls === 'activation' || cls === 'gate' || cls === 'scale') return r('pass');
+    if (cls === 'activation' || cls === 'softmax' || cls === 'gate' || cls === 'scale') return r('pass');
     if (cls === 'add') return r('norm', { epsilon: 0 });
     if (cls === 'layernorm' || cls === 'matmul') return r('epsilon', { epsilon: 0 });
     if (cls === 'avgpool' || cls === 'batchnorm') return r('epsilon');
     return undefined;
   };
 /**
+ * AttnLRP (Achtibat et al. 2024, "AttnLRP: Attention-Aware Layer-Wise Relevance Propagation for Transformers"):
+ * every Linear and Conv2d (attention projections included) the epsilon rule (1e-6); the products Q K^T and A V the
+ * uniform rule (each operand half, exact: epsilon 0); a Softmax inside the graph the softmax rule (its epsilon rule
+ * at 0: R_in = x (R - s sum R)); LayerNorm's std held constant (its epsilon rule at 0); GELU and scalings the
+ * identity (Pass); residual and constant additions split in proportion (Norm at 0). docs/engine.md, "AttnLRP".
+ */
+const attnLrp: Pick = ({ op, cls }) => {
+  if (op === 'linear' || op === 'conv2d') return r('epsilon', { epsilon: 1e-6 });
+  if (cls === 'matmul') return r('uniform', { epsilon: 0 });
+  if (cls === 'softmax' || cls === 'layernorm') return r('epsilon', { epsilon: 0 });
+  if (cls === 'activation' || cls === 'gate' || cls === 'scale') return r('pass');
+  if (cls === 'add') return r('norm', { epsilon: 0 });
+  if (cls === 'avgpool' || cls === 'batchnorm') return r('epsilon');
+  return undefined;
+};
+
+/**
  * Zennit's composites: activations Pass, AvgPool and sums Norm, MaxPool through its gradient. For what Zennit has
  * no rule for: gates and scaling by a constant Pass (the signal takes all), LayerNorm and a BatchNorm that could
- * not be merged Epsilon (docs/engine.md).
+ * not be merged Epsilon, attention's products Epsilon (the attention weights held constant, as CP-LRP does: without
+ * it their gradient multiplies relevance by the other operand and a 12-block ViT overflows float32) (docs/engine.md).
  */
 const zennitRest = (cls: LayerClass): RuleChoice | undefined =>
-  cls === 'activation' || cls === 'gate' || cls === 'scale'
+  cls === 'activation' || cls === 'softmax' || cls === 'gate' || cls === 'scale'
     ? r('pass')
     : cls === 'avgpool' || cls === 'add'
       ? r('norm')
-      : cls === 'layernorm' || cls === 'batchnorm'
+      : cls === 'layernorm' || cls === 'batchnorm' || cls === 'matmul'
         ? r('epsilon')
         : undefined;
 
 export const composites: readonly Composite[] = [
   composite('captum-default', 'Captum default', "Captum's default: Epsilon 1e-9 on every Linear/Conv, pool and BatchNorm; activations pass.", ({ cls }) =>
-    cls === 'activation' || cls === 'gate' || cls === 'scale'
+    cls === 'activation' || cls === 'softmax' || cls === 'gate' || cls === 'scale'
       ? r('pass')
       : cls === 'structural'
         ? undefined
@@ -171,6 +189,12 @@ export const composites: readonly Composite[] = [
     'CP-LRP Epsilon',
     'CP-LRP for transformers: Linear and Conv Epsilon(1e-6), attention projections LRP-0, attention weights constant.',
     cpLrp(() => r('epsilon', { epsilon: 1e-6 })),
+  ),
+  composite(
+    'attnlrp',
+    'AttnLRP',
+    'AttnLRP for transformers: Linear and Conv Epsilon(1e-6), Q K^T and A V the uniform rule, Softmax its Taylor rule x (R - s sum R), LayerNorm std constant, GELU identity.',
+    attnLrp,
   ),
 ];
 

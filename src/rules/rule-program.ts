@@ -46,6 +46,12 @@ export type RuleProgram =
       readonly groups: readonly Group[];
       /** Values of the 'low' and 'high' inputs (ZBox): a scalar, or one value per input channel. */
       readonly bounds?: { readonly low: number | readonly number[]; readonly high: number | readonly number[] };
+      /**
+       * Products of two computed values (matmul). Absent: the Softmax operand is held constant as a gate and the
+       * other operand takes all relevance (CP-LRP). 'uniform': every operand gets the group's share of the epsilon
+       * rule, R_A = A * (s B^T), R_B = B * (A^T s), s = coefficient R / stab(Z) (AttnLRP's uniform rule: coefficient 1/2).
+       */
+      readonly operands?: 'uniform';
     }
   /** Relevance passes unchanged (shape-preserving layers only). */
   | { readonly kind: 'pass' }

@@ -22,9 +22,22 @@ import {
 /**
  * 'gate': the product of a signal and a gate (squeeze-excitation); 'scale': multiplication by a constant;
  * 'layernorm': LayerNorm, whose normaliser the rules hold constant; 'matmul': the product of two computed values
- * (attention), whose Softmax operand the epsilon rule holds constant (CP-LRP).
+ * (attention), whose Softmax operand the epsilon rule holds constant (CP-LRP); 'softmax': a Softmax inside the graph
+ * (attention weights), whose epsilon rule is AttnLRP's softmax rule.
  */
-export type LayerClass = 'weighted' | 'batchnorm' | 'avgpool' | 'maxpool' | 'activation' | 'add' | 'structural' | 'gate' | 'scale' | 'layernorm' | 'matmul';
+export type LayerClass =
+  | 'weighted'
+  | 'batchnorm'
+  | 'avgpool'
+  | 'maxpool'
+  | 'activation'
+  | 'add'
+  | 'structural'
+  | 'gate'
+  | 'scale'
+  | 'layernorm'
+  | 'matmul'
+  | 'softmax';
 
 export interface NumberParam {
   readonly name: string;
@@ -71,7 +84,7 @@ export interface ResolvedParams {
   bounds(name: string): number | readonly number[];
 }
 
-const LRP_LAYERS: readonly LayerClass[] = ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'add', 'layernorm', 'matmul'];
+const LRP_LAYERS: readonly LayerClass[] = ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'add', 'layernorm', 'matmul', 'softmax'];
 const WEIGHTED: readonly LayerClass[] = ['weighted'];
 
 const eps = (def: number): NumberParam => ({
@@ -287,9 +300,21 @@ export const ruleDefinitions: readonly RuleDefinition[] = [
     description:
       'Relevance passes unchanged (activations, scaling by a constant, LayerNorm); on the product of a signal and a gate the signal takes all relevance, the gate none.',
     params: [],
-    appliesTo: ['activation', 'batchnorm', 'gate', 'scale', 'layernorm'],
+    appliesTo: ['activation', 'batchnorm', 'gate', 'scale', 'layernorm', 'softmax'],
     conserving: true,
     compile: () => ({ kind: 'pass' }),
+  },
+  // ---- AttnLRP (Achtibat et al. 2024) ----
+  {
+    id: 'uniform',
+    family: 'common',
+    label: 'Uniform (AttnLRP)',
+    description:
+      "AttnLRP's uniform rule for a product of two computed values Z = A B (attention's Q K^T and A V): each operand gets half of the epsilon rule, R_A = A * (s B^T), R_B = B * (A^T s), s = R / (2 stab(Z)).",
+    params: [eps(0)],
+    appliesTo: ['matmul'],
+    conserving: true,
+    compile: (p) => ({ kind: 'lrp', groups: [group([{ input: 'identity', weight: identityMod }], identityMod, p.number('epsilon'), 0.5)], operands: 'uniform' }),
   },
   {
     id: 'gradient',
@@ -297,7 +322,7 @@ export const ruleDefinitions: readonly RuleDefinition[] = [
     label: 'Gradient',
     description: 'The plain gradient: ReLU masks, MaxPool routes to the maximum, AvgPool splits evenly.',
     params: [],
-    appliesTo: ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'activation', 'add', 'structural', 'gate', 'scale', 'layernorm', 'matmul'],
+    appliesTo: ['weighted', 'batchnorm', 'avgpool', 'maxpool', 'activation', 'add', 'structural', 'gate', 'scale', 'layernorm', 'matmul', 'softmax'],
     conserving: false,
     compile: () => ({ kind: 'gradient' }),
   },

@@ -5,7 +5,12 @@
  * differences), conservation, WebGPU against CPU; a Concat with a constant part (a class token); the CP-LRP presets
  * (which Linear layers count as attention projections).
  */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { importOnnx } from '../../src/engine/onnx/import-onnx';
+import { parseNpy, toFloat32, toFloat64 } from '../../src/engine/io/npy';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import type { MatMulStep, SoftmaxStep } from '../../src/engine/kernels/steps';
 import type { RuleAssignment } from '../../src/rules/assignment';
@@ -361,5 +366,192 @@ describe('CP-LRP presets', () => {
     expect(gamma.get('act')).toEqual({ rule: 'pass', params: {} });
     const epsilon = findComposite('cp-epsilon')!.assign(withMlp, {}, layerClassOf);
     expect(epsilon.get('head')).toEqual({ rule: 'epsilon', params: { epsilon: 1e-6 } });
+ 
+    // The CNN presets hold the attention weights constant too (epsilon on the products, as CP-LRP): with the
+    // gradient there, each block multiplied relevance by its other operand and ViT-B/16 overflowed float32.
+    for (const id of ['EpsilonPlusFlat', 'EpsilonGammaBox', 'EpsilonAlpha2Beta1']) {
+      const zennit = findComposite(id)!.assign(withMlp, {}, layerClassOf);
+      for (const product of ['scores', 'av']) expect(zennit.get(product)?.rule, `${id} ${product}`).toBe('epsilon');
+    }
   });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * AttnLRP (Achtibat et al. 2024; docs/engine.md, "Transformers: AttnLRP") on the one-head block, from the paper's
+ * definitions in float64: the head and the projections Epsilon (eps_lin); Z = A V and S = Q K^T the uniform rule,
+ * each operand half of LRP-0: R_A = A (s V^T), R_V = V (A^T s), s = R / (2 Z); the softmax rule
+ * R_S = S (R_A - A sum_row R_A). Every layer's absorbed part is itemised: biases and stabilisers of the Linears, the
+ * bias of the softmax's linearisation, sum_j R_j (1 - S_j + sum_i A_i S_i) per row.
+ */
+function naiveAttnLrp(w: Weights, x: Float64Array, epsLin: number) {
+  const q = linear(x, T, w.wq, F);
+  const k = linear(x, T, w.wk, F);
+  const { v, a, z, logits } = forward(w, x);
+  const sc = new Float64Array(T * T);
+  for (let m = 0; m < T; m++) for (let j = 0; j < T; j++) for (let i = 0; i < F; i++) sc[m * T + j] = sc[m * T + j]! + q[m * F + i]! * k[j * F + i]!;
+  const y = logits[TARGET]!;
+  const absorbed: Record<string, number> = {};
+  // head: z_j w_j y / stab(y); absorbs y - (y - b) y / stab(y)
+  const rz = new Float64Array(T * F);
+  for (let j = 0; j < T * F; j++) rz[j] = (z[j]! * w.wh[TARGET * T * F + j]! * y) / stab(y, epsLin);
+  absorbed.head = y - ((y - w.bh[TARGET]!) * y) / stab(y, epsLin);
+  // A V, uniform
+  const s1 = rz.map((r, j) => r / (2 * z[j]!));
+  const ra = new Float64Array(T * T);
+  const rv = new Float64Array(T * F);
+  for (let m = 0; m < T; m++) for (let j = 0; j < T; j++) for (let n = 0; n < F; n++) ra[m * T + j] = ra[m * T + j]! + a[m * T + j]! * s1[m * F + n]! * v[j * F + n]!;
+  for (let j = 0; j < T; j++) for (let n = 0; n < F; n++) for (let m = 0; m < T; m++) rv[j * F + n] = rv[j * F + n]! + v[j * F + n]! * a[m * T + j]! * s1[m * F + n]!;
+  absorbed.av = sum(rz) - sum(ra) - sum(rv);
+  // softmax rule
+  const rs = new Float64Array(T * T);
+  let softmaxAbsorbed = 0;
+  for (let m = 0; m < T; m++) {
+    let rowR = 0;
+    let as = 0;
+    for (let j = 0; j < T; j++) {
+      rowR += ra[m * T + j]!;
+      as += a[m * T + j]! * sc[m * T + j]!;
+    }
+    for (let j = 0; j < T; j++) {
+      rs[m * T + j] = sc[m * T + j]! * (ra[m * T + j]! - a[m * T + j]! * rowR);
+      softmaxAbsorbed += ra[m * T + j]! * (1 - sc[m * T + j]! + as);
+    }
+  }
+  absorbed.softmax = softmaxAbsorbed;
+  // Q K^T, uniform
+  const s2 = rs.map((r, j) => r / (2 * sc[j]!));
+  const rq = new Float64Array(T * F);
+  const rk = new Float64Array(T * F);
+  for (let m = 0; m < T; m++) {
+    for (let j = 0; j < T; j++) {
+      for (let i = 0; i < F; i++) {
+        rq[m * F + i] = rq[m * F + i]! + q[m * F + i]! * s2[m * T + j]! * k[j * F + i]!;
+        rk[j * F + i] = rk[j * F + i]! + k[j * F + i]! * q[m * F + i]! * s2[m * T + j]!;
+      }
+    }
+  }
+  absorbed.scores = sum(rs) - sum(rq) - sum(rk);
+  // q, k, v: epsilon; each absorbs sum_o (b_o + eps sign(o)) R_o / stab(o)
+  const rx = new Float64Array(T * F);
+  const back = (name: string, out: Float64Array, r: Float64Array, wt: Float32Array, b?: Float32Array) => {
+    let absorbedHere = 0;
+    for (let t = 0; t < T; t++) {
+      for (let o = 0; o < F; o++) {
+        const d = stab(out[t * F + o]!, epsLin);
+        absorbedHere += ((d - out[t * F + o]! + (b ? b[o]! : 0)) * r[t * F + o]!) / d;
+        for (let i = 0; i < F; i++) rx[t * F + i] = rx[t * F + i]! + (x[t * F + i]! * wt[o * F + i]! * r[t * F + o]!) / d;
+      }
+    }
+    absorbed[name] = absorbedHere;
+  };
+  back('q', q, rq, w.wq);
+  back('k', k, rk, w.wk);
+  back('v', v, rv, w.wv, w.bv);
+  return { logits, y, rz, ra, rs, rq, rk, rv, rx, absorbed };
+}
+
+describe('AttnLRP: uniform rule on the products, softmax rule, against float64 definitions; conservation itemised', () => {
+  it('the attnlrp preset matches the definitions on CPU, WebGPU matches CPU', async () => {
+    const w = weights(70);
+    const input = randomArray(T * F, rng(71), 1.5);
+    const x = Float64Array.from(input);
+    const naive = naiveAttnLrp(w, x, 1e-6);
+    const graph = attentionGraph(w);
+    const rules: RuleAssignment = { preset: 'attnlrp' };
+    const [cpu, gpu] = await Promise.all([cpuEngine(), gpuEngine()]);
+    const [mc, mg] = await Promise.all([cpu.load(graph), gpu.load(graph)]);
+    const c = await mc.explain(input, { rules, target: TARGET });
+    const layer = (name: string) => c.layers.find((l) => l.layer === name)!.data;
+    expect(relL2(c.logits, naive.logits), 'logits').toBeLessThan(1e-6);
+    expect(relL2(layer('av'), naive.ra), 'relevance of the attention weights').toBeLessThan(1e-6);
+    expect(relL2(layer('softmax'), naive.rs), 'relevance of the scores').toBeLessThan(1e-6);
+    expect(relL2(layer('scores'), naive.rq), 'relevance of the queries').toBeLessThan(1e-6);
+    expect(relL2(layer('kt'), naive.rk), 'relevance of the keys').toBeLessThan(1e-6);
+    expect(relL2(c.relevance, naive.rx), 'input relevance').toBeLessThan(1e-6);
+    // Queries and keys get relevance now (CP-LRP gives them none).
+    expect(sum(naive.rq.map(Math.abs))).toBeGreaterThan(1e-3);
+    const g = await mg.explain(input, { rules, target: TARGET });
+    expect(relL2(g.logits, c.logits), 'webgpu logits').toBeLessThan(1e-5);
+    expect(relL2(g.relevance, c.relevance), 'webgpu relevance').toBeLessThan(1e-4);
+    expect(relL2(g.layers.find((l) => l.layer === 'softmax')!.data, layer('softmax')), 'webgpu softmax relevance').toBeLessThan(1e-4);
+    mc.dispose();
+    mg.dispose();
+  }, 60_000);
+
+  it('conserves: the input relevance sums to the target logit minus what each layer absorbs (itemised)', async () => {
+    const w = weights(80);
+    const input = randomArray(T * F, rng(81), 1.5);
+    const naive = naiveAttnLrp(w, Float64Array.from(input), 1e-6);
+    const absorbed = Object.values(naive.absorbed).reduce((p, v) => p + v, 0);
+    // The reference is conservative by construction: logit = input relevance + the itemised absorbed parts.
+    expect(Math.abs(sum(naive.rx) + absorbed - naive.y)).toBeLessThan(1e-10 * Math.max(1, Math.abs(naive.y)));
+    // The products conserve exactly (uniform rule at epsilon 0); the softmax does not (its linearisation's bias).
+    expect(Math.abs(naive.absorbed.av!)).toBeLessThan(1e-12);
+    expect(Math.abs(naive.absorbed.scores!)).toBeLessThan(1e-12);
+    const m = await (await cpuEngine()).load(attentionGraph(w));
+    const e = await m.explain(input, { rules: { preset: 'attnlrp' }, target: TARGET });
+    const y = e.logits[TARGET]!;
+    const total = sum(e.relevance) + absorbed;
+    expect(Math.abs(total - y)).toBeLessThan(1e-5 * Math.max(1, Math.abs(y)));
+    // Layer by layer: each layer's input relevance is its output relevance minus what it absorbs.
+    const layerSum = (name: string) => sum(e.layers.find((l) => l.layer === name)!.data);
+    expect(layerSum('av') + sum(naive.rv)).toBeCloseTo(y - naive.absorbed.head!, 5);
+    expect(layerSum('softmax')).toBeCloseTo(layerSum('av') - naive.absorbed.softmax!, 5);
+    m.dispose();
+  });
+
+  it('the preset: uniform on both products, epsilon 0 on the softmax, epsilon 1e-6 on every Linear (projections too)', () => {
+    const g = attentionGraph(weights(90));
+    const rules = findComposite('attnlrp')!.assign(g, {}, layerClassOf);
+    expect(rules.get('scores')).toEqual({ rule: 'uniform', params: { epsilon: 0 } });
+    expect(rules.get('av')).toEqual({ rule: 'uniform', params: { epsilon: 0 } });
+    expect(rules.get('softmax')).toEqual({ rule: 'epsilon', params: { epsilon: 0 } });
+    expect(rules.get('q')).toEqual({ rule: 'epsilon', params: { epsilon: 1e-6 } });
+    expect(rules.get('head')).toEqual({ rule: 'epsilon', params: { epsilon: 1e-6 } });
+    // CP-LRP keeps the softmax on Pass (no relevance reaches it there).
+    expect(findComposite('cp-gamma')!.assign(g, {}, layerClassOf).get('softmax')).toEqual({ rule: 'pass', params: {} });
+  });
+});
+
+/**
+ * tests/fixtures/attnlrp: a small torchvision ViT (2 blocks, 2 heads) exported by torch.onnx, and AttnLRP computed in
+ * float64 by scripts/fixtures/attnlrp-check.py from the paper's rules (not from this engine), with what every layer
+ * absorbs. The input relevance on both backends; conservation itemised: the input relevance sum plus the absorbed
+ * parts is the logit, and the engine's own per-layer differences (softmax, out-projection, head) are the reference's.
+ */
+describe('AttnLRP on a torchvision ViT: the independent float64 reference (tests/fixtures/attnlrp)', () => {
+  const dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'attnlrp');
+  const read = (f: string) => new Uint8Array(readFileSync(resolve(dir, f)));
+  const manifest = JSON.parse(new TextDecoder().decode(read('cases.json'))) as {
+    models: Record<string, { onnx: { file: string }; input: string; logits: string }>;
+    cases: { model: string; target: number; relevance: string; logit: number; f32_rel_err: number; absorbed: Record<string, number> }[];
+  };
+  const c = manifest.cases[0]!;
+  const m = manifest.models[c.model]!;
+  for (const backend of ['cpu', 'webgpu'] as const) {
+    it(`${backend}: input relevance, itemised conservation, per-layer absorbed parts`, async () => {
+      const graph = importOnnx({ name: m.onnx.file, bytes: read(m.onnx.file) }, new Map());
+      const engine = backend === 'cpu' ? await cpuEngine() : await gpuEngine();
+      const model = await engine.load(graph);
+      const e = await model.explain(toFloat32(parseNpy(read(m.input))), { rules: { preset: 'attnlrp' }, target: c.target });
+      const tol = Math.max(1e-4, 4 * c.f32_rel_err);
+      expect(relL2(e.logits, toFloat64(parseNpy(read(m.logits))))).toBeLessThan(1e-5);
+      expect(relL2(e.relevance, toFloat64(parseNpy(read(c.relevance)))), 'input relevance').toBeLessThan(tol);
+      const absorbed = Object.values(c.absorbed).reduce((p, v) => p + v, 0);
+      expect(Math.abs(sum(e.relevance) + absorbed - c.logit), 'relevance sum + absorbed = logit').toBeLessThan(1e-4 * Math.abs(c.logit));
+      const at = (layer: string) => sum(e.layers.find((l) => l.layer === layer)!.data);
+      const close = (got: number, want: number, what: string) => expect(Math.abs(got - want), what).toBeLessThan(1e-4 * Math.max(1, Math.abs(want)));
+      close(c.logit - at('heads.head'), c.absorbed['heads.head']!, 'head');
+      for (const i of [0, 1]) {
+        const pre = `encoder.layers.encoder_layer_${i}.self_attention`;
+        // softmax: R at the attention weights (the A V product's first input) minus R at the scores
+        close(at(`${pre}.matmul_2`) - at(`${pre}.softmax`), c.absorbed[`encoder.layers.${i}.softmax`]!, `block ${i} softmax`);
+        // out-projection: R at its output (transpose_5's input, through a reshape) minus R at its input
+        close(at(`${pre}.transpose_5`) - at(`${pre}.out_proj`), c.absorbed[`encoder.layers.${i}.out_proj`]!, `block ${i} out_proj`);
+      }
+      model.dispose();
+    }, 60_000);
+  }
 });

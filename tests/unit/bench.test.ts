@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { compileProgram, inferShapes } from '../../src/engine/compile';
 import { createEngine } from '../../src/engine/index';
 import { resolveAssignment } from '../../src/rules/assignment';
-import { benchInput, resnet50, TINY, vgg16, XorShift } from '../../src/bench/models';
-import { graphCounts, assignmentCounts, formatPresetTable } from '../../src/bench/counts';
+import { benchInput, resnet50, TINY, vgg16, visionTransformer, VIT_B16, VIT_TINY, XorShift } from '../../src/bench/models';
+import { graphCounts, assignmentCounts, formatPresetTable, SOFTMAX_FLOPS } from '../../src/bench/counts';
 import { parseBenchArgs, resolveBackends, isSoftwareAdapter, BenchUsageError } from '../../src/bench/args';
 import {
   CAPTUM_EPSILON,
@@ -56,6 +56,78 @@ describe('benchmark models', () => {
     expect(g.nodes.some((n) => n.op === 'batchnorm')).toBe(false);
   });
 
+  it('ViT-B/16 has torchvision vit_b_16 shapes: 86.6M parameters, ~17.6 GMACs with attention, 12 x 12 heads', () => {
+    const g = visionTransformer(VIT_B16, { random: false });
+    const shapes = inferShapes(g);
+    expect(shapes.get(g.output)).toEqual([1, 1000]);
+    expect(shapes.get('conv_proj')).toEqual([1, 768, 14, 14]);
+    expect(shapes.get('concat_0')).toEqual([1, 197, 768]); // 196 patches and the class token
+    expect(shapes.get('encoder.layers.encoder_layer_0.self_attention.matmul')).toEqual([197, 1, 2304]); // Q, K, V
+    expect(shapes.get('encoder.layers.encoder_layer_0.self_attention.matmul_1')).toEqual([12, 197, 197]); // Q K^T
+    expect(shapes.get('encoder.layers.encoder_layer_11.self_attention.matmul_2')).toEqual([12, 197, 64]); // A V
+    expect(shapes.get('encoder.layers.encoder_layer_11.mlp.1')).toEqual([1, 197, 3072]);
+    expect(shapes.get('reshape_cls')).toEqual([1, 768]);
+    const c = graphCounts(g);
+    // torchvision.models.vit_b_16: 86,567,656 parameters (class token and position embedding included), and here
+    // each block's scalar sqrt(64) by which the queries are divided.
+    expect(c.params).toBe(86_567_656 + 12);
+    expect(c.weightedLayers).toBe(1 + 12 * 4 + 1);
+    // Attention: Q K^T and A V, 2 x 12 heads x 197 x 197 x 64 multiply-adds per block; softmax 12 x 197 x 197 values.
+    expect(c.matmulMacs).toBe(12 * 2 * 12 * 197 * 197 * 64);
+    expect(c.softmaxValues).toBe(12 * 12 * 197 * 197);
+    // torchvision's table: 17.56 "GFLOPS" (multiply-adds); 2 FLOPs each here, plus the softmax.
+    expect(c.forwardMacs / 1e9).toBeGreaterThan(17.5);
+    expect(c.forwardMacs / 1e9).toBeLessThan(17.65);
+    expect(c.forwardFlops).toBe(2 * c.forwardMacs + SOFTMAX_FLOPS * c.softmaxValues);
+    for (const op of ['layernorm', 'gelu', 'softmax', 'matmul', 'concat', 'addconst', 'transpose', 'slice', 'scale'] as const) {
+      expect(g.nodes.some((n) => n.op === op), op).toBe(true);
+    }
+    expect(g.nodes.filter((n) => n.op === 'layernorm')).toHaveLength(25);
+    expect(g.nodes.filter((n) => n.op === 'add')).toHaveLength(24);
+  });
+
+  it('counts attention in the programs: matmuls in the forward and relevance phases, buffers within the GPU limits', () => {
+    const g = visionTransformer(VIT_B16, { random: false });
+    const graph = graphCounts(g);
+    const captum = assignmentCounts(g, CAPTUM_EPSILON);
+    expect(captum.forwardMacs).toBe(graph.forwardMacs);
+    expect(captum.forwardFlops).toBe(graph.forwardFlops);
+    // CP-LRP-style epsilon on the A V product: no relevance through Q K^T, so a little under the forward pass.
+    expect(captum.relevanceMacs / graph.forwardMacs).toBeGreaterThan(0.9);
+    expect(captum.relevanceMacs / graph.forwardMacs).toBeLessThan(1);
+    // The gradient goes through Q K^T and the softmax as well.
+    const gradient = assignmentCounts(g, { preset: 'gradient' });
+    expect(gradient.relevanceFlops).toBeGreaterThan(captum.relevanceFlops);
+    // What one explanation holds on the GPU: under 1 GiB in all, no buffer above WebGPU's default 128 MiB binding limit.
+    for (const preset of ['EpsilonPlusFlat', 'cp-epsilon', 'cp-gamma']) {
+      const p = assignmentCounts(g, { preset });
+      expect(p.bufferBytes, preset).toBeLessThan(2 ** 30);
+      expect(p.largestBufferBytes, preset).toBeLessThan(128 * 2 ** 20);
+      expect(p.largestBufferBytes, preset).toBe(3072 * 768 * 4); // an MLP weight
+    }
+  });
+
+  it('the tiny ViT keeps the layers of ViT-B/16 on 32x32 and explains with finite relevance', async () => {
+    const g = visionTransformer(VIT_TINY);
+    expect(inferShapes(g).get(g.output)).toEqual([1, 1000]);
+    expect(g.input.shape).toEqual([1, 3, 32, 32]);
+    const full = visionTransformer(VIT_B16, { random: false });
+    const kinds = (x: typeof g) => x.nodes.map((n) => n.op);
+    const block = (x: typeof g) => x.nodes.filter((n) => n.name.startsWith('encoder.layers.encoder_layer_0.')).map((n) => `${n.op} ${n.name}`);
+    expect(block(g)).toEqual(block(full));
+    expect(new Set(kinds(g))).toEqual(new Set(kinds(full)));
+    for (const n of g.nodes) for (const p of Object.values(n.params)) expect(p.data.every(Number.isFinite)).toBe(true);
+    const engine = await createEngine({ backend: 'cpu' });
+    const model = await engine.load(g);
+    for (const rules of [CAPTUM_EPSILON, EPSILON_PLUS_FLAT, { preset: 'cp-gamma' }]) {
+      const e = await model.explain(benchInput(g.input.shape), { rules, layerRelevance: false });
+      expect(e.logits.every(Number.isFinite)).toBe(true);
+      expect(e.relevance.every(Number.isFinite)).toBe(true);
+      expect(e.relevance.some((v) => v !== 0)).toBe(true);
+    }
+    model.dispose();
+  });
+
   it('tiny presets keep the layers on 32x32 with widths / 8 and finite random weights', () => {
     for (const g of [vgg16(TINY), resnet50(TINY)]) {
       expect(inferShapes(g).get(g.output)).toEqual([1, 1000]);
@@ -85,7 +157,7 @@ describe('benchmark models', () => {
   });
 
   it('compiles under both presets and under the changed assignments of the re-explanation', () => {
-    for (const g of [vgg16(TINY), resnet50(TINY)]) {
+    for (const g of [vgg16(TINY), resnet50(TINY), visionTransformer(VIT_TINY)]) {
       const { top, first } = reexplainLayers(g);
       expect(g.nodes.find((n) => n.name === top)!.op).toBe('linear');
       expect(g.nodes.find((n) => n.name === first)!.op).toBe('conv2d');
@@ -108,6 +180,9 @@ describe('benchmark models', () => {
     const table = formatPresetTable([{ name: 'vgg16', graph: g }]).split('\n');
     expect(table[2]).toBe('| forward only | 30.9 (1.00) |');
     expect(table.find((l) => l.startsWith('| captum-default |'))).toBe('| captum-default | 61.9 (2.00) |');
+    const vit = formatPresetTable([{ name: 'vit-b16', graph: visionTransformer(VIT_B16, { random: false }) }]).split('\n');
+    expect(vit[2]).toBe('| forward only | 35.2 (1.00) |');
+    expect(vit.find((l) => l.startsWith('| cp-epsilon |'))).toMatch(/^\| cp-epsilon \| 69\.\d \(1\.9\d\) \|$/);
   });
 
   it('runs tiny models on the CPU backend with finite results', async () => {
@@ -152,8 +227,9 @@ describe('benchmark options', () => {
 
   it('selects models', () => {
     const all = [...syntheticSources(), ...builtinSources(async () => null, 'nowhere')];
-    expect(selectModels(all, undefined, true).map((m) => m.name)).toEqual(['vgg16-tiny', 'resnet50-tiny']);
-    expect(selectModels(all, undefined, false).map((m) => m.name)).toEqual(['vgg16', 'resnet50', 'tinyvgg', 'darknet-tiny', 'resnet20-cifar10']);
+    expect(selectModels(all, undefined, true).map((m) => m.name)).toEqual(['vgg16-tiny', 'resnet50-tiny', 'vit-tiny']);
+    expect(selectModels(all, undefined, false).map((m) => m.name)).toEqual(['vgg16', 'resnet50', 'vit-b16', 'tinyvgg', 'darknet-tiny', 'resnet20-cifar10']);
+    expect(selectModels(all, ['vit-b16'], false).map((m) => m.name)).toEqual(['vit-b16']);
     expect(selectModels(all, ['resnet20-cifar10', 'vgg16-tiny'], true).map((m) => m.name)).toEqual(['resnet20-cifar10', 'vgg16-tiny']);
     expect(() => selectModels(all, ['alexnet'], false)).toThrow(/unknown model "alexnet"/);
   });

@@ -582,6 +582,19 @@ class Importer {
    * are "<op>_<k>" with k counting that op type. Collisions get _1, _2, ...
    */
   private nameLayers(nodes: readonly Pending[]): string[] {
+    // A weight read by several nodes, one of them in the weight's module scope: the TorchScript exporter merges
+    // equal initializers (a ViT's LayerNorm weights, all ones, become one "...ln_1.weight"), so the nodes in other
+    // scopes are named by their scope ("encoder.layers.encoder_layer_1.ln_2"), as nodes without a weight.
+    const scopeOf = (p: Pending): string => clipName(scopeFromNodeName(clipName(p.onnxName)));
+    const owned = new Set<string>();
+    for (const p of nodes) if (p.moduleName && scopeOf(p) === p.moduleName) owned.add(p.moduleName);
+    nodes = nodes.map((p) => {
+      if (!p.moduleName || !owned.has(p.moduleName)) return p;
+      const scope = scopeOf(p);
+      if (!scope || scope === p.moduleName) return p;
+      const { moduleName: _merged, ...rest } = p;
+      return rest;
+    });
     // Names come from the file: cut long ones first (the work below is quadratic in a name's length).
     const scopes = nodes.map((p) => (p.moduleName ? '' : clipName(scopeFromNodeName(clipName(p.onnxName)))));
     const perScope = new Map<string, number>();

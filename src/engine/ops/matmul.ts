@@ -40,13 +40,15 @@ const gateOf = (node: GraphNode): -1 | 0 | 1 => {
  *
  * Epsilon (CP-LRP, Ali et al. 2022): the gate is held constant, so the product is linear in the other operand and the
  * epsilon rule gives it all relevance, the gate none. For A V (gate A): R_V[k, n] = V[k, n] sum_m A[m, k] R[m, n] /
- * stab(Z[m, n]), Z = A V, per batch entry; conserving up to the stabiliser. Gradient: R_A = R B^T, R_B = A^T R.
+ * stab(Z[m, n]), Z = A V, per batch entry; conserving up to the stabiliser. Uniform (AttnLRP, Achtibat et al. 2024):
+ * both operands get half of the epsilon rule, R_A = A * (s B^T), R_B = B * (A^T s), s = R / (2 stab(Z)).
+ * Gradient: R_A = R B^T, R_B = A^T R.
  */
 export const matMulOp: OpDef = {
   op: 'matmul',
   layerClass: 'matmul',
   summary:
-    'Batched product of two computed values [..., M, K] x [..., K, N] (attention): Epsilon holds the Softmax operand constant as a gate (CP-LRP) and gives the other one all relevance; the gradient is the product rule.',
+    'Batched product of two computed values [..., M, K] x [..., K, N] (attention): Epsilon holds the Softmax operand constant as a gate (CP-LRP) and gives the other one all relevance; Uniform gives each operand half of the epsilon rule (AttnLRP); the gradient is the product rule.',
   inferShape(node, [a, b]) {
     if (!a || !b) fail(node, 'multiplies exactly two inputs');
     gateOf(node);
@@ -72,25 +74,56 @@ export const matMulOp: OpDef = {
       return;
     }
     if (program.kind !== 'lrp') return unsupportedRule(ctx);
+    if (program.operands === 'uniform') return emitUniform(ctx, g);
     const gate = gateOf(node);
     if (gate === -1) {
-      fail(node, 'the epsilon rule on a product of two computed values needs one of them held constant (a Softmax output, the attention weights); neither is');
+      fail(node, 'the epsilon rule on a product of two computed values needs one of them held constant (a Softmax output, the attention weights); neither is (the uniform rule splits it)');
     }
     emitGatedEpsilon(ctx, gate, g);
   },
 };
 
+/** The epsilon rule's one plain group (a product has no bias, so zeroBias changes nothing), or undefined. */
+function plainGroup(ctx: RelevanceContext) {
+  const { program } = ctx;
+  if (program.kind !== 'lrp') return undefined;
+  const group = program.groups[0];
+  const plain = (m: ParamModifier) => m.kind === 'affine' && m.plain === 1 && m.pos === 0 && m.neg === 0;
+  const t0 = group?.terms[0];
+  if (program.groups.length !== 1 || !group || group.terms.length !== 1 || t0?.input !== 'identity' || !plain(t0.weight) || !(plain(group.bias) || group.bias.kind === 'zero')) {
+    return undefined;
+  }
+  return group;
+}
+
+/**
+ * AttnLRP's rule for a matrix product (Achtibat et al. 2024, Sec. 3: epsilon over the summed index, then the uniform rule on each product): s = coefficient R / stab(Z) (coefficient 1/2);
+ * R_A = A * (s B^T), R_B = B * (A^T s), both operands, whichever is a Softmax output.
+ */
+function emitUniform(ctx: RelevanceContext, g: Geometry): void {
+  const { b, node } = ctx;
+  const group = plainGroup(ctx);
+  if (!group || group.mask !== 'all') return unsupportedRule(ctx);
+  const s = b.tensor(ctx.output.shape, `${node.name}:s`);
+  b.emit('relevance', { kernel: 'stabilized-divide', r: ctx.r, z: ctx.output, zref: ctx.output, s, epsilon: group.epsilon, coefficient: group.coefficient, mask: 'all' });
+  const [a, bIn] = ctx.inputs as [TensorRef, TensorRef];
+  const ta = b.tensor(a.shape, `${node.name}:ta`);
+  b.emit('relevance', { kernel: 'matmul', a: s, b: bIn, out: ta, batch: g.batch, m: g.m, k: g.n, n: g.k, transA: false, transB: true, accumulate: false });
+  const targetA = ctx.target(0);
+  b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a, b: ta, out: targetA.ref, accumulate: targetA.accumulate });
+  const tb = b.tensor(bIn.shape, `${node.name}:tb`);
+  b.emit('relevance', { kernel: 'matmul', a, b: s, out: tb, batch: g.batch, m: g.k, k: g.m, n: g.n, transA: true, transB: false, accumulate: false });
+  const targetB = ctx.target(1);
+  b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a: bIn, b: tb, out: targetB.ref, accumulate: targetB.accumulate });
+}
+
 /** CP-LRP: s = R / stab(Z); the signal operand x gets x * (gate^T s) (or x * (s gate^T) when the gate is B). */
 function emitGatedEpsilon(ctx: RelevanceContext, gate: 0 | 1, g: Geometry): void {
   const { program, b, node } = ctx;
   if (program.kind !== 'lrp') return;
-  const group = program.groups[0];
-  // The epsilon rule only (one group, the unmodified product; a product has no bias, so zeroBias changes nothing).
-  const plain = (m: ParamModifier) => m.kind === 'affine' && m.plain === 1 && m.pos === 0 && m.neg === 0;
-  const t0 = group?.terms[0];
-  if (program.groups.length !== 1 || !group || group.terms.length !== 1 || t0?.input !== 'identity' || !plain(t0.weight) || !(plain(group.bias) || group.bias.kind === 'zero')) {
-    return unsupportedRule(ctx);
-  }
+  // The epsilon rule only (one group, the unmodified product).
+  const group = plainGroup(ctx);
+  if (!group) return unsupportedRule(ctx);
   const s = b.tensor(ctx.output.shape, `${node.name}:s`);
   b.emit('relevance', { kernel: 'stabilized-divide', r: ctx.r, z: ctx.output, zref: ctx.output, s, epsilon: group.epsilon, coefficient: group.coefficient, mask: group.mask });
   const [a, bIn] = ctx.inputs as [TensorRef, TensorRef];

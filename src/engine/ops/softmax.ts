@@ -1,19 +1,25 @@
 import { shapeSize } from '../graph';
 import type { TensorRef } from '../program';
-import { fail, unsupportedRule, type OpDef } from './op';
+import { fail, unsupportedRule, type OpDef, type RelevanceContext } from './op';
+import type { ParamModifier } from '../../rules/rule-program';
 import type { OnnxNode } from './import-context';
 import { finalSoftmax } from '../onnx/onnx-aliases';
 import { MAX_BROADCAST_RANK } from '../kernels/broadcast-binary';
 
 /**
  * Softmax over the last axis (the attention weights). A final Softmax is removed at import (explanations start from
- * the logits). Class `activation`: Pass in the composites; under CP-LRP its output is a gate of the A V product
+ * the logits). Class `softmax`: Pass in the composites; under CP-LRP its output is a gate of the A V product
  * (ops/matmul.ts), so no relevance reaches it. Gradient: R_in = y (R - sum_j y_j R_j) per row.
+ * Epsilon (AttnLRP's softmax rule, Achtibat et al. 2024, Sec. 3): the epsilon rule on the softmax linearised
+ * at its input x, y_j ~ sum_i J_ji x_i + b_j with J_ji = y_j (delta_ji - y_i): with t_j = y_j R_j / stab(y_j),
+ * R_in_i = x_i (t_i - y_i sum_j t_j); at epsilon 0, x_i (R_i - y_i sum_j R_j). The bias b_j = y_j (1 - x_j + sum_i y_i x_i)
+ * absorbs sum_j b_j R_j / y_j.
  */
 export const softmaxOp: OpDef = {
   op: 'softmax',
-  layerClass: 'activation',
-  summary: 'Softmax over the last axis (attention weights; a final Softmax is removed): Pass, or its gradient; as attention weights it is a gate no relevance reaches under CP-LRP.',
+  layerClass: 'softmax',
+  summary:
+    'Softmax over the last axis (attention weights; a final Softmax is removed): Pass, its gradient, or Epsilon (AttnLRP: x (R - y sum R) at epsilon 0); as attention weights it is a gate no relevance reaches under CP-LRP.',
   onnx: {
     Softmax: {
       limits: 'over the last axis (attention); at the end of the model it is removed',
@@ -34,9 +40,10 @@ export const softmaxOp: OpDef = {
   relevance(ctx) {
     const { program, b, node } = ctx;
     if (program.kind === 'pass') return ctx.pass(0, ctx.r);
-    if (program.kind !== 'gradient') return unsupportedRule(ctx);
     const y: TensorRef = ctx.output;
     const shape = y.shape;
+    if (program.kind === 'lrp') return emitSoftmaxEpsilon(ctx);
+    if (program.kind !== 'gradient') return unsupportedRule(ctx);
     const yr = b.tensor(shape, `${node.name}:yr`);
     b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a: y, b: ctx.r, out: yr, accumulate: false });
     const sum = b.tensor([...shape.slice(0, -1), 1], `${node.name}:sum`);
@@ -47,6 +54,33 @@ export const softmaxOp: OpDef = {
     b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a: y, b: d, out: t.ref, accumulate: t.accumulate });
   },
 };
+
+/** AttnLRP's softmax rule: t = y R / stab(y), R_in = x (t - y sum_row t). */
+function emitSoftmaxEpsilon(ctx: RelevanceContext): void {
+  const { program, b, node } = ctx;
+  if (program.kind !== 'lrp') return;
+  const group = program.groups[0];
+  const plain = (m: ParamModifier) => m.kind === 'affine' && m.plain === 1 && m.pos === 0 && m.neg === 0;
+  const t0 = group?.terms[0];
+  if (program.groups.length !== 1 || !group || group.terms.length !== 1 || t0?.input !== 'identity' || !plain(t0.weight) || group.mask !== 'all') {
+    return unsupportedRule(ctx);
+  }
+  const x = ctx.inputs[0]!;
+  const y: TensorRef = ctx.output;
+  const shape = y.shape;
+  const s = b.tensor(shape, `${node.name}:s`);
+  b.emit('relevance', { kernel: 'stabilized-divide', r: ctx.r, z: y, zref: y, s, epsilon: group.epsilon, coefficient: group.coefficient, mask: 'all' });
+  const t = b.tensor(shape, `${node.name}:t`);
+  b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a: y, b: s, out: t, accumulate: false });
+  const sum = b.tensor([...shape.slice(0, -1), 1], `${node.name}:sum`);
+  b.emit('relevance', { kernel: 'sum-to-shape', x: t, out: sum, scale: 1, accumulate: false });
+  const ys = b.tensor(shape, `${node.name}:ys`);
+  b.emit('relevance', { kernel: 'broadcast-binary', op: 'multiply', a: y, b: sum, out: ys, scale: 1, accumulate: false });
+  const d = b.tensor(shape, `${node.name}:d`);
+  b.emit('relevance', { kernel: 'broadcast-binary', op: 'subtract', a: t, b: ys, out: d, scale: 1, accumulate: false });
+  const target = ctx.target(0);
+  b.emit('relevance', { kernel: 'elementwise', op: 'multiply', a: x, b: d, out: target.ref, accumulate: target.accumulate });
+}
 
 function mapSoftmax(n: OnnxNode): void {
   const x = n.rt(0);
