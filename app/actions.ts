@@ -9,7 +9,7 @@ import { findRule } from '../src/rules/rules';
 import { EngineClient, type BackendPreference, type OpenResult, type Progress } from './engine-client';
 import { effectiveRules, initialParams, withParam } from './rules-state';
 import { initialState, update, useStore } from './store';
-import type { ColormapId } from './colormap';
+import type { ColormapId } from '../src/models/colormap';
 import type { ImageSource } from './protocol';
 
 let client: EngineClient | null = null;

@@ -18,7 +18,7 @@ import { checkImageFile, checkImageFileSize, cropRect, resizeRgba, rgbToRgba, ty
 import { pixelFlipping } from '../src/evaluation/pixel-flipping';
 import { modelRandomization } from '../src/evaluation/randomization';
 import { catalog } from './catalog';
-import { sumChannels } from './colormap';
+import { sumChannels } from '../src/models/colormap';
 import { builtinCard, cardForFiles, fetchBuiltinFiles, importModelFiles, preprocessImage, type ModelFile } from './models';
 import type {
   BackendInfo,

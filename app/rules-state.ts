@@ -2,12 +2,14 @@
  * From the rules slice to the engine's RuleAssignment, and the rule each layer ends up with (preset plus
  * overrides), computed on the page from the model's weightless graph.
  */
-import type { Graph } from '../src/engine/graph';
-import { resolveAssignment, type LayerRuleEntry, type RuleAssignment } from '../src/rules/assignment';
+import type { Graph, OpType } from '../src/engine/graph';
+import { resolveAssignmentWith, type LayerRuleEntry, type RuleAssignment } from '../src/rules/assignment';
 import { composites, findComposite } from '../src/rules/composites';
-import { layerClassOf } from '../src/engine/ops/registry';
 import { findRule, ruleDefinitions, type LayerClass, type ParamValue, type RuleDefinition, type RuleParams } from '../src/rules/rules';
 import type { ModelCard } from '../src/models/model-card';
+import { inputBounds, presetParams } from '../src/rules/preset-params';
+
+export { inputBounds, presetParams };
 import type { GraphSkeleton, ModelInfo } from './protocol';
 import type { LayerOverride, RulesSlice } from './store';
 
@@ -31,30 +33,6 @@ export function asGraph(skeleton: GraphSkeleton): Graph {
   return { ...skeleton, nodes: skeleton.nodes.map((n) => ({ ...n, attrs: {}, params: {} })) };
 }
 
-/**
- * The lowest and highest value a preprocessed input can take, per channel: ZBox's bounds. Scalars when all
- * channels agree.
- */
-export function inputBounds(card: ModelCard): { low: number | number[]; high: number | number[] } {
-  // As src/models/model-card.ts's inputBounds (not imported: it would bring the engine's compiler into the page).
-  const { scale, mean, std } = card.preprocessing;
-  const at = (v: readonly number[], c: number) => (v.length === 1 ? v[0]! : v[c]!);
-  const low: number[] = [];
-  const high: number[] = [];
-  for (let c = 0; c < card.input.channels; c++) {
-    low.push((0 * scale - at(mean, c)) / at(std, c));
-    high.push((255 * scale - at(mean, c)) / at(std, c));
-  }
-  const same = (v: number[]) => v.every((x) => Math.abs(x - v[0]!) < 1e-12);
-  return { low: same(low) ? low[0]! : low, high: same(high) ? high[0]! : high };
-}
-
-export function presetParams(preset: string, card: ModelCard): RuleParams {
-  const composite = findComposite(preset);
-  if (!composite?.params.includes('low')) return {};
-  return inputBounds(card);
-}
-
 export function toAssignment(rules: RulesSlice, model: ModelInfo): RuleAssignment {
   const layers: LayerRuleEntry[] = Object.entries(rules.overrides).map(([layer, o]) => ({ layer, rule: o.rule, ...o.params }));
   const params = presetParams(rules.preset, model.card);
@@ -67,11 +45,17 @@ export interface EffectiveRule {
   readonly overridden: boolean;
 }
 
+/** Layer classes as the worker reported them: the page does not load the engine's op table (and its kernels). */
+function classOf(model: ModelInfo): (op: OpType) => LayerClass {
+  const classes = new Map<OpType, LayerClass>(model.layers.map((l) => [l.op, l.cls]));
+  return (op) => classes.get(op) ?? 'structural';
+}
+
 /** The rule every layer gets: the preset's choice, or the layer's override; layers without either: gradient. */
 export function effectiveRules(model: ModelInfo, rules: RulesSlice): Map<string, EffectiveRule> {
   const graph = asGraph(model.skeleton);
   const composite = findComposite(rules.preset) ?? composites[0]!;
-  const chosen = composite.assign(graph, presetParams(rules.preset, model.card), layerClassOf);
+  const chosen = composite.assign(graph, presetParams(rules.preset, model.card), classOf(model));
   const out = new Map<string, EffectiveRule>();
   for (const node of graph.nodes) {
     const override = rules.overrides[node.name];
@@ -85,7 +69,7 @@ export function effectiveRules(model: ModelInfo, rules: RulesSlice): Map<string,
 /** Null when the assignment is valid for the model, else the first problem (naming the layer). */
 export function validateAssignment(model: ModelInfo, assignment: RuleAssignment): string | null {
   try {
-    resolveAssignment(asGraph(model.skeleton), assignment);
+    resolveAssignmentWith(asGraph(model.skeleton), assignment, classOf(model));
     return null;
   } catch (e) {
     return (e as Error).message;

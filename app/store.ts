@@ -3,7 +3,7 @@
  * the selectors below; the actions (app/actions.ts) and the explanation scheduler (app/controller.ts) write it.
  */
 import { create } from 'zustand';
-import type { ColormapId } from './colormap';
+import type { ColormapId } from '../src/models/colormap';
 import type { BackendInfo, BackendPreference, Catalog, EvaluateResult, EvaluationSettings, ExplainResult, ImageInfo, ImageView, ModelInfo, Progress, RandomizeResult } from './protocol';
 import type { RuleParams } from '../src/rules/rules';
 

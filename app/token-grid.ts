@@ -5,7 +5,7 @@
  * an axis of T = 1 + (H/p)(W/p) tokens (or (H/p)(W/p), with no class token) is shown as that grid: each token's
  * relevance summed over everything else (features, heads, batch), the class token's beside it as a number.
  */
-import type { HeatMap } from './colormap';
+import type { HeatMap } from '../src/models/colormap';
 import type { LayerInfo } from './protocol';
 
 export interface PatchGrid {

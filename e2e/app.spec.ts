@@ -7,7 +7,7 @@ import { deflateSync } from 'node:zlib';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from 'playwright/test';
-import { renderHeatmap, sumChannels, symmetricMax, type ColormapId } from '../app/colormap';
+import { renderHeatmap, sumChannels, symmetricMax, type ColormapId } from '../src/models/colormap';
 import { encodeNpy, parseNpy, toFloat32, toFloat64 } from '../src/engine/io/npy';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config';
 import { adam7, animatedPng, flatJpeg, pngjsPng, rawPng, rgbJpeg, scanlines } from '../tests/fixtures/image-files';

@@ -3,7 +3,7 @@
  * explanation) summed per channel, most relevant first, with the maps of the top 16 channels.
  */
 import { useId, useMemo } from 'react';
-import { formatValue, symmetricMax, type HeatMap } from '../colormap';
+import { formatValue, symmetricMax, type HeatMap } from '../../src/models/colormap';
 import { setChannelsLayer } from '../evaluation';
 import { selectResult, useStore } from '../store';
 import { MapCanvas } from './MapCanvas';

@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { colormapInfo, colormapLut, formatValue, LUT_SIZE, type ColormapId } from '../colormap';
+import { colormapInfo, colormapLut, formatValue, LUT_SIZE, type ColormapId } from '../../src/models/colormap';
 
 /** The colour scale with its values: [-vmax, 0, vmax] for signed maps, [0, vmax] for magnitude. */
 export function ColorBar({ colormap, vmax, clipped }: { colormap: ColormapId; vmax: number; clipped: number | null }) {

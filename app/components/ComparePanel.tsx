@@ -3,7 +3,7 @@
  * assignment), their difference A − B, and both pixel-flipping curves on one chart.
  */
 import { useId, useMemo } from 'react';
-import { symmetricMax, type HeatMap } from '../colormap';
+import { symmetricMax, type HeatMap } from '../../src/models/colormap';
 import { cancelRun, compareWithPreset, compareWithSnapshot, runComparison, runKey, snapshotCurrentRules } from '../evaluation';
 import { composites, PRESET_ORDER } from '../rules-state';
 import { selectEvaluation, useStore } from '../store';

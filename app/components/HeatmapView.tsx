@@ -1,6 +1,6 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { downloadHeatmap, downloadRelevance, setClip, setColormap, setOpacity } from '../actions';
-import { colormapInfo, colormaps, formatValue, renderHeatmap, sumChannels, symmetricMax, type ColormapId, type HeatMap } from '../colormap';
+import { colormapInfo, colormaps, formatValue, renderHeatmap, sumChannels, symmetricMax, type ColormapId, type HeatMap } from '../../src/models/colormap';
 import { publishHeatmap, retryExplanation } from '../controller';
 import { selectImage, selectResultSlice, selectView, useStore } from '../store';
 import { ColorBar } from './ColorBar';

@@ -1,6 +1,6 @@
 import { useEffect, useId, useMemo, useRef } from 'react';
 import { inspectLayer } from '../actions';
-import { formatValue, renderHeatmap, sumChannels, sumChannelsLast, symmetricMax } from '../colormap';
+import { formatValue, renderHeatmap, sumChannels, sumChannelsLast, symmetricMax } from '../../src/models/colormap';
 import { groupLayers } from '../layer-groups';
 import { patchGridOf, tokenRelevance } from '../token-grid';
 import { selectClassNames, selectModel, selectResult, selectView, useStore } from '../store';

@@ -4,7 +4,7 @@ import { EXPAND_LIMIT, groupLayers, layerMatches } from '../layer-groups';
 import { NumberField, NumberListField } from './NumberField';
 import { composites, effectiveRules, paramValue, PRESET_ORDER, rulesFor, type EffectiveRule } from '../rules-state';
 import { selectModel, selectResult, selectRules, useStore } from '../store';
-import { formatValue } from '../colormap';
+import { formatValue } from '../../src/models/colormap';
 import type { LayerInfo } from '../protocol';
 import { findRule, type ParamSpec, type ParamValue, type RuleDefinition } from '../../src/rules/rules';
 

@@ -1,5 +1,5 @@
 /** A small SVG line chart: a few series over a shared x axis, with axes, ticks and a legend. */
-import { formatValue } from '../colormap';
+import { formatValue } from '../../src/models/colormap';
 
 export interface Series {
   readonly label: string;

@@ -1,7 +1,7 @@
 /** A small heatmap: a 2-D map drawn with the chosen colormap on a canvas, scaled up without smoothing. */
 import { useEffect, useRef } from 'react';
-import { renderHeatmap, symmetricMax, type HeatMap } from '../colormap';
-import type { ColormapId } from '../colormap';
+import { renderHeatmap, symmetricMax, type HeatMap } from '../../src/models/colormap';
+import type { ColormapId } from '../../src/models/colormap';
 
 export interface MapCanvasProps {
   readonly map: HeatMap;

@@ -8,7 +8,8 @@ import { compileProgram, inferShapes } from '../engine/compile';
 import { isWeightedLayer, shapeSize, type Graph } from '../engine/graph';
 import type { Program } from '../engine/program';
 import type { ConvGeometry, Step } from '../engine/kernels/steps';
-import { resolveAssignment, type RuleAssignment } from '../rules/assignment';
+import { type RuleAssignment } from '../rules/assignment';
+import { resolveAssignment } from '../engine/rule-assignment';
 import { composites } from '../rules/composites';
 
 /** FLOPs per softmax value: the row maximum, the subtraction, exp, the row sum and the division. */

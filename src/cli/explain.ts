@@ -19,7 +19,7 @@ import { heatmapRgba, channelSum } from '../models/heatmap';
 import { preprocess, resizeRgba } from '../models/image';
 import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, inputBounds, parseModelCard, type ModelCard } from '../models/model-card';
 import type { LayerRuleEntry, RuleAssignment } from '../rules/assignment';
-import { resolveAssignment } from '../rules/assignment';
+import { resolveAssignment } from '../engine/rule-assignment';
 import { composites, findComposite } from '../rules/composites';
 import type { ExplainCommand } from './args';
 import { decodeImage, encodePng } from './image-io';

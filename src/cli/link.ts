@@ -10,14 +10,14 @@
  *   the model's input size as 8-bit RGB, then normalised (as the app's engine worker does);
  * - the target, contrast class, preset (its ZBox bounds from the card) and per-layer rules; layers and rules that
  *   do not fit the model are left out with a warning, as the page leaves them out;
- * - --out draws the heatmap with the link's colormap and clip, exactly as the page's canvas (app/colormap.ts).
+ * - --out draws the heatmap with the link's colormap and clip, exactly as the page's canvas (src/models/colormap.ts).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderHeatmap, sumChannels, symmetricMax } from '../../app/colormap';
-import { presetParams } from '../../app/rules-state';
+import { renderHeatmap, sumChannels, symmetricMax } from '../models/colormap';
+import { presetParams } from '../rules/preset-params';
 import { foldBatchNorm } from '../engine/canonicalize';
 import type { Graph } from '../engine/graph';
 import { createEngine } from '../engine/index';
@@ -25,7 +25,8 @@ import { encodeNpy } from '../engine/io/npy';
 import { findBuiltinModel, openModelFiles, SAMPLE_IMAGES, type ModelFile } from '../models/builtin';
 import { preprocess, resizeRgba, rgbToRgba, type RgbaImage } from '../models/image';
 import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, parseModelCard, type ModelCard } from '../models/model-card';
-import { resolveAssignment, type LayerRuleEntry, type RuleAssignment } from '../rules/assignment';
+import { type LayerRuleEntry, type RuleAssignment } from '../rules/assignment';
+import { resolveAssignment } from '../engine/rule-assignment';
 import { decodeShareState } from '../share/share-codec';
 import { ShareLinkError, type ShareState } from '../share/share-state';
 import type { ExplainLinkCommand } from './args';

@@ -5,7 +5,7 @@
 import { shapeSize, type Graph } from './graph';
 import type { BackendKind, Explanation, ExplainOptions, LoadedModel } from './api';
 import { compileForward, compileProgram, inferShapes, withBatch } from './compile';
-import { resolveAssignment } from '../rules/assignment';
+import { resolveAssignment } from './rule-assignment';
 import { CpuProgramRunner } from './cpu/cpu-backend';
 import { checkLimits, createGpuSharedForward, GpuError, GpuProgramRunner, type GpuSharedForward } from './gpu/gpu-backend';
 import { SharedForward, type ProgramRunner } from './runner';

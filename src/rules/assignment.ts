@@ -7,11 +7,10 @@
  * `preset` names a composite (default "captum-default"); each `layers` entry overrides one layer, chosen by its
  * name or by "#i", the i-th Linear/Conv2d layer in execution order (from #0). Remaining keys are rule parameters.
  */
-import { isWeightedLayer, type Graph, type GraphNode } from '../engine/graph';
+import { isWeightedLayer, type Graph, type GraphNode, type OpType } from '../engine/graph';
 import { compileRule, findRule, RuleError, type LayerClass, type ParamValue, type RuleParams } from './rules';
 import type { RuleProgram } from './rule-program';
 import { findComposite } from './composites';
-import { layerClassOf } from '../engine/ops/registry';
 
 export interface LayerRuleEntry {
   readonly layer: string;
@@ -35,10 +34,6 @@ export interface ResolvedLayerRule extends RuleChoice {
   readonly program: RuleProgram;
 }
 
-export function layerClass(node: GraphNode): LayerClass {
-  return layerClassOf(node.op);
-}
-
 /** Finds the node an assignment entry names: its name, or "#i" for the i-th Linear/Conv2d layer. */
 export function selectLayer(graph: Graph, selector: string): GraphNode {
   const m = /^#(\d+)$/.exec(selector);
@@ -58,12 +53,16 @@ function splitEntry(entry: LayerRuleEntry): RuleChoice {
   return { rule, params: params as RuleParams };
 }
 
-/** Resolves an assignment to one compiled rule per layer, validating every rule against its layer. */
-export function resolveAssignment(graph: Graph, assignment: RuleAssignment = {}): Map<string, ResolvedLayerRule> {
+/**
+ * Resolves an assignment to one compiled rule per layer, validating every rule against its layer. `classOf` is the
+ * engine's layer class of an op (engine/rule-assignment.ts passes the op table's; the page passes the classes the
+ * worker reported, so that it does not load the engine's kernels).
+ */
+export function resolveAssignmentWith(graph: Graph, assignment: RuleAssignment, classOf: (op: OpType) => LayerClass): Map<string, ResolvedLayerRule> {
   const presetName = assignment.preset ?? 'captum-default';
   const composite = findComposite(presetName);
   if (!composite) throw new RuleError(`unknown preset "${presetName}"`);
-  const choices = composite.assign(graph, assignment.presetParams ?? {}, layerClassOf);
+  const choices = composite.assign(graph, assignment.presetParams ?? {}, classOf);
   for (const entry of assignment.layers ?? []) {
     if (typeof entry.layer !== 'string' || typeof entry.rule !== 'string') {
       throw new RuleError('each layer entry needs a "layer" and a "rule"');
@@ -75,7 +74,7 @@ export function resolveAssignment(graph: Graph, assignment: RuleAssignment = {})
     const choice = choices.get(node.name) ?? { rule: 'gradient', params: {} };
     const def = findRule(choice.rule);
     if (!def) throw new RuleError(`layer "${node.name}": unknown rule "${choice.rule}"`);
-    const cls = layerClass(node);
+    const cls = classOf(node.op);
     if (!def.appliesTo.includes(cls)) {
       throw new RuleError(`layer "${node.name}" (${node.op}): rule "${def.id}" does not apply to this kind of layer`);
     }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileProgram, inferShapes } from '../../src/engine/compile';
 import { createEngine } from '../../src/engine/index';
-import { resolveAssignment } from '../../src/rules/assignment';
+import { resolveAssignment } from '../../src/engine/rule-assignment';
 import { benchInput, resnet50, TINY, vgg16, visionTransformer, VIT_B16, VIT_TINY, XorShift } from '../../src/bench/models';
 import { graphCounts, assignmentCounts, formatPresetTable, SOFTMAX_FLOPS } from '../../src/bench/counts';
 import { parseBenchArgs, resolveBackends, isSoftwareAdapter, BenchUsageError } from '../../src/bench/args';

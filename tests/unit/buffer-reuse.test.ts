@@ -8,7 +8,7 @@ import { compileProgram } from '../../src/engine/compile';
 import { CpuProgramRunner } from '../../src/engine/cpu/cpu-backend';
 import { stepRefs } from '../../src/engine/buffer-reuse';
 import type { Program } from '../../src/engine/program';
-import { resolveAssignment } from '../../src/rules/assignment';
+import { resolveAssignment } from '../../src/engine/rule-assignment';
 import { composites } from '../../src/rules/composites';
 import { benchInput, resnet50, TINY, vgg16 } from '../../src/bench/models';
 

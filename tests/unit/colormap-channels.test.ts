@@ -1,6 +1,6 @@
-// app/colormap.ts: the layer inspector's channel sum for NHWC values (a ConvNeXt block's LayerNorm, Linear, GELU).
+// src/models/colormap.ts: the layer inspector's channel sum for NHWC values (a ConvNeXt block's LayerNorm, Linear, GELU).
 import { describe, expect, it } from 'vitest';
-import { sumChannels, sumChannelsLast } from '../../app/colormap';
+import { sumChannels, sumChannelsLast } from '../../src/models/colormap';
 
 describe('sumChannelsLast', () => {
   it('sums an NHWC tensor over its last axis: the map of the same tensor in NCHW', () => {

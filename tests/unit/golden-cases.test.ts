@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { Graph, GraphNode, OpType } from '../../src/engine/graph';
-import { resolveAssignment } from '../../src/rules/assignment';
+import { resolveAssignment } from '../../src/engine/rule-assignment';
 import { findComposite } from '../../src/rules/composites';
 import {
   caseInputFile,

@@ -5,7 +5,7 @@ import { createEngine, GpuError } from '../../src/engine/index';
 import { createNodeGpu } from '../../src/node/node-gpu';
 import { checkLimits } from '../../src/engine/gpu/gpu-backend';
 import { compileProgram } from '../../src/engine/compile';
-import { resolveAssignment } from '../../src/rules/assignment';
+import { resolveAssignment } from '../../src/engine/rule-assignment';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng } from './helpers/engines';
 
 function dense(weights: number[][], bias: number[] | null, name = 'fc'): Graph {

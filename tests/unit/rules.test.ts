@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import { compileRule, findRule, ruleDefinitions, RuleError } from '../../src/rules/rules';
-import { resolveAssignment, type RuleAssignment } from '../../src/rules/assignment';
+import type { RuleAssignment } from '../../src/rules/assignment';
+import { resolveAssignment } from '../../src/engine/rule-assignment';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng, sum } from './helpers/engines';
 
 describe('rule catalogue', () => {

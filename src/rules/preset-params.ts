@@ -1,0 +1,32 @@
+/**
+ * The parameters a preset takes from the model card: EpsilonGammaBox's ZBox bounds, the lowest and highest value
+ * a preprocessed input can take. Shared by the app's rule state, share links and the CLI's link reader.
+ */
+import type { ModelCard } from '../models/model-card';
+import { findComposite } from './composites';
+import type { RuleParams } from './rules';
+
+/**
+ * The lowest and highest value a preprocessed input can take, per channel: ZBox's bounds. Scalars when all
+ * channels agree.
+ */
+export function inputBounds(card: ModelCard): { low: number | number[]; high: number | number[] } {
+  // As src/models/model-card.ts's inputBounds, collapsed to scalars (not imported: model-card.ts brings the
+  // engine's compiler, and the page's rule state must not load it).
+  const { scale, mean, std } = card.preprocessing;
+  const at = (v: readonly number[], c: number) => (v.length === 1 ? v[0]! : v[c]!);
+  const low: number[] = [];
+  const high: number[] = [];
+  for (let c = 0; c < card.input.channels; c++) {
+    low.push((0 * scale - at(mean, c)) / at(std, c));
+    high.push((255 * scale - at(mean, c)) / at(std, c));
+  }
+  const same = (v: number[]) => v.every((x) => Math.abs(x - v[0]!) < 1e-12);
+  return { low: same(low) ? low[0]! : low, high: same(high) ? high[0]! : high };
+}
+
+export function presetParams(preset: string, card: ModelCard): RuleParams {
+  const composite = findComposite(preset);
+  if (!composite?.params.includes('low')) return {};
+  return inputBounds(card);
+}
