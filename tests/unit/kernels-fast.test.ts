@@ -12,85 +12,27 @@ import type { Conv2dRelevanceStep, Conv2dStep, ConvGeometry, ConvVariant, Step }
 import { affineMod, identityMod, negativeMod, onesMod, positiveMod, squareMod, zeroMod, type InputModifier, type ParamModifier } from '../../src/rules/rule-program';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import type { RuleAssignment } from '../../src/rules/assignment';
-import { gpuSpecFor, kernelFor } from '../../src/engine/kernels/registry';
-import { PipelineCache } from '../../src/engine/gpu/pipeline-cache';
-import { packUniforms } from '../../src/engine/kernels/uniforms';
 import { selectConvVariant } from '../../src/engine/ops/conv-shaped';
-import { createNodeGpu } from '../../src/node/node-gpu';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng } from './helpers/engines';
+import { cpuRun as cpuReference, StepGpu, Tensors } from './helpers/step-runner';
 
 const TOL = 1e-5;
 const MODIFIERS: readonly InputModifier[] = ['identity', 'positive', 'negative', 'ones', 'low', 'high'];
 /** Every kind of weight modifier the rules use (w, w+, w-, gamma's w + 0.25 w+, up/down's mix, WSquare, Flat, 0). */
 const WEIGHT_MODS: readonly ParamModifier[] = [identityMod, positiveMod, negativeMod, affineMod(1, 0.25, 0), affineMod(0, 2, -1), squareMod, onesMod, zeroMod];
 
-let gpu: GPU;
-let device: GPUDevice;
-let cache: PipelineCache;
+let stepGpu: StepGpu;
 
 beforeAll(async () => {
-  gpu = await createNodeGpu();
-  const adapter = (await gpu.requestAdapter())!;
-  device = await adapter.requestDevice({
-    requiredLimits: { maxStorageBufferBindingSize: Math.min(adapter.limits.maxStorageBufferBindingSize, 1 << 30) },
-  });
-  cache = new PipelineCache(device);
+  stepGpu = await StepGpu.create((adapter) => ({ maxStorageBufferBindingSize: Math.min(adapter.limits.maxStorageBufferBindingSize, 1 << 30) }));
 });
 
-afterAll(() => device?.destroy());
+afterAll(() => stepGpu?.destroy());
 
-/** Tensors of one step: ids, sizes and contents (the written one holds its initial contents, for accumulate). */
-class Tensors {
-  readonly data: Float32Array[] = [];
-  add(values: Float32Array): TensorRef {
-    this.data.push(values);
-    return { id: this.data.length - 1, shape: [values.length], size: values.length };
-  }
-}
-
-function cpuRun(step: Step, tensors: Tensors, written: TensorRef): Float32Array {
-  const mem = tensors.data.map((d) => Float64Array.from(d));
-  kernelFor(step).cpu(step, { get: (ref) => mem[ref.id]! });
-  return Float32Array.from(mem[written.id]!);
-}
-
+/** The float64 reference, rounded to float32 as the GPU stores it. */
+const cpuRun = (step: Step, tensors: Tensors, written: TensorRef): Float32Array => Float32Array.from(cpuReference(step, tensors, written));
 /** One step through its GPU spec (the variant it names), as the WebGPU backend dispatches it. */
-async function gpuRun(step: Step, tensors: Tensors, written: TensorRef): Promise<Float32Array> {
-  const spec = gpuSpecFor(step);
-  const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC;
-  const buffers = tensors.data.map((d) => {
-    const b = device.createBuffer({ size: Math.max(16, Math.ceil((d.length * 4) / 16) * 16), usage });
-    device.queue.writeBuffer(b, 0, d);
-    return b;
-  });
-  const placeholder = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE });
-  const uniformData = new DataView(new ArrayBuffer(256));
-  new Uint8Array(uniformData.buffer).set(new Uint8Array(packUniforms(spec, step, step.kernel)));
-  const uniforms = device.createBuffer({ size: 256, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(uniforms, 0, uniformData.buffer);
-  const pipeline = await cache.get(spec, spec.overrides(step));
-  const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms } }];
-  spec.bindings(step).forEach((ref, k) => entries.push({ binding: k + 1, resource: { buffer: ref ? buffers[ref.id]! : placeholder } }));
-  device.pushErrorScope('validation');
-  const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-  const size = spec.workgroups ? spec.workgroups(step) : [Math.ceil(spec.invocations!(step) / 64), 1, 1];
-  const read = device.createBuffer({ size: written.size * 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const encoder = device.createCommandEncoder();
-  const pass = encoder.beginComputePass();
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(size[0]!, size[1]!, size[2]!);
-  pass.end();
-  encoder.copyBufferToBuffer(buffers[written.id]!, 0, read, 0, written.size * 4);
-  device.queue.submit([encoder.finish()]);
-  const error = await device.popErrorScope();
-  if (error) throw new Error(error.message);
-  await read.mapAsync(GPUMapMode.READ);
-  const out = new Float32Array(read.getMappedRange().slice(0));
-  read.unmap();
-  for (const b of [...buffers, placeholder, uniforms, read]) b.destroy();
-  return out;
-}
+const gpuRun = (step: Step, tensors: Tensors, written: TensorRef): Promise<Float32Array> => stepGpu.run(step, tensors, written);
 
 interface Case {
   n: number;

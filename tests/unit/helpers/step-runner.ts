@@ -33,10 +33,11 @@ export class StepGpu {
     private readonly cache: PipelineCache,
   ) {}
 
-  static async create(): Promise<StepGpu> {
+  /** `limits`: device limits to require, from the adapter's (e.g. large storage bindings). */
+  static async create(limits?: (adapter: GPUAdapter) => Record<string, number>): Promise<StepGpu> {
     const gpu = await createNodeGpu();
     const adapter = (await gpu.requestAdapter())!;
-    const device = await adapter.requestDevice();
+    const device = await adapter.requestDevice(limits ? { requiredLimits: limits(adapter) } : undefined);
     return new StepGpu(gpu, device, new PipelineCache(device));
   }
 
