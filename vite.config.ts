@@ -1,24 +1,16 @@
 // The app: index.html at the repository root loads /app/main.tsx; `npm run build` writes dist/app.
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
+import { CONTENT_SECURITY_POLICY, DEV_CSP_NONCE, SECURITY_HEADERS, devSecurityHeaders } from './security-headers.mjs';
+
+// The Content Security Policy and the other headers (cross-origin isolation) live in ./security-headers.mjs: one list
+// for the built page's meta tag, `vite preview`, the dev server and docs/security.md's deployment table.
+export { CONTENT_SECURITY_POLICY } from './security-headers.mjs';
 
 /**
- * The built page's Content Security Policy: scripts, workers and connections from its own origin only, so that the
- * browser itself guarantees that nothing (model, image, explanation) leaves the page. Built pages only: the dev
- * server injects an inline script (React's fast refresh) that such a policy would block.
+ * The built page's policy as a meta tag too, for hosts that cannot set headers. Built pages only: the dev server
+ * injects inline script (React's fast refresh), which its header allows by a nonce (devSecurityHeaders).
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "worker-src 'self'",
-  "connect-src 'self'",
-  "img-src 'self' blob: data:",
-  "style-src 'self'",
-  "object-src 'none'",
-  "base-uri 'self'",
-  "form-action 'none'",
-].join('; ');
-
 function contentSecurityPolicy(): Plugin {
   return {
     name: 'lrp-lens-csp',
@@ -30,19 +22,23 @@ function contentSecurityPolicy(): Plugin {
   };
 }
 
-export default defineConfig({
+export default defineConfig(({ command, isPreview }) => ({
   root: '.',
   plugins: [react(), contentSecurityPolicy()],
   publicDir: 'public',
   // The engine worker (app/engine-worker.ts) is an ES module worker that shares chunks with the page.
   worker: { format: 'es' },
+  // Dev only: Vite puts this nonce on the inline script and styles it injects, which the dev policy allows.
+  ...(command === 'serve' && !isPreview ? { html: { cspNonce: DEV_CSP_NONCE } } : {}),
   server: {
     port: 5173,
     host: 'localhost',
+    headers: devSecurityHeaders(),
   },
   preview: {
     port: 4173,
     host: 'localhost',
+    headers: { ...SECURITY_HEADERS },
   },
   build: {
     outDir: 'dist/app',
@@ -50,4 +46,4 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
   },
-});
+}));

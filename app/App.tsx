@@ -8,11 +8,15 @@ import { LayerPanel } from './components/LayerPanel';
 import { ModelPanel } from './components/ModelPanel';
 import { Predictions } from './components/Predictions';
 import { ShareButton, ShareMessages } from './components/ShareButton';
+import { SKIP_TARGETS, SkipLinks } from './components/SkipLinks';
 import { StatusLine } from './components/StatusLine';
 
-/** Files that belong to a model: ONNX, its external data, a TF.js model.json and its weight shards. */
+/**
+ * Files that belong to a model: ONNX, its external data, a TF.js model.json and its weight shards, and a class list
+ * beside them (labels.txt; src/models/model-files.ts decides which of them are used and says what it ignored).
+ */
 export function isModelFile(file: File): boolean {
-  return /\.(onnx|data|bin|json|pb)$/i.test(file.name) || /shard\d+of\d+$/i.test(file.name);
+  return /\.(onnx|data|bin|json|pb|txt)$/i.test(file.name) || /shard\d+of\d+$/i.test(file.name);
 }
 
 export function isImageFile(file: File): boolean {
@@ -63,6 +67,7 @@ export function App() {
         takeFiles([...e.dataTransfer.files]);
       }}
     >
+      <SkipLinks />
       <header className="app-header">
         <div>
           <h1>LRP Lens</h1>
@@ -75,22 +80,29 @@ export function App() {
         <ShareButton />
       </header>
       <ShareMessages />
+      {/*
+        Laptop and wider: inputs | heatmap, the layer inspector under it | predictions, the layers and rules under
+        them: the heatmap, the predictions and the rules share the first screen. Narrower: heatmap | predictions and
+        rules, the inputs below. Phone: one column, the heatmap first. (app/styles.css, "Layout".)
+      */}
       <main className="layout">
-        <div className="column inputs">
+        <div className="area-inputs column">
           <ModelPanel />
           <ImagePanel />
         </div>
-        <div className="column result">
+        <div className="area-heatmap column">
           <HeatmapView />
         </div>
-        <div className="column side">
+        <div className="area-side column">
           <Predictions />
+          <div className="rules-anchor" id={SKIP_TARGETS.rules} tabIndex={-1}>
+            <LayerPanel />
+          </div>
+        </div>
+        <div className="area-inspector column">
           <LayerInspector />
         </div>
-        <div className="wide">
-          <LayerPanel />
-        </div>
-        <div className="wide">
+        <div className="area-analysis column">
           <AnalysisPanel />
         </div>
       </main>

@@ -4,6 +4,7 @@
  */
 import { encodeNpy } from '../src/engine/io/npy';
 import type { ModelCard } from '../src/models/model-card';
+import { ambiguousMessage, chooseModelFiles, skippedMessage } from '../src/models/model-files';
 import type { ParamValue } from '../src/rules/rules';
 import { findRule } from '../src/rules/rules';
 import { EngineClient, type BackendPreference, type OpenResult, type Progress } from './engine-client';
@@ -100,7 +101,7 @@ export async function setBackend(preference: BackendPreference): Promise<void> {
 
 function applyOpened(r: OpenResult, keepRules: boolean): void {
   const { model } = useStore.getState();
-  update('model', { current: r.model, version: model.version + 1, loading: null, error: null, mergeBatchNorm: r.model.mergeBatchNorm });
+  update('model', { current: r.model, version: model.version + 1, loading: null, error: null, mergeBatchNorm: r.model.mergeBatchNorm, filesNote: r.model.builtin ? null : model.filesNote });
   if (r.view) update('image', { view: r.view });
   if (!keepRules) update('rules', { ...initialState.rules, preset: useStore.getState().rules.preset });
   update('result', { current: null, error: null });
@@ -129,26 +130,62 @@ export function chooseBuiltin(id: string): Promise<boolean> {
 let userModelFiles: readonly File[] = [];
 export const openedModelFiles = (): readonly File[] => (useStore.getState().model.current?.builtin === false ? userModelFiles : []);
 
+/** What a loading message calls a set of files: their names, or the model's and how many more. */
+function filesLabel(model: string | null, names: readonly string[]): string {
+  if (names.length <= 3) return names.join(', ');
+  const first = model ?? names[0]!;
+  return `${first} and ${names.length - 1} other files`;
+}
+
+/**
+ * Opens a model from the files the user chose or dropped (a whole model folder is fine): which are used follows
+ * src/models/model-files.ts (X.onnx over its variants X.<variant>.onnx; a LICENSE or README is not used; several
+ * unrelated models are refused with a message naming them). The model's notes then name the files used and not used.
+ */
 export async function openModelFiles(files: readonly File[]): Promise<boolean> {
   if (!files.length) return false;
+  const choice = chooseModelFiles(files.map((f) => f.name));
+  if (choice.ambiguous) {
+    update('model', { loading: null, error: `These files could not be opened: ${ambiguousMessage(choice.ambiguous)}.` });
+    return false;
+  }
+  const send = files.filter((f) => choice.send.includes(f.name));
+  if (!send.length) {
+    update('model', { loading: null, error: `${files.map((f) => f.name).join(', ')}: no model among them; open an .onnx file (with its .onnx.data), or a TF.js model.json with its weight files` });
+    return false;
+  }
   const merge = useStore.getState().model.mergeBatchNorm;
-  const label = files.map((f) => f.name).join(', ');
-  const opened = await openWith(label, (p) => engineClient().openFiles(files, merge, p));
-  if (opened) userModelFiles = files;
+  const label = filesLabel(choice.model, send.map((f) => f.name));
+  const opened = await openWith(label, (p) => engineClient().openFiles(send, merge, p));
+  if (opened) {
+    userModelFiles = send;
+    update('model', { filesNote: skippedMessage(choice.skipped) });
+  }
   return opened;
 }
 
-export function setMergeBatchNorm(merge: boolean): Promise<boolean> {
+export async function setMergeBatchNorm(merge: boolean): Promise<boolean> {
   update('model', { mergeBatchNorm: merge });
   const current = useStore.getState().model.current;
-  if (!current) return Promise.resolve(false);
-  return openWith(current.card.name, (p) => engineClient().reopen(merge, p));
+  if (!current) return false;
+  const opened = await openWith(current.card.name, (p) => engineClient().reopen(merge, p));
+  // Preprocessing the user set is no longer a guess, also after the model is opened again.
+  if (opened && current.card.assumed && !current.card.assumed.preprocessing) {
+    update('model', (m) => ({ current: m.current && { ...m.current, card: { ...m.current.card, assumed: current.card.assumed } } }));
+  }
+  return opened;
 }
 
 export async function setPreprocessing(preprocessing: ModelCard['preprocessing']): Promise<void> {
   const current = useStore.getState().model.current;
   if (!current) return;
-  update('model', (m) => ({ current: m.current && { ...m.current, card: { ...m.current.card, preprocessing } } }));
+  // Set by the user: no longer a guess (card.assumed).
+  update('model', (m) => ({
+    current: m.current && {
+      ...m.current,
+      card: { ...m.current.card, preprocessing, ...(m.current.card.assumed ? { assumed: { ...m.current.card.assumed, preprocessing: false } } : {}) },
+    },
+  }));
   try {
     const r = await engineClient().setPreprocessing(preprocessing);
     if (!r) return;

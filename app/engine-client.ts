@@ -10,6 +10,9 @@ import type {
   BackendInfo,
   BackendPreference,
   Catalog,
+  ConceptsRequest,
+  ConceptsResult,
+  ConceptUpdate,
   EvaluateRequest,
   EvaluateResult,
   ExplainRequest,
@@ -45,6 +48,7 @@ interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: Error) => void;
   readonly onProgress: ((p: Progress) => void) | undefined;
+  readonly onPartial?: ((value: unknown) => void) | undefined;
 }
 
 export class EngineClient {
@@ -122,16 +126,29 @@ export class EngineClient {
     return this.call('randomize', { type: 'randomize', request }, onProgress);
   }
 
+  /**
+   * The Channels tab's concept maps (CRP): `onUpdate` gets the ranking, then each channel's map as it arrives.
+   * Null when a newer request, an explanation, a new model or image, or a cancel (`cancel: true`) replaced it.
+   */
+  concepts(request: ConceptsRequest, onUpdate?: (u: ConceptUpdate) => void): Promise<ConceptsResult | null> {
+    return this.call('concepts', { type: 'concepts', request }, undefined, onUpdate as ((value: unknown) => void) | undefined);
+  }
+
   dispose(): void {
     this.worker.terminate();
     for (const p of this.pending.values()) p.reject(new WorkerError('the engine was shut down', 'WorkerError'));
     this.pending.clear();
   }
 
-  private call<T extends RequestType>(_type: T, request: Extract<Request, { type: T }>, onProgress?: (p: Progress) => void): Promise<ResponseMap[T] | null> {
+  private call<T extends RequestType>(
+    _type: T,
+    request: Extract<Request, { type: T }>,
+    onProgress?: (p: Progress) => void,
+    onPartial?: (value: unknown) => void,
+  ): Promise<ResponseMap[T] | null> {
     const id = this.nextId++;
     return new Promise<ResponseMap[T] | null>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onProgress, onPartial });
       const message: PageMessage = { id, request };
       this.worker.postMessage(message);
     });
@@ -147,6 +164,9 @@ export class EngineClient {
     switch (message.kind) {
       case 'progress':
         pending.onProgress?.(message.progress);
+        return;
+      case 'partial':
+        pending.onPartial?.(message.value);
         return;
       case 'result':
         this.pending.delete(message.id);

@@ -18,11 +18,16 @@ import { checkImageFile, checkImageFileSize, cropRect, resizeRgba, rgbToRgba, ty
 import { pixelFlipping } from '../src/evaluation/pixel-flipping';
 import { modelRandomization } from '../src/evaluation/randomization';
 import { catalog } from './catalog';
+import { conceptMaps } from './concept-maps';
+import { baselineMap } from './baseline-maps';
 import { sumChannels } from '../src/models/colormap';
 import { builtinCard, cardForFiles, fetchBuiltinFiles, importModelFiles, preprocessImage, type ModelFile } from './models';
 import type {
   BackendInfo,
   BackendPreference,
+  ConceptsRequest,
+  ConceptsResult,
+  ConceptUpdate,
   EvaluateRequest,
   EvaluateResult,
   ExplainRequest,
@@ -558,9 +563,21 @@ async function evaluate(request: EvaluateRequest, progress: (p: Progress) => voi
     for (const [i, rules] of request.assignments.entries()) {
       if (signal.aborted) throw abort();
       progress({ phase: 'evaluate', loaded: i, total: n });
-      const e = await current.loaded.explain(data, { target, rules, layerRelevance: false, signal });
-      const relevance = e.relevance.slice();
-      const map = sumChannels(relevance, e.inputShape);
+      const method = request.methods?.[i] ?? null;
+      // A gradient baseline (app/compare-methods.ts) reports each gradient: its share of the run is the first half
+      // when pixel flipping follows.
+      const share = request.settings ? 0.5 : 1;
+      const { relevance, map } = method
+        ? await baselineMap(current.loaded, data, current.graph.input.shape, method, {
+            target,
+            signal,
+            pause: macrotask,
+            onProgress: (done, total) => progress({ phase: 'evaluate', loaded: i + (share * done) / total, total: n }),
+          }).then((b) => ({ relevance: b.attribution.attribution.slice(), map: b.map }))
+        : await current.loaded.explain(data, { target, rules, layerRelevance: false, signal }).then((e) => {
+            const r = e.relevance.slice();
+            return { relevance: r, map: sumChannels(r, e.inputShape) };
+          });
       if (!request.settings) {
         runs.push({ map, relevanceOrder: null, randomOrder: null });
         continue;
@@ -571,7 +588,7 @@ async function evaluate(request: EvaluateRequest, progress: (p: Progress) => voi
         target,
         ...request.settings,
         signal,
-        onProgress: (done) => progress({ phase: 'evaluate', loaded: i + done, total: n }),
+        onProgress: (done) => progress({ phase: 'evaluate', loaded: i + (method ? 0.5 + 0.5 * done : done), total: n }),
       });
       regions = pf.regions;
       runs.push({ map, relevanceOrder: pf.relevanceOrder, randomOrder: pf.randomOrder });
@@ -622,6 +639,39 @@ async function randomize(request: RandomizeRequest, progress: (p: Progress) => v
   }
 }
 
+/**
+ * The Channels tab's concept maps (app/concept-maps.ts): the ranking, then each channel's map as a 'partial'
+ * message as it arrives. Cancelled like an evaluation (a newer request, a new model or image), and by an explanation.
+ */
+async function concepts(request: ConceptsRequest, partial: (u: ConceptUpdate) => void): Promise<{ value: ConceptsResult; transfer: Transferable[] }> {
+  if (!model) throw new Error('no model is open');
+  const start = performance.now();
+  const current = model;
+  const controller = startEvaluation('concepts');
+  if (request.cancel) controller.abort();
+  try {
+    if (controller.signal.aborted) throw new DOMException('the concept maps were cancelled', 'AbortError');
+    const data = currentInput();
+    const { ranking, maps } = await conceptMaps(current.loaded, data, {
+      layer: request.layer,
+      axis: request.axis,
+      top: request.top,
+      extra: request.extra,
+      rules: request.rules,
+      ...(request.target !== undefined ? { target: request.target } : {}),
+      ...(request.contrastTarget !== undefined ? { contrastTarget: request.contrastTarget } : {}),
+      signal: controller.signal,
+      pause: macrotask,
+      onRanking: (r, total) => partial({ kind: 'ranking', ranking: r, total }),
+      onMap: (map, done, total) => partial({ kind: 'map', map, done, total }),
+    });
+    const value: ConceptsResult = { seq: request.seq, modelId: current.info.id, ranking, maps, ms: performance.now() - start };
+    return { value, transfer: maps.map((m) => m.map.data.buffer) };
+  } finally {
+    endEvaluation('concepts', controller);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The queue
 
@@ -640,7 +690,9 @@ const group = (r: Request): string | null =>
           ? `evaluate:${r.request.channel}`
           : r.type === 'randomize'
             ? 'randomize'
-            : null;
+            : r.type === 'concepts'
+              ? 'concepts'
+              : null;
 
 async function handle({ id, request }: PageMessage): Promise<void> {
   const progress = (p: Progress) => post({ id, kind: 'progress', progress: p });
@@ -699,6 +751,11 @@ async function handle({ id, request }: PageMessage): Promise<void> {
       const { value, transfer } = await randomize(request.request, progress);
       return reply(value, transfer);
     }
+    case 'concepts': {
+      // Each map is copied (structured clone) as it arrives; the result transfers them all.
+      const { value, transfer } = await concepts(request.request, (u) => post({ id, kind: 'partial', value: u }));
+      return reply(value, transfer);
+    }
   }
 }
 
@@ -736,6 +793,8 @@ self.onmessage = (event: MessageEvent<PageMessage>) => {
   const request = event.data.request;
   if (request.type === 'evaluate') evaluations.get(`evaluate:${request.request.channel}`)?.abort();
   if (type === 'randomize') evaluations.get('randomize')?.abort();
+  // The concept maps give way to a newer request of theirs and to an explanation (the main heatmap comes first).
+  if (type === 'concepts' || type === 'explain') evaluations.get('concepts')?.abort();
   if (type === 'openBuiltin' || type === 'openFiles' || type === 'reopen' || type === 'setImage' || type === 'setPreprocessing' || type === 'init') {
     for (const c of evaluations.values()) c.abort();
   }

@@ -9,6 +9,7 @@ import type { RuleAssignment } from '../src/rules/assignment';
 import type { LayerClass } from '../src/rules/rules';
 import type { ModelCard } from '../src/models/model-card';
 import type { PerturbationBaseline, PerturbationCurve as Curve } from '../src/evaluation/pixel-flipping';
+import type { ShareCompareMethod as BaselineMethod } from '../src/share/share-state';
 
 export type BackendPreference = 'auto' | 'webgpu' | 'cpu';
 
@@ -142,6 +143,11 @@ export interface EvaluateRequest {
   readonly seq: number;
   readonly channel: 'evaluate' | 'compare';
   readonly assignments: readonly RuleAssignment[];
+  /**
+   * Per run (parallel to `assignments`; absent or null: the assignment's LRP rules): a gradient baseline
+   * (app/compare-methods.ts) computes that run's map instead, its assignment unused.
+   */
+  readonly methods?: readonly (BaselineMethod | null)[];
   readonly target?: number;
   readonly settings: EvaluationSettings | null;
   /** Only cancels the running one of its channel (answered "superseded"). */
@@ -186,6 +192,64 @@ export interface RandomizeResult {
   readonly ms: number;
 }
 
+/**
+ * Concept-conditional heatmaps (CRP, src/engine/concepts.ts) for the Channels tab: the channels of `layer`'s output
+ * ranked by relevance (rankConcepts), then the input relevance conditioned on each of the top `top` channels, and
+ * on each of `extra` (explainConcept with channels = [c]). A newer request cancels the running one, as does an
+ * explanation (the main heatmap comes first) or a new model or image.
+ */
+export interface ConceptsRequest {
+  readonly seq: number;
+  /** The layer (a graph node name) whose output channels are the concepts. */
+  readonly layer: string;
+  /** Their axis in the layer's output: 1 (NCHW), or 3 for a value in NHWC order. */
+  readonly axis: number;
+  /** How many of the most relevant channels get a map. */
+  readonly top: number;
+  /** Channels that get a map even when they are not among the top (a link's concept). */
+  readonly extra: readonly number[];
+  readonly rules: RuleAssignment;
+  readonly target?: number;
+  readonly contrastTarget?: number;
+  /** Only cancels the running one (answered "superseded"). */
+  readonly cancel?: boolean;
+}
+
+/** The channels of the concept layer by relevance (before any conditioning), most relevant first. */
+export interface ConceptRankingInfo {
+  readonly layer: string;
+  readonly axis: number;
+  /** The class explained (the top class when the request named none). */
+  readonly target: number;
+  readonly channels: readonly { readonly channel: number; readonly relevance: number }[];
+  /** The relevance of all channels together (the sum of `channels`' relevance). */
+  readonly total: number;
+}
+
+/** One concept's input relevance, summed over the input's channels (width x height). */
+export interface ConceptMap {
+  readonly channel: number;
+  /** The channel's relevance at the concept layer (its share of the target's relevance). */
+  readonly relevance: number;
+  readonly map: { readonly width: number; readonly height: number; readonly data: Float32Array };
+  /** Set when the conditioned relevance is NaN or infinite somewhere: the map must not be drawn. */
+  readonly nonFinite: { readonly layer: string; readonly count: number } | null;
+}
+
+export interface ConceptsResult {
+  readonly seq: number;
+  readonly modelId: string;
+  readonly ranking: ConceptRankingInfo;
+  /** The maps, in the order computed: the top channels by rank, then the extra ones. */
+  readonly maps: readonly ConceptMap[];
+  readonly ms: number;
+}
+
+/** What a concepts request reports as it goes (a 'partial' message): the ranking first, then each map. */
+export type ConceptUpdate =
+  | { readonly kind: 'ranking'; readonly ranking: ConceptRankingInfo; readonly total: number }
+  | { readonly kind: 'map'; readonly map: ConceptMap; readonly done: number; readonly total: number };
+
 export type Request =
   | { readonly type: 'catalog' }
   | { readonly type: 'init'; readonly backend: BackendPreference }
@@ -197,7 +261,8 @@ export type Request =
   | { readonly type: 'explain'; readonly request: ExplainRequest }
   | { readonly type: 'seenPixels' }
   | { readonly type: 'evaluate'; readonly request: EvaluateRequest }
-  | { readonly type: 'randomize'; readonly request: RandomizeRequest };
+  | { readonly type: 'randomize'; readonly request: RandomizeRequest }
+  | { readonly type: 'concepts'; readonly request: ConceptsRequest };
 
 export type RequestType = Request['type'];
 
@@ -224,6 +289,7 @@ export interface ResponseMap {
   seenPixels: { readonly pixels: SeenPixels | null };
   evaluate: EvaluateResult;
   randomize: RandomizeResult;
+  concepts: ConceptsResult;
 }
 
 export interface Progress {
@@ -240,6 +306,8 @@ export type WorkerMessage =
   | { readonly id: number; readonly kind: 'error'; readonly message: string; readonly name: string }
   | { readonly id: number; readonly kind: 'superseded' }
   | { readonly id: number; readonly kind: 'progress'; readonly progress: Progress }
+  /** Part of a result, before the result (a concepts request: the ranking, then each channel's map). */
+  | { readonly id: number; readonly kind: 'partial'; readonly value: unknown }
   | { readonly id: -1; readonly kind: 'notice'; readonly message: string };
 
 export type PageMessage = { readonly id: number; readonly request: Request };

@@ -5,20 +5,25 @@
 import type { Graph, OpType } from '../src/engine/graph';
 import { resolveAssignmentWith, type LayerRuleEntry, type RuleAssignment } from '../src/rules/assignment';
 import { composites, findComposite } from '../src/rules/composites';
-import { findRule, ruleDefinitions, type LayerClass, type ParamValue, type RuleDefinition, type RuleParams } from '../src/rules/rules';
+import { findRule, registerCustomRules, ruleDefinitions, type LayerClass, type ParamValue, type RuleDefinition, type RuleParams } from '../src/rules/rules';
+import { parseRuleDefinitions, type CustomRuleDefinition, type CustomRuleSpec } from '../src/rules/custom-rules';
+import { create } from 'zustand';
 import type { ModelCard } from '../src/models/model-card';
 import { inputBounds, presetParams } from '../src/rules/preset-params';
 
 export { inputBounds, presetParams };
 import type { GraphSkeleton, ModelInfo } from './protocol';
-import type { LayerOverride, RulesSlice } from './store';
+import { update, type LayerOverride, type RulesSlice } from './store';
 
 export { composites, ruleDefinitions };
 
-/** The presets the preset menu offers, in this order (the transformer presets last; one not in composites is left out). */
+/**
+ * The presets the preset menu offers, in this order: the default (EpsilonPlusFlat) first, the transformer presets
+ * last; one not in composites is left out.
+ */
 export const PRESET_ORDER = [
-  'captum-default',
   'EpsilonPlusFlat',
+  'captum-default',
   'EpsilonGammaBox',
   'EpsilonAlpha2Beta1Flat',
   'EpsilonPlus',
@@ -33,10 +38,68 @@ export function asGraph(skeleton: GraphSkeleton): Graph {
   return { ...skeleton, nodes: skeleton.nodes.map((n) => ({ ...n, attrs: {}, params: {} })) };
 }
 
-export function toAssignment(rules: RulesSlice, model: ModelInfo): RuleAssignment {
+export function toAssignment(rules: Pick<RulesSlice, 'preset' | 'overrides'>, model: ModelInfo): RuleAssignment {
   const layers: LayerRuleEntry[] = Object.entries(rules.overrides).map(([layer, o]) => ({ layer, rule: o.rule, ...o.params }));
   const params = presetParams(rules.preset, model.card);
-  return { preset: rules.preset, ...(Object.keys(params).length ? { presetParams: params } : {}), ...(layers.length ? { layers } : {}) };
+  const ruleDefs = customRuleSpecs(Object.values(rules.overrides).map((o) => o.rule));
+  return {
+    preset: rules.preset,
+    ...(Object.keys(params).length ? { presetParams: params } : {}),
+    ...(layers.length ? { layers } : {}),
+    ...(ruleDefs.length ? { ruleDefs } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Custom rules (the rule editor's): registered with the rule catalogue's lookup, so that the layer menus offer them;
+// an assignment that uses one carries its definition (`ruleDefs`), so the worker and share links get it as data.
+
+export interface CustomRulesState {
+  readonly defs: readonly CustomRuleDefinition[];
+}
+
+export const useCustomRules = create<CustomRulesState>()(() => ({ defs: [] }));
+
+/** The definitions (JSON) of the custom rules among `ids`, once each, in the order defined. */
+export function customRuleSpecs(ids: readonly string[]): CustomRuleSpec[] {
+  const used = new Set(ids);
+  return useCustomRules.getState().defs.filter((d) => used.has(d.id)).map((d) => d.spec);
+}
+
+function setCustomRules(defs: readonly CustomRuleDefinition[]): void {
+  useCustomRules.setState({ defs });
+  registerCustomRules(defs);
+  // A new rules object (same content, so the explanation is not recomputed): the layer menus render again and
+  // offer the rules; an assignment using a re-defined rule carries its new definition.
+  update('rules', (r) => ({ overrides: { ...r.overrides } }));
+}
+
+/** Adds a custom rule, or replaces the one with its id. */
+export function defineCustomRule(def: CustomRuleDefinition): void {
+  const defs = useCustomRules.getState().defs;
+  setCustomRules(defs.some((d) => d.id === def.id) ? defs.map((d) => (d.id === def.id ? def : d)) : [...defs, def]);
+}
+
+/** Removes a custom rule; layers that had it go back to the preset's rule. */
+export function removeCustomRule(id: string): void {
+  setCustomRules(useCustomRules.getState().defs.filter((d) => d.id !== id));
+  update('rules', (r) => ({ overrides: Object.fromEntries(Object.entries(r.overrides).filter(([, o]) => o.rule !== id)) }));
+}
+
+/**
+ * Defines a link's custom rules (replacing those with the same ids). Returns why they could not be, or null; the
+ * link decoder has checked them already, so this fails only on a definition this page cannot compile.
+ */
+export function defineLinkRules(specs: readonly CustomRuleSpec[] | undefined): string | null {
+  if (!specs?.length) return null;
+  try {
+    const parsed = parseRuleDefinitions(specs, "the link's rule definitions");
+    const ids = new Set(parsed.map((d) => d.id));
+    setCustomRules([...useCustomRules.getState().defs.filter((d) => !ids.has(d.id)), ...parsed]);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 export interface EffectiveRule {
@@ -78,8 +141,8 @@ export function validateAssignment(model: ModelInfo, assignment: RuleAssignment)
 
 /** Rules that can apply to a layer class, Zennit's first, then Captum's, then the gradient. */
 export function rulesFor(cls: LayerClass): readonly RuleDefinition[] {
-  const order = { zennit: 0, captum: 1, common: 2 } as const;
-  return ruleDefinitions.filter((r) => r.appliesTo.includes(cls)).sort((a, b) => order[a.family] - order[b.family]);
+  const order = { zennit: 0, captum: 1, custom: 2, common: 3 } as const;
+  return [...ruleDefinitions, ...useCustomRules.getState().defs].filter((r) => r.appliesTo.includes(cls)).sort((a, b) => order[a.family] - order[b.family]);
 }
 
 /** The parameters a newly chosen rule starts with: its defaults, except ZBox's bounds, which come from the card. */

@@ -18,8 +18,9 @@ import { ShareLinkError, linkVersion, type ShareImage, type ShareModel, type Sha
 import type { RuleParams } from '../src/rules/rules';
 import { chooseBuiltin, chooseSample, engineClient, openedModelFiles, openImagePixels, openModelFiles, start, type StartOptions } from './actions';
 import type { ModelInfo, SeenPixels } from './protocol';
-import { presetParams, toAssignment, validateAssignment } from './rules-state';
-import { runComparison } from './evaluation';
+import { customRuleSpecs, defineLinkRules, presetParams, toAssignment, validateAssignment } from './rules-state';
+import { conceptReader, runComparison } from './evaluation';
+import { baselineOf, compareMethodFrom, type CompareMethod } from './compare-methods';
 import { update, useStore, type AppState, type ComparedRules, type LayerOverride } from './store';
 
 /** The address bar is updated this long after the last change. */
@@ -174,13 +175,26 @@ export async function currentShareState(): Promise<Built> {
   const shareOverrides = (o: Readonly<Record<string, LayerOverride>>) =>
     Object.fromEntries(Object.entries(o).map(([layer, r]) => [layer, { rule: r.rule, params: r.params }]));
   const b = evaluation.compareWith;
-  // The compare view travels while it is the one shown.
+  // The compare view travels while it is the one shown; so does the concept chosen in the channel view.
   const compare = evaluation.tab === 'compare'
     ? { compare: { preset: b.preset, overrides: shareOverrides(b.overrides), label: b.kind === 'snapshot' ? b.label : null, settings: { ...evaluation.settings } } }
     : {};
+  // The sides' methods travel with the compare view when either is a gradient baseline (version 3).
+  const baselineA = baselineOf(evaluation.compareMethods.a);
+  const baselineB = baselineOf(evaluation.compareMethods.b);
+  const compareMethods =
+    evaluation.tab === 'compare' && (baselineA || baselineB) ? { compareMethods: { ...(baselineA ? { a: baselineA } : {}), ...(baselineB ? { b: baselineB } : {}) } } : {};
+  const chosen = evaluation.tab === 'channels' ? evaluation.concept : null;
+  // Only a concept of this model (one chosen on another model stays behind when the model changes).
+  const reader = chosen ? conceptReader(model, chosen.layer) : null;
+  const concept = chosen && reader && 'layer' in reader && chosen.channel < reader.channels ? { concept: { layer: chosen.layer, channel: chosen.channel } } : {};
+  // The definitions of the custom rules the link's rules use (its own and the comparison's) travel with it.
+  const used = [...Object.values(rules.overrides), ...(evaluation.tab === 'compare' ? Object.values(b.overrides) : [])].map((o) => o.rule);
+  const specs = customRuleSpecs(used);
+  const ruleDefs = specs.length ? { ruleDefs: specs } : {};
   return {
     state: {
-      version: linkVersion(compare),
+      version: linkVersion({ ...compare, ...concept, ...compareMethods, ...ruleDefs }),
       model: shareModel,
       image: shareImage,
       target: rules.target,
@@ -191,6 +205,9 @@ export async function currentShareState(): Promise<Built> {
       mergeBatchNorm: s.model.mergeBatchNorm,
       view: { colormap: view.colormap, opacity: view.opacity, clip: view.clip, clipPercentile: view.clipPercentile, inspect: view.inspect },
       ...compare,
+      ...compareMethods,
+      ...concept,
+      ...ruleDefs,
     },
   };
 }
@@ -328,7 +345,51 @@ function applyComparison(state: ShareState, model: ModelInfo, notes: string[]): 
     notes.push(`The link's comparison uses ${settings.patch} x ${settings.patch} patches, larger than this model's ${side}-pixel input; 8 x 8 patches are used.`);
     settings = { ...settings, patch: Math.min(8, side) };
   }
-  update('evaluation', (e) => ({ tab: 'compare' as const, compareWith, snapshot: compareWith.kind === 'snapshot' ? compareWith : e.snapshot, settings }));
+  // Each side's method: a baseline the link names, else its LRP rules (an unknown method or a parameter out of
+  // range is named, and that side uses its rules).
+  const methodOf = (side: 'a' | 'b', current: CompareMethod): CompareMethod => {
+    const m = state.compareMethods?.[side];
+    if (m && m.method === null) {
+      notes.push(`The link's method of ${side.toUpperCase()} ${m.refused}; it was left out, and ${side.toUpperCase()} uses ${side === 'a' ? "the link's" : "the comparison's"} LRP rules.`);
+    }
+    return compareMethodFrom(m && m.method !== null ? m : null, current);
+  };
+  update('evaluation', (e) => ({
+    tab: 'compare' as const,
+    compareWith,
+    compareMethods: { a: methodOf('a', e.compareMethods.a), b: methodOf('b', e.compareMethods.b) },
+    snapshot: compareWith.kind === 'snapshot' ? compareWith : e.snapshot,
+    settings,
+  }));
+}
+
+/**
+ * Shows the link's concept: the Channels tab, on a layer that reads the concept layer's output, with the concept
+ * chosen (its map is then computed with the others). A layer the model does not have, or a channel it does not
+ * have, is left out and named; the Channels tab still opens.
+ */
+function applyConcept(state: ShareState, model: ModelInfo, notes: string[]): void {
+  const c = state.concept;
+  if (!c) {
+    if (useStore.getState().evaluation.concept) update('evaluation', { concept: null });
+    return;
+  }
+  const found = conceptReader(model, c.layer);
+  if ('error' in found) {
+    notes.push(
+      found.error === 'no layer'
+        ? `The link's concept is a channel of layer ${quote(c.layer)}, which this model does not have; it was left out.`
+        : `The link's concept is a channel of layer ${quote(c.layer)}, whose output has no channels the Channels tab shows; it was left out.`,
+    );
+    update('evaluation', { tab: 'channels' as const, concept: null });
+    return;
+  }
+  if (c.channel >= found.channels) {
+    notes.push(`The link's concept, channel ${c.channel} of ${quote(c.layer)}, is not a channel of that layer (0 to ${found.channels - 1}); it was left out.`);
+    update('evaluation', { tab: 'channels' as const, channelsLayer: found.reader, concept: null });
+    return;
+  }
+  update('evaluation', { tab: 'channels' as const, channelsLayer: found.reader, concept: { layer: c.layer, channel: c.channel } });
 }
 
 /** Runs the link's comparison once its model and image are open (the view it reproduces shows one). */
@@ -346,6 +407,9 @@ function applyRulesAndView(state: ShareState, notes: string[]): void {
   const model = s.model.current;
   if (!model) return;
   const layers = new Map(model.layers.map((l) => [l.name, l]));
+  // The link's custom rules first: its overrides (and its comparison's) may name them.
+  const undefinedRules = defineLinkRules(state.ruleDefs);
+  if (undefinedRules) notes.push(`The link's custom rules could not be defined (${undefinedRules}); the layers that use them were left out.`);
   const kept = fittingOverrides(model, state.preset, state.overrides, notes, 'The link');
   const mine = presetParams(state.preset, model.card);
   if (Object.keys(state.presetParams).length && canonical(state.presetParams) !== canonical(mine)) {
@@ -366,6 +430,7 @@ function applyRulesAndView(state: ShareState, notes: string[]): void {
   update('rules', { preset: state.preset, overrides: kept, target, contrast, transient: false });
   update('view', { ...state.view, inspect });
   applyComparison(state, model, notes);
+  applyConcept(state, model, notes);
 }
 
 function sampleKnown(id: string): boolean {
@@ -562,7 +627,8 @@ export async function startWithShareLinks(options: StartOptions): Promise<void> 
   useStore.subscribe((s, prev) => {
     const e = s.evaluation;
     const p = prev.evaluation;
-    const compareChanged = e.tab !== p.tab || e.compareWith !== p.compareWith || e.settings !== p.settings;
+    const compareChanged =
+      e.tab !== p.tab || e.compareWith !== p.compareWith || e.compareMethods !== p.compareMethods || e.settings !== p.settings || e.concept !== p.concept;
     if (s.model !== prev.model || s.image !== prev.image || s.rules !== prev.rules || s.view !== prev.view || compareChanged) scheduleFollow();
   });
   if (parsed && 'state' in parsed) {

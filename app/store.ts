@@ -4,8 +4,10 @@
  */
 import { create } from 'zustand';
 import type { ColormapId } from '../src/models/colormap';
-import type { BackendInfo, BackendPreference, Catalog, EvaluateResult, EvaluationSettings, ExplainResult, ImageInfo, ImageView, ModelInfo, Progress, RandomizeResult } from './protocol';
+import type { BackendInfo, BackendPreference, Catalog, ConceptMap, ConceptRankingInfo, EvaluateResult, EvaluationSettings, ExplainResult, ImageInfo, ImageView, ModelInfo, Progress, RandomizeResult } from './protocol';
 import type { RuleParams } from '../src/rules/rules';
+import { DEFAULT_PRESET } from '../src/rules/assignment';
+import { DEFAULT_COMPARE_METHOD, type CompareMethod } from './compare-methods';
 
 export interface ModelSlice {
   readonly current: ModelInfo | null;
@@ -14,6 +16,8 @@ export interface ModelSlice {
   readonly loading: { readonly label: string; readonly progress: Progress | null } | null;
   readonly error: string | null;
   readonly mergeBatchNorm: boolean;
+  /** The files given for the user's model that were not used, and why (src/models/model-files.ts); null: none. */
+  readonly filesNote: string | null;
 }
 
 export interface ImageSlice {
@@ -100,6 +104,8 @@ export interface EvaluationSlice {
   readonly settings: EvaluationSettings;
   /** B of the comparison (what a share link would carry). */
   readonly compareWith: ComparedRules;
+  /** The method of each side of the comparison: its LRP rules (A: the current ones, B: compareWith) or a gradient baseline. */
+  readonly compareMethods: { readonly a: CompareMethod; readonly b: CompareMethod };
   /** The last snapshot taken of the current assignment. */
   readonly snapshot: ComparedRules | null;
   readonly evaluate: RunState<EvaluateResult>;
@@ -107,7 +113,40 @@ export interface EvaluationSlice {
   readonly sanity: RunState<RandomizeResult>;
   /** Layer whose channels the channel view ranks; null: the first with channels. */
   readonly channelsLayer: string | null;
+  /** The concept (CRP) chosen in the channel view: a channel of a layer's output; null: none (a share link carries it). */
+  readonly concept: Concept | null;
+  /** The channel view's concept maps (app/evaluation.ts requestConcepts). */
+  readonly concepts: ConceptsState;
 }
+
+export interface Concept {
+  /** The layer (a graph node name) whose output holds the channel. */
+  readonly layer: string;
+  readonly channel: number;
+}
+
+/** The concept maps of one layer, as they arrive from the worker. */
+export interface ConceptsState {
+  /** What they were asked for (model, image, rules, target, layer): another key means they are out of date. */
+  readonly key: string | null;
+  /** The channels asked for beyond the top ones (a link's concept). */
+  readonly extra: readonly number[];
+  readonly running: boolean;
+  /** Maps done and to do. */
+  readonly done: number;
+  readonly total: number;
+  readonly ranking: ConceptRankingInfo | null;
+  readonly maps: readonly ConceptMap[];
+  /** Shown once; the same request is not sent again until something it depends on changes, or Retry. */
+  readonly error: string | null;
+  /** Cancelled by the user: not asked for again until Compute (or a change). */
+  readonly cancelled: boolean;
+}
+
+export const IDLE_CONCEPTS: ConceptsState = { key: null, extra: [], running: false, done: 0, total: 0, ranking: null, maps: [], error: null, cancelled: false };
+
+/** The preset the page starts with: the engine's default too (src/rules/assignment.ts). */
+export { DEFAULT_PRESET };
 
 const IDLE_RUN = { running: false, progress: 0, result: null, error: null, key: null, startedAt: null, elapsedMs: null } as const;
 
@@ -122,21 +161,27 @@ export interface AppState {
 }
 
 export const initialState: AppState = {
-  model: { current: null, version: 0, loading: null, error: null, mergeBatchNorm: true },
+  model: { current: null, version: 0, loading: null, error: null, mergeBatchNorm: true, filesNote: null },
   image: { current: null, view: null, sample: null, version: 0, loading: null, error: null },
-  rules: { preset: 'captum-default', overrides: {}, target: null, contrast: null, transient: false },
-  view: { colormap: 'bwr', opacity: 0.7, clip: false, clipPercentile: 99.5, inspect: null },
+  // EpsilonPlusFlat (Zennit's recommended composite for CNNs) draws a photo's objects; Captum's default (Epsilon
+  // everywhere, close to gradient x input) draws noise. Share links always carry their preset.
+  rules: { preset: DEFAULT_PRESET, overrides: {}, target: null, contrast: null, transient: false },
+  // Clipped at the 99.5th percentile of |relevance|: a few extreme pixels (a cat's eyes) no longer wash out the rest.
+  view: { colormap: 'bwr', opacity: 0.7, clip: true, clipPercentile: 99.5, inspect: null },
   result: { current: null, error: null, computing: false },
   status: { catalog: null, preference: 'auto', backend: null, starting: true, error: null, notice: null, lastMs: null },
   evaluation: {
     tab: 'evaluate',
     settings: { patch: 8, baseline: 'blur', steps: 16 },
     compareWith: { kind: 'preset', label: 'EpsilonPlusFlat', preset: 'EpsilonPlusFlat', overrides: {} },
+    compareMethods: { a: DEFAULT_COMPARE_METHOD, b: DEFAULT_COMPARE_METHOD },
     snapshot: null,
     evaluate: IDLE_RUN,
     compare: IDLE_RUN,
     sanity: IDLE_RUN,
     channelsLayer: null,
+    concept: null,
+    concepts: IDLE_CONCEPTS,
   },
 };
 

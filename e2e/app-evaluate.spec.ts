@@ -54,13 +54,15 @@ test('the evaluation chart shows the relevance-order and random-order curves wit
   expect(Number.isFinite(relevance)).toBe(true);
   expect(Number.isFinite(random)).toBe(true);
   await expect(panel.getByText('16 patches, 4 steps')).toBeVisible();
-  // A change of rules marks the result out of date.
-  await page.getByRole('combobox', { name: 'Preset' }).selectOption('EpsilonPlusFlat');
+  // A change of rules (from the page's EpsilonPlusFlat) marks the result out of date.
+  await page.getByRole('combobox', { name: 'Preset' }).selectOption('captum-default');
   await expect(panel.getByText(/Out of date/)).toBeVisible();
 });
 
 test('the compare view shows both heatmaps, their difference and both curves', async ({ page }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
+  // A is Captum's default preset, named (the page starts with EpsilonPlusFlat).
+  await page.getByRole('combobox', { name: 'Preset' }).selectOption('captum-default');
   const panel = analysis(page);
   await panel.getByRole('tab', { name: 'Compare' }).click();
   await fastSettings(page);

@@ -187,6 +187,9 @@ test('a link reopens model, uploaded photo, target, three rules and view exactly
   await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue('tinyvgg');
   await page.getByLabel('Upload image', { exact: true }).setInputFiles(COFFEE);
   let n = await nextExplanation(page, 0);
+  // Captum's default preset, named (the page starts with EpsilonPlusFlat): the CLI must read it from the link.
+  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('captum-default');
+  n = await nextExplanation(page, n);
   const historyLength = await page.evaluate(() => history.length);
 
   await page.getByRole('combobox', { name: 'Explain', exact: true }).selectOption('8'); // orange, not the top class
@@ -354,7 +357,8 @@ test('BatchNorm kept as layers of their own travels with a user’s model (one O
   n = await nextExplanation(page, n);
   await page.getByRole('checkbox', { name: /Merge BatchNorm/ }).uncheck();
   n = await nextExplanation(page, n);
-  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('EpsilonPlusFlat');
+  // Another preset than the page's EpsilonPlusFlat: Captum's, which keeps BatchNorm layers as this link does.
+  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('captum-default');
   await nextExplanation(page, n);
   await settled(page);
   const link = await copyLink(page);
@@ -422,7 +426,10 @@ async function compareView(page: Page) {
 test('a link carries the compare view: B (a preset or a snapshot), the settings, and it reruns to the same maps and curves', async ({ page, browser, baseURL }) => {
   test.setTimeout(300_000);
   await page.goto('/?model=tinyvgg&image=coffee.png');
-  await nextExplanation(page, 0);
+  const n = await nextExplanation(page, 0);
+  // A: Captum's default preset, named (the page starts with EpsilonPlusFlat); the snapshot below keeps it.
+  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('captum-default');
+  await nextExplanation(page, n);
   const panel = page.getByRole('region', { name: 'Evaluate and compare' });
   await panel.getByRole('tab', { name: 'Compare' }).click();
   await panel.getByLabel('Patch').selectOption('16');
@@ -475,7 +482,7 @@ test('hostile links give a clear message and a page that keeps working', async (
   // Opened on load: the message, and the app with its defaults (here ?model=tinyvgg&image=coffee.png).
   const onLoad: [string, string, RegExp][] = [
     ['truncated', valid.slice(0, Math.floor(valid.length / 2)), /cannot be opened: The link is (truncated|damaged)/],
-    ['from a future version', `s3.${valid.slice(3)}`, /newer LRP Lens \(link version 3/],
+    ['from a future version', `s5.${valid.slice(3)}`, /newer LRP Lens \(link version 5/],
     ['a script as the model id', with_({ model: { kind: 'builtin', id: '<img src=x onerror=alert(1)>' } }), /model “<img src=x onerror=alert\(1\)>” is not one of/],
   ];
   for (const [what, fragment, expected] of onLoad) {

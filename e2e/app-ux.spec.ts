@@ -76,8 +76,8 @@ test('a failed explanation is shown once and not retried until the next change',
   expect(changes).toBe(0);
   expect(await requests(page)).toBe(sent);
   await expect(alert).toBeVisible();
-  // The next change tries again (and fails again, once).
-  await ruleFor(page, 'conv_1_1').selectOption('flat');
+  // The next change tries again (and fails again, once). (conv_1_1 has EpsilonPlusFlat's Flat: ZPlus is a change.)
+  await ruleFor(page, 'conv_1_1').selectOption('zplus');
   await expect.poll(() => requests(page)).toBe(sent + 1);
   await expect(status(page)).not.toContainText('computing');
   await page.waitForTimeout(1000);
@@ -101,6 +101,9 @@ test('the layer panel groups a real model by module, filters it and sets a rule 
   await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue('tinyvgg');
   await page.getByLabel('Open model', { exact: true }).setInputFiles(RESNET18);
   await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/, { timeout: 90_000 });
+  // Captum's default preset, named (the page starts with EpsilonPlusFlat, whose Flat on conv1 the filter for "flat"
+  // below would find too).
+  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('captum-default');
 
   // Groups by module path: each stage of the ResNet is a group, its downsampling convolution included.
   // (Layer counts are matched loosely: they follow the importer, e.g. whether a block's two ReLUs are one.)
@@ -234,7 +237,10 @@ test('number boxes are edited as text and checked when committed, with an inline
   const clip = page.getByRole('checkbox', { name: 'Clip at percentile' });
   const box = page.getByRole('textbox', { name: 'Clip percentile', exact: true });
   const scale = page.getByText(/percentile of \|relevance\| saturate/);
-  // Off: the box is disabled, and looks it.
+  // The page starts clipped at the 99.5th percentile; off: the box is disabled, and looks it.
+  await expect(clip).toBeChecked();
+  await expect(box).toHaveValue('99.5');
+  await clip.uncheck();
   await expect(box).toBeDisabled();
   expect(await box.evaluate((e) => getComputedStyle(e).cursor)).toBe('not-allowed');
   await clip.check();

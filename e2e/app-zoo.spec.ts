@@ -166,6 +166,10 @@ test('ConvNeXt’s layer table shows its new layer kinds with a rule each; Layer
   const m = manifest.models.convnext!;
   let n = await openZooModel(page, 'convnext', m, 'cpu');
   await expectExplained(page, 'convnext', m.top);
+  // Captum's default preset, named (the page starts with EpsilonPlusFlat): the rules in the table below are its.
+  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('captum-default');
+  n = await nextExplanation(page, n);
+  await expectExplained(page, 'convnext (Captum default)', m.top);
   await expandLayerGroups(page);
   // One ConvNeXt block (features.1.0): depthwise conv, permute to NHWC, LayerNorm, Linear, GELU, Linear, permute
   // back, layer scale, residual add. [layer, type, output shape, rule (Captum's default preset), rules offered]

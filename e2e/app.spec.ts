@@ -142,6 +142,9 @@ test('an uploaded coffee.png is an espresso to tinyvgg', async ({ page }) => {
 
 test('changing one layer’s rule changes the heatmap and nothing else', async ({ page }) => {
   let n = await open(page, '?model=tinyvgg&image=coffee.png');
+  // Captum's default preset (Epsilon on every layer), named: the page starts with EpsilonPlusFlat.
+  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('captum-default');
+  n = await nextExplanation(page, n);
   const before = await heatmapPixels(page);
   await expect(ruleFor(page, 'conv_1_1')).toHaveValue('captum.epsilon');
   await ruleFor(page, 'conv_1_1').selectOption('flat');
@@ -183,12 +186,19 @@ test('a burst of changes shows the result of the last one only', async ({ page }
 
 test('choosing a preset changes several layers', async ({ page }) => {
   const n = await open(page, '?model=tinyvgg&image=coffee.png');
-  const before = await heatmapPixels(page);
-  await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('EpsilonPlusFlat');
+  // The page starts with EpsilonPlusFlat: the first layer Flat, the other convolutions ZPlus, the Dense Epsilon.
+  const preset = page.getByRole('combobox', { name: 'Preset', exact: true });
+  await expect(preset).toHaveValue('EpsilonPlusFlat');
   await expect(ruleFor(page, 'conv_1_1')).toHaveValue('flat');
   await expect(ruleFor(page, 'conv_1_2')).toHaveValue('zplus');
   await expect(ruleFor(page, 'conv_2_1')).toHaveValue('zplus');
   await expect(ruleFor(page, 'output')).toHaveValue('epsilon');
+  await expect(ruleFor(page, 'relu_1_1')).toHaveValue('pass');
+  const before = await heatmapPixels(page);
+  await preset.selectOption('captum-default');
+  await expect(ruleFor(page, 'conv_1_1')).toHaveValue('captum.epsilon');
+  await expect(ruleFor(page, 'conv_1_2')).toHaveValue('captum.epsilon');
+  await expect(ruleFor(page, 'output')).toHaveValue('captum.epsilon');
   await expect(ruleFor(page, 'relu_1_1')).toHaveValue('pass');
   await nextExplanation(page, n);
   expect((await heatmapPixels(page)).data).not.toEqual(before.data);
@@ -274,6 +284,8 @@ for (const backend of ['cpu', 'webgpu'] as const) {
     };
     await page.goto(`/?model=tinyvgg&image=none&backend=${backend}`);
     await expect(page.getByRole('status', { name: 'Status' })).toContainText(backend === 'cpu' ? 'CPU' : 'WebGPU');
+    // The scale from the largest |relevance|, named: the page starts clipped at a percentile.
+    await page.getByRole('checkbox', { name: 'Clip at percentile' }).uncheck();
     let n = 0;
     for (const id of ['tinyvgg/zennit/EpsilonPlusFlat', 'tinyvgg/zennit/EpsilonGammaBox']) {
       const c = manifest.cases.find((x) => x.id === id)!;
@@ -393,10 +405,13 @@ test('the controls work from the keyboard, with a visible focus', async ({ page 
   n = await nextExplanation(page, n);
   await expect(page.getByText('Image: chelsea.png')).toBeVisible();
   // A layer's rule, from the keyboard.
+  // conv_1_1 starts with EpsilonPlusFlat's Flat (the page's preset); ArrowDown picks the rule after it.
   const rule = ruleFor(page, 'conv_1_1');
+  await expect(rule).toHaveValue('flat');
   await rule.focus();
-  await page.keyboard.press('ArrowUp');
-  await expect(rule).not.toHaveValue('captum.epsilon');
+  await page.keyboard.press('ArrowDown');
+  await expect(rule).not.toHaveValue('flat');
+  await expect(rule).not.toHaveValue('gamma');
   n = await nextExplanation(page, n);
   // A parameter slider: arrow keys move it, and the heatmap follows.
   await rule.selectOption('gamma');

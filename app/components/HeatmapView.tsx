@@ -5,6 +5,7 @@ import { publishHeatmap, retryExplanation } from '../controller';
 import { selectImage, selectResultSlice, selectView, useStore } from '../store';
 import { ColorBar } from './ColorBar';
 import { NumberField } from './NumberField';
+import { SKIP_TARGETS } from './SkipLinks';
 
 const DISPLAY = 512;
 
@@ -15,6 +16,8 @@ export function HeatmapView() {
   const imageCanvas = useRef<HTMLCanvasElement>(null);
   const heatCanvas = useRef<HTMLCanvasElement>(null);
   const [probe, setProbe] = useState<{ x: number; y: number } | null>(null);
+  /** The pixel last clicked or chosen with the arrow keys: the probe returns to it when the pointer leaves. */
+  const [pinned, setPinned] = useState<{ x: number; y: number } | null>(null);
   const id = useId();
 
   const map: HeatMap | null = useMemo(() => (result && !result.nonFinite ? sumChannels(result.relevance, result.inputShape) : null), [result]);
@@ -52,14 +55,25 @@ export function HeatmapView() {
     publishHeatmap({ width: map.width, height: map.height, data: map.data, vmax, colormap: view.colormap });
   }, [map, vmax, view.colormap]);
 
-  const probeValue = map && probe && probe.x < map.width && probe.y < map.height ? map.data[probe.y * map.width + probe.x]! : null;
+  const probeInside = !!map && !!probe && probe.x < map.width && probe.y < map.height;
+  const probeValue = probeInside ? map.data[probe.y * map.width + probe.x]! : null;
 
-  const moveProbe = (event: React.PointerEvent<HTMLCanvasElement>) => {
-    if (!map) return;
+  const pointAt = (event: React.PointerEvent<HTMLCanvasElement>) => {
+    if (!map) return null;
     const rect = event.currentTarget.getBoundingClientRect();
     const x = Math.floor(((event.clientX - rect.left) / rect.width) * map.width);
     const y = Math.floor(((event.clientY - rect.top) / rect.height) * map.height);
-    if (x >= 0 && y >= 0 && x < map.width && y < map.height) setProbe({ x, y });
+    return x >= 0 && y >= 0 && x < map.width && y < map.height ? { x, y } : null;
+  };
+  const moveProbe = (event: React.PointerEvent<HTMLCanvasElement>) => {
+    const p = pointAt(event);
+    if (p) setProbe(p);
+  };
+  const pinProbe = (event: React.PointerEvent<HTMLCanvasElement>) => {
+    const p = pointAt(event);
+    if (!p) return;
+    setProbe(p);
+    setPinned(p);
   };
   const keyProbe = (event: React.KeyboardEvent<HTMLCanvasElement>) => {
     if (!map) return;
@@ -67,15 +81,17 @@ export function HeatmapView() {
     const d = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] }[event.key];
     if (!d) return;
     event.preventDefault();
-    const p = probe ?? { x: map.width >> 1, y: map.height >> 1 };
-    setProbe({ x: Math.min(map.width - 1, Math.max(0, p.x + d[0]!)), y: Math.min(map.height - 1, Math.max(0, p.y + d[1]!)) });
+    const p = probe ?? pinned ?? { x: map.width >> 1, y: map.height >> 1 };
+    const next = { x: Math.min(map.width - 1, Math.max(0, p.x + d[0]!)), y: Math.min(map.height - 1, Math.max(0, p.y + d[1]!)) };
+    setProbe(next);
+    setPinned(next);
   };
 
   const nonFinite = result?.nonFinite;
   const info = colormapInfo(view.colormap);
 
   return (
-    <section className="panel heatmap-panel">
+    <section className="panel heatmap-panel" id="heatmap">
       <h2>Relevance</h2>
       <div className="stage" style={{ width, height }} aria-busy={computing}>
         <canvas ref={imageCanvas} className="layer-image" style={{ width, height }} aria-label="Image as the model sees it" role="img" />
@@ -85,13 +101,32 @@ export function HeatmapView() {
           role="img"
           aria-label="Relevance heatmap"
           aria-describedby={`${id}-probe`}
+          id={SKIP_TARGETS.heatmap}
           tabIndex={0}
           style={{ width, height, opacity: map ? view.opacity : 0 }}
           onPointerMove={moveProbe}
-          onPointerLeave={() => setProbe(null)}
+          onPointerDown={pinProbe}
+          onPointerLeave={() => setProbe(pinned)}
           onKeyDown={keyProbe}
-          onBlur={() => setProbe(null)}
+          onBlur={() => {
+            setProbe(null);
+            setPinned(null);
+          }}
         />
+        {probeInside && (
+          // The probed pixel: a ring in white and black, seen on any colour, at least 12 CSS pixels across.
+          <div
+            className="probe-marker"
+            data-testid="probe-marker"
+            aria-hidden="true"
+            style={{
+              left: `${((probe.x + 0.5) / map.width) * 100}%`,
+              top: `${((probe.y + 0.5) / map.height) * 100}%`,
+              width: `max(12px, ${100 / map.width}%)`,
+              height: `max(12px, ${100 / map.height}%)`,
+            }}
+          />
+        )}
         {computing && <div className="computing">Computing…</div>}
       </div>
       <p id={`${id}-probe`} className="probe" aria-live="polite">

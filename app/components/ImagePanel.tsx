@@ -2,8 +2,14 @@ import { useId } from 'react';
 import { chooseSample, openImageFile } from '../actions';
 import { selectCatalog, selectImage, useStore } from '../store';
 
+/** "name (W x H)", unless the name already ends with the size (a share link's "shared image (64 x 64)"). */
+function withSize(name: string, width: number, height: number): string {
+  const size = `(${width} x ${height})`;
+  return name.endsWith(size) ? name : `${name} ${size}`;
+}
+
 export function ImagePanel() {
-  const { current, loading, error } = useStore(selectImage);
+  const { current, loading, error, sample } = useStore(selectImage);
   const samples = useStore(selectCatalog)?.samples ?? [];
   const id = useId();
   return (
@@ -33,8 +39,9 @@ export function ImagePanel() {
           <button
             key={s.file}
             type="button"
-            className={current?.name === s.file ? 'sample selected' : 'sample'}
-            aria-pressed={current?.name === s.file}
+            // Only the sample itself, not a file of the same name the user gave.
+            className={current && sample === s.file ? 'sample selected' : 'sample'}
+            aria-pressed={!!current && sample === s.file}
             onClick={() => void chooseSample(s.file)}
             title={`${s.label} (${s.credit})`}
           >
@@ -49,7 +56,7 @@ export function ImagePanel() {
       )}
       {current && (
         <p className="hint">
-          {current.tensor ? 'Tensor' : 'Image'}: {current.name} ({current.width} x {current.height})
+          {current.tensor ? 'Tensor' : 'Image'}: {withSize(current.name, current.width, current.height)}
         </p>
       )}
       {error && (

@@ -1,4 +1,4 @@
-import { useEffect, useId, useMemo, useRef } from 'react';
+import { useEffect, useId, useMemo, useRef, useState } from 'react';
 import { inspectLayer } from '../actions';
 import { formatValue, renderHeatmap, sumChannels, sumChannelsLast, symmetricMax } from '../../src/models/colormap';
 import { groupLayers } from '../layer-groups';
@@ -39,6 +39,18 @@ export function layerTotals(r: ExplainResult): LayerTotal[] {
   return rows;
 }
 
+/** The mounted inspector's "bring the map into view" callbacks. */
+const revealers = new Set<() => void>();
+
+/**
+ * Inspects a layer and scrolls the inspector's map of it into view: the "Inspect" buttons of the layers and rules
+ * panel and the layer names of the totals table, which may lie a screen away from the map they change.
+ */
+export function inspectAndShow(layer: string): void {
+  inspectLayer(layer);
+  for (const reveal of revealers) reveal();
+}
+
 export function LayerInspector() {
   const result = useStore(selectResult);
   const view = useStore(selectView);
@@ -46,6 +58,22 @@ export function LayerInspector() {
   const model = useStore(selectModel);
   const id = useId();
   const canvas = useRef<HTMLCanvasElement>(null);
+  const shown = useRef<HTMLDivElement>(null);
+  const section = useRef<HTMLElement>(null);
+  /** Counts the requests to bring the map into view; the effect below scrolls after the render that shows it. */
+  const [reveal, setReveal] = useState(0);
+  useEffect(() => {
+    const request = () => setReveal((n) => n + 1);
+    revealers.add(request);
+    return () => {
+      revealers.delete(request);
+    };
+  }, []);
+  useEffect(() => {
+    if (reveal === 0) return;
+    // Instant, not smooth: the next click (or test step) finds the page where it will stay.
+    (shown.current ?? section.current)?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [reveal]);
 
   const layers = useMemo(() => result?.layers ?? [], [result]);
   /** The menu's layers, in optgroups by module path as the layer panel groups them. */
@@ -65,6 +93,7 @@ export function LayerInspector() {
   );
   const vmax = useMemo(() => (map ? symmetricMax(map.data, view.clip ? view.clipPercentile : null) : 1), [map, view.clip, view.clipPercentile]);
   const totals = useMemo(() => (result && !result.nonFinite ? layerTotals(result) : []), [result]);
+  const inputTotal = useMemo(() => (result ? sum(result.relevance) : NaN), [result]);
 
   useEffect(() => {
     const c = canvas.current;
@@ -86,13 +115,13 @@ export function LayerInspector() {
   const maxKept = Math.max(1, ...totals.map((t) => Math.abs(t.kept)).filter(Number.isFinite));
 
   return (
-    <section className="panel">
-      <h2>Inspect a layer</h2>
+    <section className="panel inspector-panel" ref={section} aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`}>Inspect a layer</h2>
       {!result || result.nonFinite ? (
         <p className="hint">Each layer’s relevance appears here after an explanation.</p>
       ) : (
         <div className="inspector">
-          <div>
+          <div ref={shown} className="inspector-map">
             <div className="row">
               <label htmlFor={`${id}-layer`}>Layer</label>
               <select id={`${id}-layer`} value={chosen?.layer ?? ''} onChange={(e) => inspectLayer(e.target.value)}>
@@ -149,57 +178,63 @@ export function LayerInspector() {
               </figure>
             )}
           </div>
-          <figure className="totals">
-            <figcaption>
-              Relevance total at each layer’s input, as a share of the{' '}
-              {result.contrastTarget !== null
-                ? `logit difference (${names[result.target] ?? result.target} − ${names[result.contrastTarget] ?? result.contrastTarget})`
-                : `logit of “${names[result.target] ?? result.target}”`}{' '}
-              = {formatValue(seed)}. Whatever a layer does not pass on went to its bias or stabiliser.
-            </figcaption>
-            <table className="totals-table">
-              <thead>
-                <tr>
-                  <th scope="col">Layer (output to input)</th>
-                  <th scope="col">Total</th>
-                  <th scope="col">Kept</th>
-                  <th scope="col">Absorbed</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Chart</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {totals.map((t) => (
-                  <tr key={t.layer} className={t.layer === chosen?.layer ? 'selected' : undefined}>
-                    <th scope="row">
-                      <button type="button" className="link" onClick={() => inspectLayer(t.layer)}>
-                        {t.layer}
-                      </button>
+          <details className="totals-details">
+            <summary>
+              Relevance totals at each layer ({totals.length} layer{totals.length === 1 ? '' : 's'}
+              {seed !== 0 && Number.isFinite(inputTotal) ? `; ${((inputTotal / seed) * 100).toFixed(1)}% reaches the input` : ''})
+            </summary>
+            <figure className="totals">
+              <figcaption>
+                Relevance total at each layer’s input, as a share of the{' '}
+                {result.contrastTarget !== null
+                  ? `logit difference (${names[result.target] ?? result.target} − ${names[result.contrastTarget] ?? result.contrastTarget})`
+                  : `logit of “${names[result.target] ?? result.target}”`}{' '}
+                = {formatValue(seed)}. Whatever a layer does not pass on went to its bias or stabiliser.
+              </figcaption>
+              <table className="totals-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Layer (output to input)</th>
+                    <th scope="col">Total</th>
+                    <th scope="col">Kept</th>
+                    <th scope="col">Absorbed</th>
+                    <th scope="col">
+                      <span className="visually-hidden">Chart</span>
                     </th>
-                    <td>{formatValue(t.total)}</td>
-                    <td>{Number.isFinite(t.kept) ? `${(t.kept * 100).toFixed(1)}%` : '–'}</td>
-                    <td>{formatValue(t.absorbed)}</td>
-                    <td className="bar-cell" aria-hidden="true">
-                      <span
-                        className={t.kept < 0 ? 'bar negative' : 'bar'}
-                        style={{ width: `${Number.isFinite(t.kept) ? (Math.abs(t.kept) / maxKept) * 100 : 0}%` }}
-                      />
-                    </td>
                   </tr>
-                ))}
-                {inputRow && (<tr>
-                  <th scope="row">input</th>
-                  <td>{formatValue(sum(result.relevance))}</td>
-                  <td>{seed ? `${((sum(result.relevance) / seed) * 100).toFixed(1)}%` : '–'}</td>
-                  <td>{formatValue((totals.at(-1)?.total ?? seed) - sum(result.relevance))}</td>
-                  <td className="bar-cell" aria-hidden="true">
-                    <span className="bar input" style={{ width: `${seed ? (Math.abs(sum(result.relevance) / seed) / maxKept) * 100 : 0}%` }} />
-                  </td>
-                </tr>)}
-              </tbody>
-            </table>
-          </figure>
+                </thead>
+                <tbody>
+                  {totals.map((t) => (
+                    <tr key={t.layer} className={t.layer === chosen?.layer ? 'selected' : undefined}>
+                      <th scope="row">
+                        <button type="button" className="link" onClick={() => inspectAndShow(t.layer)}>
+                          {t.layer}
+                        </button>
+                      </th>
+                      <td>{formatValue(t.total)}</td>
+                      <td>{Number.isFinite(t.kept) ? `${(t.kept * 100).toFixed(1)}%` : '–'}</td>
+                      <td>{formatValue(t.absorbed)}</td>
+                      <td className="bar-cell" aria-hidden="true">
+                        <span
+                          className={t.kept < 0 ? 'bar negative' : 'bar'}
+                          style={{ width: `${Number.isFinite(t.kept) ? (Math.abs(t.kept) / maxKept) * 100 : 0}%` }}
+                        />
+                      </td>
+                    </tr>
+                  ))}
+                  {inputRow && (<tr>
+                    <th scope="row">input</th>
+                    <td>{formatValue(inputTotal)}</td>
+                    <td>{seed ? `${((inputTotal / seed) * 100).toFixed(1)}%` : '–'}</td>
+                    <td>{formatValue((totals.at(-1)?.total ?? seed) - inputTotal)}</td>
+                    <td className="bar-cell" aria-hidden="true">
+                      <span className="bar input" style={{ width: `${seed ? (Math.abs(inputTotal / seed) / maxKept) * 100 : 0}%` }} />
+                    </td>
+                  </tr>)}
+                </tbody>
+              </table>
+            </figure>
+          </details>
         </div>
       )}
     </section>

@@ -1,9 +1,11 @@
 import { memo, useId, useMemo, useState } from 'react';
-import { commitParams, inspectLayer, resetLayer, setGroupRule, setLayerParam, setLayerRule, setPreset } from '../actions';
+import { commitParams, resetLayer, setGroupRule, setLayerParam, setLayerRule, setPreset } from '../actions';
 import { EXPAND_LIMIT, groupLayers, layerMatches } from '../layer-groups';
 import { NumberField, NumberListField } from './NumberField';
-import { composites, effectiveRules, paramValue, PRESET_ORDER, rulesFor, type EffectiveRule } from '../rules-state';
-import { selectModel, selectResult, selectRules, useStore } from '../store';
+import { RuleEditor } from './RuleEditor';
+import { composites, effectiveRules, paramValue, PRESET_ORDER, rulesFor, useCustomRules, type EffectiveRule } from '../rules-state';
+import { selectModel, selectResult, selectResultSlice, selectRules, useStore } from '../store';
+import { inspectAndShow } from './LayerInspector';
 import { formatValue } from '../../src/models/colormap';
 import type { LayerInfo } from '../protocol';
 import { findRule, type ParamSpec, type ParamValue, type RuleDefinition } from '../../src/rules/rules';
@@ -55,8 +57,11 @@ export function LayerPanel() {
   };
 
   return (
-    <section className="panel">
-      <h2>Layers and rules</h2>
+    <section className="panel rules-panel" aria-labelledby={`${id}-title`}>
+      <div className="panel-head">
+        <h2 id={`${id}-title`}>Layers and rules</h2>
+        <RulesFeedback />
+      </div>
       <div className="row">
         <label htmlFor={`${id}-preset`}>Preset</label>
         <select id={`${id}-preset`} value={rules.preset} onChange={(e) => setPreset(e.target.value)} aria-describedby={`${id}-preset-hint`}>
@@ -80,6 +85,7 @@ export function LayerPanel() {
         {preset?.params.includes('low') && ' ZBox bounds: the lowest and highest input value the preprocessing allows.'} Every layer
         can then be changed below.
       </p>
+      <RuleEditor />
       {model && effective ? (
         <>
           <div className="row layer-tools">
@@ -171,6 +177,42 @@ export function LayerPanel() {
   );
 }
 
+const ms = (t: number) => (t >= 1000 ? `${(t / 1000).toFixed(2)} s` : `${Math.round(t)} ms`);
+
+/**
+ * What became of the last change, where it was made: "Computing…" while the heatmap is recomputed, then "updated"
+ * (restarting its short highlight each time). Not a live region: the status line at the top announces the same.
+ */
+function RulesFeedback() {
+  const { current, computing, error } = useStore(selectResultSlice);
+  // The inner element is keyed by state, so that each "updated" starts its highlight afresh.
+  let shown = null;
+  if (computing) {
+    shown = (
+      <span key="computing" className="rules-feedback busy">
+        <span className="spinner" aria-hidden="true" /> Computing…
+      </span>
+    );
+  } else if (error) {
+    shown = (
+      <span key="failed" className="rules-feedback failed">
+        Explanation failed (see the heatmap)
+      </span>
+    );
+  } else if (current) {
+    shown = (
+      <span key="updated" className="rules-feedback updated">
+        <span aria-hidden="true">✓</span> Heatmap updated{current.nonFinite ? ' (not finite)' : ''} in {ms(current.engineMs)}
+      </span>
+    );
+  }
+  return (
+    <span className="rules-feedback-wrap" data-testid="rules-feedback">
+      {shown}
+    </span>
+  );
+}
+
 function LayerGroup({
   path,
   layers,
@@ -200,6 +242,8 @@ function LayerGroup({
   overrides: Readonly<Record<string, unknown>>;
 }) {
   const bodyId = useId();
+  // Custom rules defined in the editor join the group's choices as soon as they exist.
+  const customDefs = useCustomRules((s) => s.defs);
   const options = useMemo(() => {
     const classes = new Set(layers.map((l) => l.cls));
     const seen = new Set<string>();
@@ -212,7 +256,8 @@ function LayerGroup({
       }
     }
     return out;
-  }, [layers]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- rulesFor reads customDefs from its store
+  }, [layers, customDefs]);
   // The rule last picked for the group shows while every layer it applies to still has it (arrow keys on the menu
   // then move on from it, as on a layer's menu).
   const [picked, setPicked] = useState('');
@@ -286,9 +331,9 @@ const LayerRow = memo(function LayerRow({
       <th scope="row" className="layer-name" style={depth > 1 ? { paddingLeft: `${(depth - 1) * 1.25}rem` } : undefined}>
         {layer.name}
       </th>
-      <td>{layer.op}</td>
+      <td className="type">{layer.op}</td>
       <td className="shape">[{layer.outputShape.join(', ')}]</td>
-      <td>
+      <td className="rule">
         <select aria-label={`Rule for ${layer.name}`} value={rule.id} onChange={(e) => setLayerRule(layer.name, e.target.value)} title={rule.description}>
           {options.map((r) => (
             <option key={r.id} value={r.id}>
@@ -309,7 +354,7 @@ const LayerRow = memo(function LayerRow({
           </button>
         )}
         {inspectable && (
-          <button type="button" className="small" onClick={() => inspectLayer(layer.name)} aria-label={`Inspect ${layer.name}`}>
+          <button type="button" className="small" onClick={() => inspectAndShow(layer.name)} aria-label={`Inspect ${layer.name}`}>
             Inspect
           </button>
         )}

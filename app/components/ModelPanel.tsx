@@ -1,16 +1,29 @@
 import { useId, useState } from 'react';
 import { chooseBuiltin, openModelFiles, progressText, setBackend, setMergeBatchNorm, setPreprocessing } from '../actions';
 import { selectModelSlice, selectStatus, useStore } from '../store';
+import { useShareUi } from '../share';
 import type { ModelCard } from '../../src/models/model-card';
 import type { BackendPreference } from '../protocol';
 
 export function ModelPanel() {
-  const { current, loading, error, mergeBatchNorm } = useStore(selectModelSlice);
+  const { current, loading, error, mergeBatchNorm, filesNote } = useStore(selectModelSlice);
   const status = useStore(selectStatus);
+  const pending = useShareUi((s) => s.pending);
   const builtins = status.catalog?.builtins ?? [];
   const id = useId();
   const userModel = current && !current.builtin ? current : null;
   const progress = loading?.progress;
+  const optionName = (value: string) => (userModel && value === userModel.id ? `Your model: ${userModel.card.name}` : builtins.find((m) => m.id === value)?.name);
+  // What the menu shows before a model is open: what the page is waiting for.
+  const placeholder = pending
+    ? `(waiting for your files: ${pending.name})`
+    : loading
+      ? `(opening ${loading.label}…)`
+      : status.starting
+        ? '(starting…)'
+        : '(no model open)';
+  // The files not used go right after the worker's "Opened X with Y." (when there is one), before the other notes.
+  const notes = current ? withFilesNote(current.notes, filesNote) : [];
 
   return (
     <section className="panel">
@@ -21,11 +34,12 @@ export function ModelPanel() {
           id={`${id}-model`}
           value={current?.id ?? ''}
           disabled={status.starting}
+          title={current ? optionName(current.id) : placeholder}
           onChange={(e) => void chooseBuiltin(e.target.value)}
         >
-          {!current && <option value="">(opening…)</option>}
+          {!current && <option value="">{placeholder}</option>}
           {builtins.map((m) => (
-            <option key={m.id} value={m.id}>
+            <option key={m.id} value={m.id} title={m.name}>
               {m.name}
             </option>
           ))}
@@ -68,11 +82,19 @@ export function ModelPanel() {
         </p>
       )}
 
+      {pending && !current && (
+        <p className="hint">
+          The share link was made with a model of its sender&apos;s own, {pending.name}: open its files (Open model, or drop them
+          here) to see the explanation.
+        </p>
+      )}
+
       {current && (
         <>
-          {current.notes.length > 0 && (
+          <ClassSummary card={current.card} classes={current.classes} />
+          {notes.length > 0 && (
             <ul className="notes" aria-label="Notes on this model">
-              {current.notes.map((n) => (
+              {notes.map((n) => (
                 <li key={n}>{n}</li>
               ))}
             </ul>
@@ -108,6 +130,27 @@ export function ModelPanel() {
   );
 }
 
+function withFilesNote(notes: readonly string[], filesNote: string | null): readonly string[] {
+  if (!filesNote) return notes;
+  const at = notes[0]?.startsWith('Opened ') ? 1 : 0;
+  return [...notes.slice(0, at), filesNote, ...notes.slice(at)];
+}
+
+/** What the model's classes cover (the card's classSummary), or that a user's model has no names for them. */
+function ClassSummary({ card, classes }: { card: ModelCard; classes: number }) {
+  const text = card.classSummary
+    ? card.classSummary
+    : card.assumed?.classes
+      ? `${classes} classes without names ("class 0" …): no class list came with the model; give a classes.json, or a .txt with one name per line, together with its files.`
+      : null;
+  if (!text) return null;
+  return (
+    <p className="hint" aria-label="Classes of this model">
+      Classes: {text}
+    </p>
+  );
+}
+
 function ModelCardView({
   card,
   inputShape,
@@ -131,7 +174,10 @@ function ModelCardView({
       <dt>Input</dt>
       <dd>[{inputShape.join(', ')}]</dd>
       <dt>Classes</dt>
-      <dd>{classes}</dd>
+      <dd>
+        {classes}
+        {card.classSummary && <>: {card.classSummary}</>}
+      </dd>
       <dt>Layers</dt>
       <dd>{layers}</dd>
       {card.license.name && (
@@ -207,9 +253,27 @@ function Preprocessing({ card, editable }: { card: ModelCard; editable: boolean 
     setProblem(null);
     void setPreprocessing({ ...p, scale, mean, std, resize: draft.resize });
   };
+  const guess = card.assumed?.preprocessing === true;
   return (
     <form className="preprocessing" aria-labelledby={`${id}-h`} onSubmit={apply}>
       <h3 id={`${id}-h`}>Preprocessing</h3>
+      {guess && (
+        <div className="notice" role="note" aria-label="The preprocessing is a guess">
+          <p>
+            <strong>The preprocessing is a guess.</strong> No card.json came with this model: pixels are divided by 255 (Scale),
+            with Mean [{list(p.mean)}] and Std [{list(p.std)}], after a {p.resize === 'center-crop' ? 'centre crop' : 'stretch'} to{' '}
+            {size}. Set Resize, Scale, Mean and Std below as the model was trained (many use ImageNet&apos;s mean 0.485, 0.456,
+            0.406 and std 0.229, 0.224, 0.225) and Apply preprocessing: until then its predictions and heatmaps may be wrong.
+          </p>
+          <button
+            type="button"
+            onClick={() => setDraft({ ...draft, scale: String(1 / 255), mean: '0.485, 0.456, 0.406', std: '0.229, 0.224, 0.225' })}
+            disabled={card.input.channels !== 3}
+          >
+            Fill in ImageNet&apos;s mean and std
+          </button>
+        </div>
+      )}
       <p className="hint">
         The image is resized to {size}; each pixel value (0-255) is multiplied by the scale, then the mean is subtracted and
         the result divided by the std, per channel.

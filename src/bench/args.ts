@@ -13,9 +13,13 @@ Options:
                            built-ins), vgg16-tiny, resnet50-tiny, and the built-ins tinyvgg, darknet-tiny,
                            resnet20-cifar10 (read from public/models), or a model file: any ONNX file
                            (with its .onnx.data beside it) or a TF.js model.json, BatchNorm merged
-  --backend <webgpu|cpu|both>
-                           default: both in quick mode when WebGPU is a software adapter (SwiftShader),
-                           else webgpu
+  --backend <webgpu|cpu|cpu-fast|both>
+                           default: both (webgpu and cpu) in quick mode when WebGPU is a software adapter
+                           (SwiftShader), else webgpu; cpu-fast: the float32 WASM SIMD CPU backend
+  --threads <N>            threads of the cpu-fast backend's GEMMs (default: every core; 1: no worker threads)
+  --torch                  also time PyTorch's forward + input gradient of the same models (resnet18-112,
+                           resnet50-112, resnet50) with scripts/torch-bench.py, where python3 has torch, on as
+                           many threads as cpu-fast
   --runs <N>               timed runs per measurement (default 10, quick 3)
   --warmup <N>             untimed runs before them (default 2)
   --json <file>            also write the results as JSON
@@ -33,6 +37,10 @@ export interface BenchArgs {
   readonly help: boolean;
   readonly quick: boolean;
   readonly counts: boolean;
+  /** Time PyTorch's forward + input gradient of the same models (scripts/torch-bench.py). */
+  readonly torch: boolean;
+  /** Threads of the cpu-fast backend (setFastCpuThreads); absent: every core. */
+  readonly threads?: number;
   readonly models?: readonly string[];
   readonly backend?: BackendKind | 'both';
   readonly runs: number;
@@ -52,6 +60,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let help = false;
   let quick = false;
   let counts = false;
+  let torch = false;
+  let threads: number | undefined;
   let models: string[] | undefined;
   let backend: BackendKind | 'both' | undefined;
   let runs: number | undefined;
@@ -80,6 +90,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       case '--counts':
         counts = true;
         break;
+      case '--torch':
+        torch = true;
+        break;
+      case '--threads':
+        threads = count(flag, value(), 1);
+        break;
       case '--model':
       case '--models':
         models = value().split(',').map((s) => s.trim()).filter(Boolean);
@@ -87,7 +103,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--backend': {
         const v = value();
-        if (v !== 'webgpu' && v !== 'cpu' && v !== 'both') throw new BenchUsageError(`--backend must be webgpu, cpu or both, got "${v}"`);
+        if (v !== 'webgpu' && v !== 'cpu' && v !== 'cpu-fast' && v !== 'both') throw new BenchUsageError(`--backend must be webgpu, cpu, cpu-fast or both, got "${v}"`);
         backend = v;
         break;
       }
@@ -114,6 +130,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     help,
     quick,
     counts,
+    torch,
+    ...(threads !== undefined ? { threads } : {}),
     runs: runs ?? (quick ? 3 : 10),
     warmup,
     ...(models ? { models } : {}),

@@ -9,6 +9,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, platform, arch } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { BackendKind } from '../engine/api';
 import { createEngine, type Engine } from '../engine/index';
 import { createNodeGpu } from '../node/node-gpu';
@@ -16,6 +17,9 @@ import { BENCH_USAGE, BenchUsageError, parseBenchArgs, resolveBackends } from '.
 import { describeModel, formatModelTable, formatReport, runBench, type BenchResult } from './run-bench';
 import { formatPresetTable } from './counts';
 import { builtinSources, modelFileSource, selectModels, syntheticSources } from './sources';
+import { TORCH_MODELS, torchProblem, torchTimings } from './torch-reference';
+import { setFastCpuThreads } from '../engine/cpu/fast-backend';
+import { nodeCores } from '../engine/wasm/fast-wasm';
 
 /** Dawn's GPU object, held for the life of the process (Node crashes when it is collected under a device). */
 let nodeGpu: GPU | undefined;
@@ -100,7 +104,7 @@ async function main(argv: readonly string[]): Promise<number> {
   // WebGPU first when it may be used: whether it is a software adapter decides the default backends.
   let gpuEngine: Promise<Engine> | undefined;
   let webgpu = { available: false, description: '' };
-  if (args.backend !== 'cpu') {
+  if (args.backend !== 'cpu' && args.backend !== 'cpu-fast') {
     gpuEngine = webgpuEngine();
     try {
       webgpu = { available: true, description: (await gpuEngine).description };
@@ -120,21 +124,36 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   if (gpuEngine && !backends.includes('webgpu')) (await gpuEngine).dispose();
 
+  setFastCpuThreads(args.threads ?? null);
+  const fastThreads = args.threads ?? nodeCores();
   const result = await runBench({
     models,
     backends,
     runs: args.runs,
     warmup: args.warmup,
     quick: args.quick,
-    environment: environment(),
-    engine: (backend: BackendKind) => (backend === 'webgpu' ? (gpuEngine ?? webgpuEngine()) : createEngine({ backend: 'cpu' })),
+    environment: `${environment()}${backends.includes('cpu-fast') ? `; cpu-fast on ${fastThreads} thread${fastThreads === 1 ? '' : 's'}` : ''}`,
+    engine: (backend: BackendKind) => (backend === 'webgpu' ? (gpuEngine ?? webgpuEngine()) : createEngine({ backend })),
     log: (line) => process.stderr.write(`bench: [${(performance.now() / 1000).toFixed(1)} s] ${line}\n`),
     // Files are rewritten after every model: a process that dies later (a GPU driver fault) keeps what was measured.
     progress: (partial) => save(partial),
   });
 
-  await save(result);
-  process.stdout.write(formatReport(result));
+  let final: BenchResult = result;
+  if (args.torch) {
+    const problem = await torchProblem();
+    const script = fileURLToPath(new URL('../../scripts/torch-bench.py', import.meta.url));
+    const rows = [];
+    if (!problem) {
+      for (const m of models.filter((m) => TORCH_MODELS.includes(m.name))) {
+        process.stderr.write(`bench: [${(performance.now() / 1000).toFixed(1)} s] ${m.name}: PyTorch\n`);
+        rows.push(await torchTimings(script, m.name, args.runs, args.warmup, fastThreads));
+      }
+    } else process.stderr.write(`bench: PyTorch reference skipped: ${problem}\n`);
+    final = { ...result, torch: problem ? { rows, skipped: problem } : { rows } };
+  }
+  await save(final);
+  process.stdout.write(formatReport(final));
   return result.rows.length > 0 && !result.skipped.some((s) => s.failed) ? 0 : 1;
 }
 

@@ -271,6 +271,47 @@ export function resnet50(size: ModelSize = FULL, options: BuildOptions = {}): Gr
   };
 }
 
+/**
+ * torchvision.models.resnet18 with BatchNorm folded: conv1 7x7/2, maxpool 3x3/2 pad 1, four stages of two basic
+ * blocks (3x3, 3x3; stride 2 and a 1x1 strided downsample conv on the shortcut of the first block of stages 2-4),
+ * global average pool, fc. Names as torchvision's (layer2.0.conv1, layer2.0.downsample.0, fc).
+ */
+export function resnet18(size: ModelSize = FULL, options: BuildOptions = {}): Graph {
+  const g = new GraphBuilder(options);
+  const d = size.widthDivisor;
+  const stem = 64 / d;
+  let x = g.conv('conv1', 'input', 3, stem, 7, 2, 3);
+  x = g.relu('relu', x);
+  x = g.maxpool('maxpool', x, 3, 2, 1);
+  let c = stem;
+  [64, 128, 256, 512].forEach((width0, s) => {
+    const width = width0 / d;
+    for (let b = 0; b < 2; b++) {
+      const p = `layer${s + 1}.${b}`;
+      const stride = b === 0 && s > 0 ? 2 : 1;
+      let y = g.conv(`${p}.conv1`, x, c, width, 3, stride, 1);
+      y = g.relu(`${p}.relu1`, y);
+      y = g.conv(`${p}.conv2`, y, width, width, 3, 1, 1, RESIDUAL_GAIN);
+      const shortcut = stride !== 1 || c !== width ? g.conv(`${p}.downsample.0`, x, c, width, 1, stride, 0) : x;
+      x = g.relu(`${p}.relu2`, g.sum(`${p}.add`, y, shortcut));
+      c = width;
+    }
+  });
+  x = g.globalAvgPool('avgpool', x);
+  x = g.flatten('flatten', x, c);
+  x = g.linear('fc', x, c, size.classes);
+  return {
+    name: `resnet18${size.size === 224 ? '' : `-${size.size}`}`,
+    input: { name: 'input', shape: [1, 3, size.size, size.size] },
+    output: x,
+    nodes: g.nodes,
+    notes: ['random weights (benchmark)'],
+  };
+}
+
+/** 112x112 inputs, full widths: the CPU comparison with PyTorch (issue 16). */
+export const HALF: ModelSize = { size: 112, widthDivisor: 1, classes: 1000 };
+
 export interface VitConfig {
   readonly name: string;
   readonly imageSize: number;
@@ -359,12 +400,16 @@ export interface SyntheticModel {
   readonly description: string;
   /** Small enough for the quick benchmark on a CPU-emulated GPU. */
   readonly quick: boolean;
+  /** In the default set of the full benchmark; default: not quick. */
+  readonly full?: boolean;
   build(options?: BuildOptions): Graph;
 }
 
 export const SYNTHETIC_MODELS: readonly SyntheticModel[] = [
   { name: 'vgg16', description: 'VGG16, 224x224, random weights', quick: false, build: (o) => vgg16(FULL, o) },
   { name: 'resnet50', description: 'ResNet-50 (v1.5, BN folded), 224x224, random weights', quick: false, build: (o) => resnet50(FULL, o) },
+  { name: 'resnet18-112', description: 'ResNet-18 (BN folded), 112x112, random weights', quick: false, full: false, build: (o) => resnet18(HALF, o) },
+  { name: 'resnet50-112', description: 'ResNet-50 (v1.5, BN folded), 112x112, random weights', quick: false, full: false, build: (o) => ({ ...resnet50(HALF, o), name: 'resnet50-112' }) },
   { name: 'vgg16-tiny', description: 'VGG16 layers, 32x32, widths / 8, random weights', quick: true, build: (o) => vgg16(TINY, o) },
   { name: 'resnet50-tiny', description: 'ResNet-50 layers, 32x32, widths / 8, random weights', quick: true, build: (o) => resnet50(TINY, o) },
   { name: 'vit-b16', description: 'ViT-B/16 (torchvision vit_b_16 layers), 224x224, random weights', quick: false, build: (o) => visionTransformer(VIT_B16, o) },

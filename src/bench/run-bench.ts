@@ -18,6 +18,7 @@ import { layerClassOf } from '../engine/ops/registry';
 import { assignmentCounts, graphCounts, type ProgramCounts } from './counts';
 import { benchInput } from './models';
 import { ModelFilesMissing } from './model-files';
+import type { TorchRow } from './torch-reference';
 
 export interface BenchModelSource {
   readonly name: string;
@@ -105,6 +106,8 @@ export interface BenchResult {
   readonly rows: readonly BenchRow[];
   /** Models not measured: `failed` when building or running them went wrong, not when their files are absent. */
   readonly skipped: readonly SkippedModel[];
+  /** PyTorch's timings of the same models (`--torch`, ./torch-reference.ts), or why there are none. */
+  readonly torch?: { readonly rows: readonly TorchRow[]; readonly skipped?: string };
   readonly wallMs: number;
 }
 
@@ -339,7 +342,7 @@ export async function runBench(config: BenchConfig): Promise<BenchResult> {
           row('cold', [cold.ms], backend === 'webgpu' ? 'first call: builds the program, uploads weights, compiles pipelines' : 'first call: builds the program and its arrays');
 
           if (typeof loaded.stats === 'function') {
-            const what = backend === 'webgpu' ? 'GPU buffers' : 'CPU float64 arrays';
+            const what = backend === 'webgpu' ? 'GPU buffers' : backend === 'cpu-fast' ? 'CPU float32 arrays (without the WASM copies of the weights)' : 'CPU float64 arrays';
             row('memory', [peakBytes / 2 ** 20], `${what}: max of stats().bufferBytes after each call (${programs} programs cached)`, [], 'MiB');
           } else {
             row('memory', [], 'n/a: LoadedModel has no stats()', [], 'MiB');
@@ -454,6 +457,10 @@ export function formatReport(result: BenchResult): string {
     out.push('');
     out.push(formatModelTable(result.models));
   }
+  if (result.torch) {
+    out.push('');
+    out.push(formatTorchTable(result));
+  }
   if (result.skipped.length) {
     out.push('');
     for (const s of result.skipped) out.push(`${s.failed ? 'FAILED' : 'Skipped'} ${s.model}${s.backend ? ` on ${s.backend}` : ''}: ${s.reason}`);
@@ -461,4 +468,28 @@ export function formatReport(result: BenchResult): string {
   out.push('');
   out.push(`Benchmark wall time: ${(result.wallMs / 1000).toFixed(1)} s`);
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * PyTorch's forward and forward + input gradient of the same models beside the CPU backends' EpsilonPlusFlat
+ * explanation (forward + LRP), with their ratio: issue 16's target is at most 5x for the fast CPU backend.
+ */
+export function formatTorchTable(result: BenchResult): string {
+  const torch = result.torch!;
+  if (torch.skipped) return `PyTorch reference: skipped: ${torch.skipped}`;
+  const ms = (v: number | null | undefined) => (v === null || v === undefined ? 'n/a' : v.toFixed(1));
+  const lines = [
+    'PyTorch reference (scripts/torch-bench.py: same architecture and input size, median ms):',
+    '',
+    '| model | PyTorch forward | PyTorch forward + input gradient | backend | EpsilonPlusFlat explain | ratio to PyTorch forward + gradient | note |',
+    '|---|---:|---:|---|---:|---:|---|',
+  ];
+  for (const t of torch.rows) {
+    const epf = result.rows.filter((r) => r.model === t.model && r.measurement === 'explain-epf');
+    for (const r of epf.length ? epf : [null]) {
+      const ratio = r?.median != null && t.forwardGradient ? `${(r.median / t.forwardGradient.median).toFixed(2)}x` : 'n/a';
+      lines.push(`| ${t.model} | ${ms(t.forward?.median)} | ${ms(t.forwardGradient?.median)} | ${r?.backend ?? 'n/a'} | ${ms(r?.median)} | ${ratio} | ${t.note} |`);
+    }
+  }
+  return lines.join('\n');
 }

@@ -85,7 +85,7 @@ export function syntheticSources(): BenchModelSource[] {
     name: m.name,
     description: m.description,
     quick: m.quick,
-    full: !m.quick,
+    full: m.full ?? !m.quick,
     load: async () => m.build(),
     loadShapes: async () => m.build({ random: false }),
   }));

@@ -2,18 +2,24 @@
  * `lrp-lens explain --images <folder> --out <folder>`: explains every PNG/JPEG in a folder with one loaded model,
  * writes each heatmap as <name>-heatmap.png and a CSV of the results (results.csv) into the --out folder. Progress:
  * a bar on stderr when it is a terminal, else a line per image at most every few seconds (and the last).
+ * The images are decoded and explained in chunks of BATCH_CHUNK through the engine's explainBatch
+ * (src/engine/batch.ts: one program, explanations run in sequence), then evaluated by pixel flipping one by one.
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import type { PerturbationCurve } from '../evaluation/pixel-flipping';
-import { channelSum, heatmapRgba } from '../models/heatmap';
-import type { ExplainCommand } from './args';
-import { explainAndEvaluate } from './evaluate';
-import { openSession } from './explain';
+import type { Explanation } from '../engine/api';
+import { explainBatch } from '../engine/batch';
+import { pixelFlipping, type PerturbationCurve } from '../evaluation/pixel-flipping';
+import { heatmapImage } from '../models/colormap';
+import type { EvaluationOptions, ExplainCommand } from './args';
+import type { EvaluationResult } from './evaluate';
+import { explainOptions, openSession, softmax, type Session } from './explain';
 import { ExplainError, readInput } from './explain';
 import { encodePng } from './image-io';
 
 const IMAGE = /\.(png|jpe?g)$/i;
+/** Images decoded and explained together (bounds the memory held: inputs and relevance of one chunk). */
+export const BATCH_CHUNK = 8;
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
 export interface BatchRow {
@@ -78,6 +84,53 @@ function progressReporter(stream: NodeJS.WriteStream, total: number): { update(d
   };
 }
 
+/** What `evaluate` reports for one explanation already made (as explainAndEvaluate, src/cli/evaluate.ts, without explaining). */
+async function evaluateExplained(s: Session, x: Float32Array, e: Explanation, evaluation: EvaluationOptions | undefined, explainMs: number): Promise<EvaluationResult> {
+  const probs = softmax(e.logits);
+  let best = 0;
+  for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
+  const label = (i: number): string => s.card.classes[i] ?? `class ${i}`;
+  let relevanceSum = 0;
+  for (const v of e.relevance) relevanceSum += v;
+  const t2 = performance.now();
+  const pf = evaluation
+    ? await pixelFlipping(s.model, x, e.relevance, {
+        target: e.target,
+        patch: evaluation.patch,
+        baseline: evaluation.baseline,
+        steps: evaluation.steps,
+        batch: Math.min(8, evaluation.steps + 1),
+      }).catch((err: unknown) => {
+        throw err instanceof RangeError ? new ExplainError(`pixel flipping: ${err.message}`) : err;
+      })
+    : undefined;
+  return {
+    top: { class: best, label: label(best), probability: probs[best]! },
+    explained: { class: e.target, label: label(e.target), logit: e.logits[e.target]!, probability: probs[e.target]! },
+    relevance: e.relevance,
+    inputShape: e.inputShape,
+    relevanceSum,
+    ...(pf ? { pixelFlipping: { regions: pf.regions, relevanceOrder: pf.relevanceOrder, randomOrder: pf.randomOrder } } : {}),
+    explainMs,
+    evaluateMs: pf ? performance.now() - t2 : 0,
+  };
+}
+
+/**
+ * The explanations of a chunk's inputs with explainBatch; when the batch fails, each input alone, so that one bad
+ * input fails alone (its error in place of its explanation).
+ */
+async function explainChunk(s: Session, inputs: readonly Float32Array[]): Promise<(Explanation | Error)[]> {
+  const options = explainOptions({ target: s.cmd.target, contrast: s.cmd.contrast }, s.assignment);
+  try {
+    return await explainBatch(s.model, inputs, options);
+  } catch {
+    const out: (Explanation | Error)[] = [];
+    for (const x of inputs) out.push(await s.model.explain(x, options).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))));
+    return out;
+  }
+}
+
 export async function runBatch(cmd: ExplainCommand, stderr: NodeJS.WriteStream = process.stderr): Promise<BatchReport> {
   const folder = cmd.images!;
   const out = cmd.out!;
@@ -106,32 +159,52 @@ export async function runBatch(cmd: ExplainCommand, stderr: NodeJS.WriteStream =
   const stem = (n: string): string => n.slice(0, n.length - extname(n).length);
   const stems = new Map<string, number>();
   for (const n of names) stems.set(stem(n), (stems.get(stem(n)) ?? 0) + 1);
+  const fail = (name: string, e: unknown): void => {
+    failed.push({ file: name, error: message(e) });
+    if (stderr.isTTY) stderr.write('\n');
+    stderr.write(`lrp-lens: ${name}: ${message(e)}\n`);
+  };
+  let done = 0;
   try {
-    for (const [i, name] of names.entries()) {
-      try {
-        const { x, info } = await readInput({ ...cmd, image: join(folder, name) }, session.graph, session.card);
-        const r = await explainAndEvaluate(session, x, info.shape.length === 4 ? cmd.evaluation : undefined);
-        const heatmap = `${stems.get(stem(name))! > 1 ? name.replace(/\./g, '_') : stem(name)}-heatmap.png`;
-        await writeFile(join(out, heatmap), encodePng(heatmapRgba(channelSum(r.relevance, r.inputShape))));
-        rows.push({
-          file: name,
-          heatmap,
-          topClass: r.top.class,
-          topLabel: r.top.label,
-          probability: r.top.probability,
-          target: r.explained.class,
-          targetLabel: r.explained.label,
-          relevanceSum: r.relevanceSum,
-          aopc: r.pixelFlipping?.relevanceOrder.aopc ?? NaN,
-          aopcRandom: r.pixelFlipping?.randomOrder.aopc ?? NaN,
-          ...(r.pixelFlipping ? { relevanceOrder: r.pixelFlipping.relevanceOrder, randomOrder: r.pixelFlipping.randomOrder } : {}),
-        });
-      } catch (e) {
-        failed.push({ file: name, error: message(e) });
-        if (stderr.isTTY) stderr.write('\n');
-        stderr.write(`lrp-lens: ${name}: ${message(e)}\n`);
+    for (let start = 0; start < names.length; start += BATCH_CHUNK) {
+      const chunk: { name: string; x: Float32Array; image: boolean }[] = [];
+      for (const name of names.slice(start, start + BATCH_CHUNK)) {
+        try {
+          const { x, info } = await readInput({ ...cmd, image: join(folder, name) }, session.graph, session.card);
+          chunk.push({ name, x, image: info.shape.length === 4 });
+        } catch (e) {
+          fail(name, e);
+          progress.update(++done, name);
+        }
       }
-      progress.update(i + 1, name);
+      const t1 = performance.now();
+      const explained = await explainChunk(session, chunk.map((c) => c.x));
+      const explainMs = (performance.now() - t1) / Math.max(1, chunk.length);
+      for (const [k, { name, x, image }] of chunk.entries()) {
+        try {
+          const e = explained[k]!;
+          if (e instanceof Error) throw e;
+          const r = await evaluateExplained(session, x, e, image ? cmd.evaluation : undefined, explainMs);
+          const heatmap = `${stems.get(stem(name))! > 1 ? name.replace(/\./g, '_') : stem(name)}-heatmap.png`;
+          await writeFile(join(out, heatmap), encodePng(heatmapImage(r.relevance, r.inputShape, cmd.colormap, cmd.clip)));
+          rows.push({
+            file: name,
+            heatmap,
+            topClass: r.top.class,
+            topLabel: r.top.label,
+            probability: r.top.probability,
+            target: r.explained.class,
+            targetLabel: r.explained.label,
+            relevanceSum: r.relevanceSum,
+            aopc: r.pixelFlipping?.relevanceOrder.aopc ?? NaN,
+            aopcRandom: r.pixelFlipping?.randomOrder.aopc ?? NaN,
+            ...(r.pixelFlipping ? { relevanceOrder: r.pixelFlipping.relevanceOrder, randomOrder: r.pixelFlipping.randomOrder } : {}),
+          });
+        } catch (e) {
+          fail(name, e);
+        }
+        progress.update(++done, name);
+      }
     }
   } finally {
     progress.end();

@@ -8,7 +8,7 @@ import type { BackendKind } from '../engine/api';
 import type { LayerRuleEntry } from '../rules/assignment';
 import { pixelFlipping, type PerturbationCurve } from '../evaluation/pixel-flipping';
 import type { EvaluateCommand, EvaluationOptions, ExplainCommand } from './args';
-import { ExplainError, openSession, readInput, softmax, type ExplainReport, type Session } from './explain';
+import { ExplainError, explainOptions, openSession, readInput, softmax, type ExplainReport, type Session } from './explain';
 
 export interface EvaluationResult {
   readonly top: { readonly class: number; readonly label: string; readonly probability: number };
@@ -24,7 +24,7 @@ export interface EvaluationResult {
 /** Explains one input (the session's target or the top class) and, given options, runs pixel flipping on it. */
 export async function explainAndEvaluate(s: Session, x: Float32Array, evaluation: EvaluationOptions | undefined): Promise<EvaluationResult> {
   const t1 = performance.now();
-  const e = await s.model.explain(x, { ...(s.cmd.target !== undefined ? { target: s.cmd.target } : {}), rules: s.assignment, layerRelevance: false });
+  const e = await s.model.explain(x, explainOptions({ target: s.cmd.target, contrast: s.cmd.contrast }, s.assignment));
   const explainMs = performance.now() - t1;
   const probs = softmax(e.logits);
   let best = 0;
@@ -62,6 +62,8 @@ export interface EvaluateReport {
   readonly backend: BackendKind;
   readonly input: ExplainReport['input'];
   readonly explained: ExplainReport['explained'];
+  /** Explained against this class (--contrast). */
+  readonly contrastTarget?: number;
   readonly composite: string;
   readonly rules: readonly LayerRuleEntry[];
   readonly relevanceSum: number;
@@ -73,7 +75,7 @@ export interface EvaluateReport {
 }
 
 export async function runEvaluate(cmd: EvaluateCommand, log: (line: string) => void = () => undefined): Promise<EvaluateReport> {
-  const explainCmd: ExplainCommand = { ...cmd, kind: 'explain' };
+  const explainCmd: ExplainCommand = { ...cmd, kind: 'explain', colormap: 'bwr', clip: null, top: 5 };
   const s = await openSession(explainCmd, log);
   try {
     const { x, info } = await readInput(explainCmd, s.graph, s.card);
@@ -85,6 +87,7 @@ export async function runEvaluate(cmd: EvaluateCommand, log: (line: string) => v
       backend: s.backend,
       input: info,
       explained: r.explained,
+      ...(cmd.contrast !== undefined ? { contrastTarget: cmd.contrast } : {}),
       composite: s.composite,
       rules: s.layers,
       relevanceSum: r.relevanceSum,
@@ -106,6 +109,7 @@ export function formatEvaluation(r: EvaluateReport): string[] {
     `Model: ${r.model.name} (${r.model.file}; backend ${r.backend})`,
     `Input: ${r.input.file} ([${r.input.shape.join(', ')}])`,
     `Explained: class ${r.explained.class} "${r.explained.label}" (logit ${r.explained.logit.toFixed(4)}) with ${r.composite}${rules}`,
+    ...(r.contrastTarget !== undefined ? [`Contrast: minus the relevance of class ${r.contrastTarget} (the score stays the explained class's logit)`] : []),
     `Pixel flipping: ${e.regions} patches of ${e.patch}x${e.patch}, baseline ${e.baseline}, ${e.steps} steps; score = target logit`,
     `AOPC relevance order: ${r.relevanceOrder.aopc.toFixed(4)}`,
     `AOPC random order:    ${r.randomOrder.aopc.toFixed(4)}`,

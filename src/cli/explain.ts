@@ -7,24 +7,28 @@
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { BackendKind, LoadedModel } from '../engine/api';
+import type { BackendKind, Explanation, LayerRelevance, LoadedModel } from '../engine/api';
 import { foldBatchNorm } from '../engine/canonicalize';
 import { shapeSize, type Graph } from '../engine/graph';
 import { createEngine, type Engine } from '../engine/index';
+import { gradientTimesInput, inputGradient, integratedGradients, smoothGrad, type Attribution } from '../engine/attribution-methods';
+import { explainConcept, type ConceptExplanation } from '../engine/concepts';
+import { inferShapes } from '../engine/compile';
 import { encodeNpy, parseNpy, toFloat32, type NpyArray } from '../engine/io/npy';
-import { onnxExternalFiles } from '../engine/onnx/import-onnx';
-import { looksLikeTfjsModel, tfjsWeightFiles } from '../engine/tfjs/import-tfjs';
 import { openModelFiles, type ModelFile } from '../models/builtin';
-import { heatmapRgba, channelSum } from '../models/heatmap';
+import { ModelFileError, readModelFilesAt } from '../node/model-files';
+import { heatmapImage, type ColormapId } from '../models/colormap';
 import { preprocess, resizeRgba } from '../models/image';
 import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, inputBounds, parseModelCard, type ModelCard } from '../models/model-card';
 import type { LayerRuleEntry, RuleAssignment } from '../rules/assignment';
 import { resolveAssignment } from '../engine/rule-assignment';
 import { composites, findComposite } from '../rules/composites';
-import type { ExplainCommand } from './args';
+import { CUSTOM_RULE_LIMITS, parseRuleDefinitionText, type CustomRuleSpec } from '../rules/custom-rules';
+import { DEFAULT_COMPOSITE, orList, type ConceptChoice, type ExplainCommand, type MethodName } from './args';
 import { decodeImage, encodePng } from './image-io';
+import { wasmSimdSupported } from '../engine/wasm/fast-wasm';
 
-export const DEFAULT_COMPOSITE = 'EpsilonPlusFlat';
+export { DEFAULT_COMPOSITE };
 
 /** A failure with a message meant for the user (one line, no stack). */
 export class ExplainError extends Error {
@@ -46,12 +50,52 @@ export interface ExplainReport {
   readonly notes: readonly string[];
   readonly top: readonly ClassScore[];
   readonly explained: { readonly class: number; readonly label: string; readonly logit: number; readonly probability: number };
+  /** Explained against this class (the relevance of the explained class minus this one's). */
+  readonly contrastTarget?: number | null;
   readonly composite: string;
   readonly rules: readonly LayerRuleEntry[];
+  /** BatchNorm layers merged into the layer before them, or kept (models with BatchNorm). */
+  readonly batchnorm?: 'merged' | 'kept';
   readonly relevanceSum: number;
   readonly heatmap?: string;
+  /** How --out was drawn: the colormap, the clip percentile (null: none) and the scale, +-vmax. */
+  readonly heatmapView?: { readonly colormap: ColormapId; readonly clipPercentile: number | null; readonly vmax: number };
   readonly relevanceOut?: string;
+  /** --layer-out: the relevance arriving at this layer's input. */
+  readonly layerOut?: { readonly layer: string; readonly shape: readonly number[]; readonly file: string };
+  /**
+   * --method other than lrp: the gradient baseline and its settings (the relevance fields then hold its
+   * attribution; composite is "gradient", the preset its gradients run under).
+   */
+  readonly method?: MethodReport;
+  /** --concept: the channels kept and their share of the layer's relevance (before masking). */
+  readonly concept?: ConceptReport;
   readonly timings: { readonly loadMs: number; readonly explainMs: number };
+}
+
+export interface MethodReport {
+  readonly name: Exclude<MethodName, 'lrp'>;
+  /** Gradients computed (explanations run). */
+  readonly gradients: number;
+  readonly samples?: number;
+  readonly noiseLevel?: number;
+  /** SmoothGrad's noise seed (fixed: a run reproduces). */
+  readonly seed?: number;
+  readonly steps?: number;
+  /** 'zeros' or the .npy file. */
+  readonly baseline?: string;
+  /** Integrated Gradients: f(x) - f(baseline) and the attributions' sum minus it. */
+  readonly completeness?: { readonly expected: number; readonly delta: number };
+}
+
+export interface ConceptReport {
+  readonly layer: string;
+  readonly channels: readonly number[];
+  /** The layer's output channels (axis 1). */
+  readonly layerChannels: number;
+  /** The relevance of the concept's channels at the layer's output, and of all its channels. */
+  readonly relevance: number;
+  readonly layerRelevance: number;
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
@@ -78,39 +122,11 @@ export async function writeBytes(path: string, bytes: Uint8Array): Promise<void>
 
 /** The model's files: model.json and its shards, or the .onnx and its external data, read from beside it. */
 export async function readModelFiles(cmd: Pick<ExplainCommand, 'model' | 'modelData'>, missingShards: string[]): Promise<ModelFile[]> {
-  const path = cmd.model;
-  const dir = dirname(path);
-  const name = basename(path);
-  const bytes = await readBytes(path, 'the model ');
-  const files: ModelFile[] = [{ name, bytes }];
-  const head = new TextDecoder().decode(bytes.subarray(0, 4096));
-  const isJson = /\.json$/i.test(name) || /^\s*\{/.test(head);
-  if (isJson) {
-    if (cmd.modelData !== undefined) throw new ExplainError('--model-data is for ONNX models; a TF.js model.json finds its weight files beside it');
-    const text = new TextDecoder().decode(bytes);
-    if (!looksLikeTfjsModel(text)) return files; // openModelFiles says what it is not
-    // Shards that are missing are left out: the importer reports unsupported layers first, then them.
-    for (const shard of tfjsWeightFiles(text)) {
-      const p = join(dir, shard);
-      if (existsSync(p)) files.push({ name: shard, bytes: await readBytes(p) });
-      else missingShards.push(shard);
-    }
-    return files;
+  try {
+    return await readModelFilesAt(cmd.model, { modelData: cmd.modelData, missingShards, dataOption: '--model-data' });
+  } catch (e) {
+    throw e instanceof ModelFileError ? new ExplainError(e.message) : e;
   }
-  const locations = onnxExternalFiles(bytes);
-  if (cmd.modelData !== undefined) {
-    const data = await readBytes(cmd.modelData, 'the model data ');
-    files.push({ name: basename(cmd.modelData), bytes: data });
-    // The model refers to its data by the name it was saved with; the file given stands for it.
-    for (const loc of locations) if (basename(loc) !== basename(cmd.modelData) && locations.length === 1) files.push({ name: loc, bytes: data });
-    return files;
-  }
-  for (const loc of locations) {
-    const p = join(dir, loc);
-    if (!existsSync(p)) throw new ExplainError(`${name} keeps its weights in ${loc}, which is not beside it: pass it with --model-data`);
-    files.push({ name: loc, bytes: await readBytes(p) });
-  }
-  return files;
 }
 
 /** The card: --card, else a card.json beside the model that lists the model's file, else undefined. */
@@ -158,9 +174,15 @@ export async function readInput(cmd: ExplainCommand, graph: Graph, card: ModelCa
   return { x: toFloat32(arr), info: { file, kind: 'npy', shape } };
 }
 
-/** WebGPU on a hardware adapter; the CPU backend when there is none or only a software one (SwiftShader). */
+/**
+ * WebGPU on a hardware adapter; when there is none or only a software one (SwiftShader), the fast float32 CPU
+ * backend (cpu-fast: it matches the float64 one within every golden's tolerance), or the float64 one where this
+ * JavaScript engine lacks WebAssembly SIMD. `--backend cpu` asks for the float64 reference itself.
+ */
+const cpuFallback = (): BackendKind => (wasmSimdSupported() ? 'cpu-fast' : 'cpu');
+
 export async function chooseBackend(wanted: BackendKind | 'auto', verbose: (s: string) => void): Promise<{ backend: BackendKind; gpu?: GPU }> {
-  if (wanted === 'cpu') return { backend: 'cpu' };
+  if (wanted === 'cpu' || wanted === 'cpu-fast') return { backend: wanted };
   try {
     const { createNodeGpu } = await import('../node/node-gpu');
     const gpu = await createNodeGpu();
@@ -171,13 +193,13 @@ export async function chooseBackend(wanted: BackendKind | 'auto', verbose: (s: s
     const software = !adapter || text.includes('swiftshader') || (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
     if (software) {
       verbose('backend: only a software WebGPU adapter here; the CPU backend is faster (pass --backend webgpu to use it anyway)');
-      return { backend: 'cpu' };
+      return { backend: cpuFallback() };
     }
     return { backend: 'webgpu', gpu };
   } catch (e) {
     if (wanted === 'webgpu') throw new ExplainError(`WebGPU is not available: ${message(e)}`);
     verbose(`backend: no WebGPU (${message(e)}); using the CPU backend`);
-    return { backend: 'cpu' };
+    return { backend: cpuFallback() };
   }
 }
 
@@ -194,8 +216,47 @@ export function softmax(logits: ArrayLike<number>): Float64Array {
   return out;
 }
 
-/** The rule assignment: the composite (ZBox bounds from the card's input range) plus the --rule overrides. */
-export function assignmentFor(cmd: ExplainCommand, card: ModelCard): { composite: string; assignment: RuleAssignment; layers: LayerRuleEntry[] } {
+/**
+ * The custom rules of --rule-def files (each one definition or a list), checked; ExplainError naming the file for
+ * one that cannot be read, is not JSON (with the line and column) or is not a valid definition.
+ */
+export async function readRuleDefs(files: readonly string[]): Promise<CustomRuleSpec[]> {
+  const specs: CustomRuleSpec[] = [];
+  const from = new Map<string, string>();
+  for (const file of files) {
+    const bytes = await readBytes(file, 'the rule definitions ');
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw new ExplainError(`--rule-def ${file}: not UTF-8 text`);
+    }
+    let defs;
+    try {
+      defs = parseRuleDefinitionText(text, file);
+    } catch (e) {
+      throw new ExplainError(`--rule-def ${message(e)}`);
+    }
+    for (const d of defs) {
+      const earlier = from.get(d.id);
+      if (earlier !== undefined) throw new ExplainError(`--rule-def ${file}: rule "${d.id}" is already defined in ${earlier}`);
+      from.set(d.id, file);
+      specs.push(d.spec);
+    }
+  }
+  if (specs.length > CUSTOM_RULE_LIMITS.definitions) throw new ExplainError(`--rule-def: ${specs.length} rule definitions; at most ${CUSTOM_RULE_LIMITS.definitions}`);
+  return specs;
+}
+
+/**
+ * The rule assignment: the composite (ZBox bounds from the card's input range) plus the --rule overrides, and the
+ * custom rules of --rule-def (`ruleDefs`, read by readRuleDefs).
+ */
+export function assignmentFor(
+  cmd: ExplainCommand,
+  card: ModelCard,
+  ruleDefs: readonly CustomRuleSpec[] = [],
+): { composite: string; assignment: RuleAssignment; layers: LayerRuleEntry[] } {
   const name = cmd.composite ?? DEFAULT_COMPOSITE;
   const comp = findComposite(name);
   if (!comp) throw new ExplainError(`unknown composite "${name}" (known: ${composites.map((c) => c.id).join(', ')})`);
@@ -213,6 +274,7 @@ export function assignmentFor(cmd: ExplainCommand, card: ModelCard): { composite
     preset: comp.id,
     ...(comp.params.includes('low') ? { presetParams: { low: bound(low), high: bound(high) } } : {}),
     ...(layers.length > 0 ? { layers } : {}),
+    ...(ruleDefs.length > 0 ? { ruleDefs } : {}),
   };
   return { composite: comp.id, assignment, layers };
 }
@@ -227,6 +289,8 @@ export interface Session {
   readonly composite: string;
   readonly assignment: RuleAssignment;
   readonly layers: readonly LayerRuleEntry[];
+  /** BatchNorm merged or kept (undefined: the model has none). */
+  readonly batchnorm?: 'merged' | 'kept';
   readonly backend: BackendKind;
   readonly engine: Engine;
   readonly model: LoadedModel;
@@ -240,6 +304,7 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
     if (cmd.verbose) log(s);
   };
   const t0 = performance.now();
+  const ruleDefs = await readRuleDefs(cmd.ruleDefFiles ?? []);
   const missingShards: string[] = [];
   const files = await readModelFiles(cmd, missingShards);
   let opened: ReturnType<typeof openModelFiles>;
@@ -257,13 +322,22 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
   } catch (e) {
     throw new ExplainError(message(e));
   }
-  const { composite, assignment, layers } = assignmentFor(cmd, card);
-  const namedBatchNorm = layers.some((l) => graph.nodes.some((n) => n.name === l.layer && n.op === 'batchnorm'));
-  // Zennit's composites explain the model with BatchNorm merged into the layer before it; Captum keeps it.
-  if (composite !== 'captum-default' && !namedBatchNorm) {
+  const { composite, assignment, layers } = assignmentFor(cmd, card, ruleDefs);
+  const batchNorms = graph.nodes.filter((n) => n.op === 'batchnorm').map((n) => n.name);
+  const namedBatchNorm = layers.map((l) => l.layer).filter((name) => batchNorms.includes(name));
+  // --batchnorm, as the app's BatchNorm choice; by default Zennit's composites explain the model with BatchNorm merged
+  // into the layer before it, Captum's keeps it, and so does a --rule for a BatchNorm layer.
+  const merge = cmd.batchnorm !== undefined ? cmd.batchnorm === 'merge' : composite !== 'captum-default' && namedBatchNorm.length === 0;
+  if (merge && batchNorms.length > 0) {
     const folded = foldBatchNorm(graph);
+    const gone = namedBatchNorm.filter((name) => !folded.nodes.some((n) => n.name === name));
+    if (gone.length > 0) {
+      throw new ExplainError(`--rule names the BatchNorm layer "${gone[0]}", which --batchnorm merge merges into the layer before it: use --batchnorm keep to give it a rule`);
+    }
     if (folded.nodes.length !== graph.nodes.length) verbose(`BatchNorm merged into the layer before it (${graph.nodes.length - folded.nodes.length} layers)`);
     graph = folded;
+  } else if (batchNorms.length > 0) {
+    verbose(`BatchNorm kept as layers of their own (${batchNorms.length} layers)`);
   }
   try {
     resolveAssignment(graph, assignment); // every rule exists and fits its layer, before any compute
@@ -272,6 +346,9 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
   }
   const classes = graphClasses(graph);
   if (cmd.target !== undefined && cmd.target >= classes) throw new ExplainError(`--target ${cmd.target} is not a class of this model (0 to ${classes - 1})`);
+  if (cmd.contrast !== undefined && cmd.contrast >= classes) throw new ExplainError(`--contrast ${cmd.contrast} is not a class of this model (0 to ${classes - 1})`);
+  if (cmd.layer !== undefined && !graph.nodes.some((n) => n.name === cmd.layer)) throw unknownLayer(cmd.layer, graph.nodes.map((n) => n.name));
+  if (cmd.concept !== undefined) checkConcept(cmd.concept, graph);
   const { backend, gpu } = await chooseBackend(cmd.backend, verbose);
   const engine = await createEngine(gpu ? { backend, gpu } : { backend });
   let model: LoadedModel;
@@ -290,6 +367,7 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
     composite,
     assignment,
     layers,
+    ...(batchNorms.length > 0 ? { batchnorm: merge ? ('merged' as const) : ('kept' as const) } : {}),
     backend,
     engine,
     model,
@@ -301,6 +379,90 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
   };
 }
 
+/** The engine's options for a command: target, contrast class, rules, and the layers' relevance when --layer asks. */
+export function explainOptions(
+  cmd: Pick<ExplainCommand, 'target' | 'contrast' | 'layer'>,
+  rules: RuleAssignment,
+): { target?: number; contrastTarget?: number; rules: RuleAssignment; layerRelevance: boolean } {
+  return {
+    ...(cmd.target !== undefined ? { target: cmd.target } : {}),
+    ...(cmd.contrast !== undefined ? { contrastTarget: cmd.contrast } : {}),
+    rules,
+    layerRelevance: cmd.layer !== undefined,
+  };
+}
+
+/** A contrast with the explained class itself (the top class, no --target) explains nothing: says so. */
+export function warnContrast(e: Pick<Explanation, 'target'>, contrast: number | null | undefined, log: (line: string) => void): void {
+  if (contrast !== undefined && contrast !== null && contrast === e.target) {
+    log(`warning: the contrast class ${contrast} is the explained class: the relevance of a class against itself is 0`);
+  }
+}
+
+/**
+ * --concept's layer is a layer of the (BatchNorm-merged or not) graph and its channels are channels of that layer's
+ * output (axis 1: NCHW channels, a Linear's features): ExplainError listing what exists otherwise.
+ */
+export function checkConcept(concept: ConceptChoice, graph: Graph): number {
+  const node = graph.nodes.find((n) => n.name === concept.layer);
+  if (!node) {
+    const e = unknownLayer(concept.layer, graph.nodes.map((n) => n.name));
+    throw new ExplainError(e.message.replace(/^--layer /, '--concept: layer '));
+  }
+  const shape = inferShapes(graph).get(node.output)!;
+  const count = shape.length > 1 ? shape[1]! : 0;
+  const bad = concept.channels.filter((c) => c >= count);
+  if (count === 0 || bad.length > 0) {
+    throw new ExplainError(
+      `--concept: channel ${bad.join(', ')} is not a channel of "${concept.layer}": its output [${shape.join(', ')}] has ${count} channels along axis 1 (0 to ${count - 1})`,
+    );
+  }
+  return count;
+}
+
+/** ExplainError for a --layer that is not among `names`, with the names that come close and the list. */
+export function unknownLayer(name: string, names: readonly string[], what = 'a layer of this model'): ExplainError {
+  const lower = name.toLowerCase();
+  const near = names.filter((n) => n.toLowerCase().includes(lower) || lower.includes(n.toLowerCase())).slice(0, 5);
+  const shown = names.length > 80 ? [...names.slice(0, 80), `... (${names.length} in all)`] : names;
+  return new ExplainError(
+    `--layer "${name}" is not ${what}${near.length ? `; did you mean ${orList(near.map((n) => `"${n}"`))}?` : '.'} The layers: ${shown.join(', ')}`,
+  );
+}
+
+/** The relevance arriving at a layer's input (as Captum's LayerLRP), from an explanation with layerRelevance. */
+export function layerRelevanceOf(e: Pick<Explanation, 'layers'>, name: string): LayerRelevance {
+  const l = e.layers.find((x) => x.layer === name);
+  if (!l) throw unknownLayer(name, e.layers.map((x) => x.layer), 'a layer this explanation has relevance for');
+  return l;
+}
+
+/** Writes what the command asks for (--out, --relevance-out, --layer-out) and returns the report's fields for them. */
+export async function writeOutputs(
+  cmd: Pick<ExplainCommand, 'out' | 'relevanceOut' | 'layer' | 'layerOut'>,
+  e: Pick<Explanation, 'relevance' | 'inputShape' | 'layers'>,
+  view: { readonly colormap: ColormapId; readonly clipPercentile: number | null },
+): Promise<Pick<ExplainReport, 'heatmap' | 'heatmapView' | 'relevanceOut' | 'layerOut'>> {
+  const layer = cmd.layer !== undefined && cmd.layerOut !== undefined ? layerRelevanceOf(e, cmd.layer) : undefined;
+  const out: { -readonly [K in keyof Pick<ExplainReport, 'heatmap' | 'heatmapView' | 'relevanceOut' | 'layerOut'>]: ExplainReport[K] } = {};
+  if (cmd.out !== undefined) {
+    // The page's canvas: src/models/colormap.ts with the same colormap and clip.
+    const img = heatmapImage(e.relevance, e.inputShape, view.colormap, view.clipPercentile);
+    await writeBytes(cmd.out, encodePng(img));
+    out.heatmap = cmd.out;
+    out.heatmapView = { colormap: view.colormap, clipPercentile: view.clipPercentile, vmax: img.vmax };
+  }
+  if (cmd.relevanceOut !== undefined) {
+    await writeBytes(cmd.relevanceOut, encodeNpy(e.relevance, e.inputShape));
+    out.relevanceOut = cmd.relevanceOut;
+  }
+  if (layer && cmd.layerOut !== undefined) {
+    await writeBytes(cmd.layerOut, encodeNpy(layer.data, layer.shape));
+    out.layerOut = { layer: layer.layer, shape: layer.shape, file: cmd.layerOut };
+  }
+  return out;
+}
+
 /**
  * Runs one explanation. `log` receives verbose lines (stderr). Throws ExplainError (and import/decode errors)
  * with one-line messages for anything wrong with the inputs.
@@ -310,9 +472,25 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
   const { graph, card, model, composite, assignment, layers, backend, loadMs } = session;
   try {
     const { x, info } = await readInput(cmd, graph, card);
+    const baseline = cmd.method === 'integrated-gradients' ? await readBaseline(cmd.methodOptions?.baseline, graph, x.length) : undefined;
     const t1 = performance.now();
-    const e = await model.explain(x, { ...(cmd.target !== undefined ? { target: cmd.target } : {}), rules: assignment, layerRelevance: false });
+    let e: Pick<Explanation, 'logits' | 'target' | 'relevance' | 'inputShape' | 'layers'>;
+    let method: MethodReport | undefined;
+    let concept: ConceptReport | undefined;
+    if (cmd.method !== undefined && cmd.method !== 'lrp') {
+      const a = await runMethod(model, x, cmd, baseline);
+      e = { logits: a.attribution.logits, target: a.attribution.target, relevance: a.attribution.attribution, inputShape: graph.input.shape, layers: [] };
+      method = a.report;
+    } else if (cmd.concept !== undefined) {
+      const c: ConceptExplanation = await explainConcept(model, x, { ...explainOptions(cmd, assignment), layer: cmd.concept.layer, channels: cmd.concept.channels });
+      e = c;
+      const layerRelevance = c.concept.channelRelevance.reduce((sum, v) => sum + v, 0);
+      concept = { layer: c.concept.layer, channels: c.concept.channels, layerChannels: c.concept.channelRelevance.length, relevance: c.concept.relevance, layerRelevance };
+    } else {
+      e = await model.explain(x, explainOptions(cmd, assignment));
+    }
     const explainMs = performance.now() - t1;
+    warnContrast(e, cmd.contrast, log);
 
     const probs = softmax(e.logits);
     const order = [...probs.keys()].sort((a, b) => probs[b]! - probs[a]! || a - b);
@@ -321,8 +499,7 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
     let relevanceSum = 0;
     for (const v of e.relevance) relevanceSum += v;
 
-    if (cmd.out !== undefined) await writeBytes(cmd.out, encodePng(heatmapRgba(channelSum(e.relevance, e.inputShape))));
-    if (cmd.relevanceOut !== undefined) await writeBytes(cmd.relevanceOut, encodeNpy(e.relevance, e.inputShape));
+    const outputs = await writeOutputs(cmd, e, { colormap: cmd.colormap, clipPercentile: cmd.clip });
 
     return {
       model: session.modelInfo,
@@ -331,16 +508,96 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
       notes: session.notes,
       top,
       explained: { class: e.target, label: label(e.target), logit: e.logits[e.target]!, probability: probs[e.target]! },
-      composite,
-      rules: layers,
+      ...(cmd.contrast !== undefined ? { contrastTarget: cmd.contrast } : {}),
+      composite: method ? 'gradient' : composite,
+      rules: method ? [] : layers,
+      ...(session.batchnorm ? { batchnorm: session.batchnorm } : {}),
       relevanceSum,
-      ...(cmd.out !== undefined ? { heatmap: cmd.out } : {}),
-      ...(cmd.relevanceOut !== undefined ? { relevanceOut: cmd.relevanceOut } : {}),
+      ...outputs,
+      ...(method ? { method } : {}),
+      ...(concept ? { concept } : {}),
       timings: { loadMs, explainMs },
     };
   } finally {
     session.dispose();
   }
+}
+
+/** --baseline of Integrated Gradients: zeros (undefined or 'zeros') or a .npy of the input's shape. */
+export async function readBaseline(file: string | undefined, graph: Graph, size: number): Promise<Float32Array> {
+  if (file === undefined || file === 'zeros') return new Float32Array(size);
+  let arr: NpyArray;
+  try {
+    arr = parseNpy(await readBytes(file, 'the baseline '));
+  } catch (e) {
+    if (e instanceof ExplainError) throw e;
+    throw new ExplainError(`${file}: ${message(e)}`);
+  }
+  const shape = graph.input.shape;
+  const same = (a: readonly number[]): boolean => a.length === arr.shape.length && a.every((d, i) => d === arr.shape[i]);
+  if (!same(shape) && !same(shape.slice(1))) throw new ExplainError(`the baseline ${file} has shape [${arr.shape.join(', ')}]; the model takes [${shape.join(', ')}]`);
+  return toFloat32(arr);
+}
+
+/** The SmoothGrad seed the CLI uses (the engine's default): the same command gives the same attribution. */
+export const SMOOTHGRAD_SEED = 0;
+
+/** Runs a gradient baseline (--method) with the command's target, contrast and method options. */
+export async function runMethod(
+  model: LoadedModel,
+  x: Float32Array,
+  cmd: Pick<ExplainCommand, 'method' | 'methodOptions' | 'target' | 'contrast'>,
+  baseline?: Float32Array,
+): Promise<{ attribution: Attribution; report: MethodReport }> {
+  const o = cmd.methodOptions ?? {};
+  const common = { ...(cmd.target !== undefined ? { target: cmd.target } : {}), ...(cmd.contrast !== undefined ? { contrastTarget: cmd.contrast } : {}) };
+  const guard = async (run: () => Promise<Attribution>): Promise<Attribution> => {
+    try {
+      return await run();
+    } catch (e) {
+      throw e instanceof RangeError ? new ExplainError(`--method ${cmd.method}: ${e.message}`) : e;
+    }
+  };
+  switch (cmd.method) {
+    case 'gradient': {
+      const a = await guard(() => inputGradient(model, x, common));
+      return { attribution: a, report: { name: 'gradient', gradients: a.gradients } };
+    }
+    case 'gradient-x-input': {
+      const a = await guard(() => gradientTimesInput(model, x, common));
+      return { attribution: a, report: { name: 'gradient-x-input', gradients: a.gradients } };
+    }
+    case 'smoothgrad': {
+      const samples = o.samples ?? 25;
+      const noiseLevel = o.noiseLevel ?? 0.15;
+      const a = await guard(() => smoothGrad(model, x, { ...common, samples, noiseLevel, seed: SMOOTHGRAD_SEED }));
+      return { attribution: a, report: { name: 'smoothgrad', gradients: a.gradients, samples, noiseLevel, seed: SMOOTHGRAD_SEED } };
+    }
+    case 'integrated-gradients': {
+      const steps = o.steps ?? 50;
+      const a = await guard(() => integratedGradients(model, x, { ...common, steps, ...(baseline ? { baseline } : {}) }));
+      return {
+        attribution: a,
+        report: { name: 'integrated-gradients', gradients: a.gradients, steps, baseline: o.baseline ?? 'zeros', ...(a.completeness ? { completeness: a.completeness } : {}) },
+      };
+    }
+    default:
+      throw new ExplainError(`--method ${String(cmd.method)} is not a gradient method`);
+  }
+}
+
+const METHOD_NAMES: Record<MethodReport['name'], string> = {
+  gradient: 'the gradient (saliency)',
+  'gradient-x-input': 'gradient x input',
+  smoothgrad: 'SmoothGrad',
+  'integrated-gradients': 'Integrated Gradients',
+};
+
+/** "SmoothGrad (25 samples, noise level 0.15, seed 0)" and the like. */
+export function describeMethod(m: MethodReport): string {
+  if (m.name === 'smoothgrad') return `${METHOD_NAMES[m.name]} (${m.samples} samples, noise level ${m.noiseLevel}, seed ${m.seed})`;
+  if (m.name === 'integrated-gradients') return `${METHOD_NAMES[m.name]} (${m.steps} steps, midpoint rule, baseline ${m.baseline})`;
+  return METHOD_NAMES[m.name];
 }
 
 const pct = (p: number): string => `${(100 * p).toFixed(p >= 0.9995 || p < 0.0005 ? 1 : 2)}%`;
@@ -356,9 +613,27 @@ export function formatReport(r: ExplainReport): string[] {
   const width = Math.max(...r.top.map((t) => t.label.length));
   for (const t of r.top) lines.push(`  ${String(t.rank).padStart(2)}. ${t.label.padEnd(width)}  ${pct(t.probability).padStart(7)}  (class ${t.class}, logit ${t.logit.toFixed(4)})`);
   const rules = r.rules.length > 0 ? ` + ${r.rules.map((l) => `${l.layer}=${l.rule}`).join(', ')}` : '';
-  lines.push(`Explained: class ${r.explained.class} "${r.explained.label}" (logit ${r.explained.logit.toFixed(4)}) with ${r.composite}${rules}`);
-  lines.push(`Relevance sum: ${r.relevanceSum.toPrecision(6)}`);
-  if (r.heatmap !== undefined) lines.push(`Heatmap: ${r.heatmap}`);
+  const how = r.method ? describeMethod(r.method) : `${r.composite}${rules}`;
+  lines.push(`Explained: class ${r.explained.class} "${r.explained.label}" (logit ${r.explained.logit.toFixed(4)}) with ${how}`);
+  if (r.method?.completeness) {
+    const c = r.method.completeness;
+    lines.push(`Completeness: f(x) - f(baseline) = ${c.expected.toPrecision(6)}, the attribution sums to ${(c.expected + c.delta).toPrecision(6)} (gap ${c.delta.toPrecision(3)}; more --steps shrink it)`);
+  }
+  if (r.concept) {
+    const c = r.concept;
+    const share = c.layerRelevance !== 0 ? ` (${(100 * (c.relevance / c.layerRelevance)).toFixed(1)}%)` : '';
+    lines.push(
+      `Concept: ${c.layer} channel${c.channels.length > 1 ? 's' : ''} ${c.channels.join(', ')} of ${c.layerChannels}: relevance ${c.relevance.toPrecision(6)} of the layer's ${c.layerRelevance.toPrecision(6)}${share}`,
+    );
+  }
+  if (r.contrastTarget !== undefined && r.contrastTarget !== null) lines.push(`Contrast: minus the relevance of class ${r.contrastTarget}`);
+  if (r.batchnorm !== undefined) lines.push(`BatchNorm: ${r.batchnorm === 'merged' ? 'merged into the layer before it' : 'kept as layers of their own'}`);
+  lines.push(`${r.method ? 'Attribution' : 'Relevance'} sum: ${r.relevanceSum.toPrecision(6)}`);
+  if (r.heatmap !== undefined) {
+    const v = r.heatmapView;
+    lines.push(`Heatmap: ${r.heatmap}${v ? ` (${v.colormap}, scale +-${v.vmax.toPrecision(3)}${v.clipPercentile !== null ? `, clipped at the ${v.clipPercentile} percentile of |relevance|` : ''})` : ''}`);
+  }
   if (r.relevanceOut !== undefined) lines.push(`Relevance: ${r.relevanceOut}`);
+  if (r.layerOut !== undefined) lines.push(`Layer relevance: ${r.layerOut.file} (the input of ${r.layerOut.layer}, [${r.layerOut.shape.join(', ')}])`);
   return lines;
 }

@@ -219,6 +219,92 @@ const isBatchNormType = (type: string): boolean => /^BatchNorm/.test(type);
 const isWeightedOp = (op: string): boolean => op === 'linear' || op === 'conv2d';
 
 /** Models only available as TF.js (the tfjs manifest). */
+// ---------------------------------------------------------------------------------------------------------------
+// Per-layer relevance
+
+/** One reference layer against the explanation's relevance at that layer's input. */
+export interface LayerCheck {
+  /** The reference's key (PyTorch module name). */
+  readonly reference: string;
+  /** The explanation's layer it maps to (undefined: none, or several). */
+  readonly layer?: string;
+  /** relL2 of the engine's relevance against the reference (NaN: sizes differ or no value). */
+  readonly err: number;
+  /** Compared (a pass criterion): false for a reference no layer maps to, or one that cannot be compared. */
+  readonly compared: boolean;
+  readonly note?: string;
+}
+
+/**
+ * Compares the relevance at each layer's input with the reference's, for every reference layer that maps to a layer
+ * of the explanation (matchLayerName). Where a layer's input also feeds other layers, the engine's relevance is the
+ * whole tensor's (the sum over its consumers), while a reference may hold the whole tensor's (Zennit's hooks on the
+ * tensor, the torchvision goldens) or only this layer's share (tests/fixtures/rule-checks: "the relevance each layer
+ * hands to its input"). Such a layer is compared with its reference as it is, or else with the sum of the
+ * references of every consumer of that input when each has one. When some consumer has no reference and the
+ * reference is far from the whole tensor's relevance (relL2 above SHARE_THRESHOLD: a share, not the same quantity
+ * off by rounding or a small error), the layer cannot be compared (compared: false, with a note); closer than that,
+ * it is compared (and fails above the tolerance).
+ */
+export const SHARE_THRESHOLD = 0.25;
+
+export function compareLayers(
+  layers: readonly { readonly layer: string; readonly data: ArrayLike<number> }[],
+  references: ReadonlyMap<string, Float64Array>,
+  graph: { readonly nodes: readonly { readonly name: string; readonly inputs: readonly string[] }[] },
+  tol: number,
+): LayerCheck[] {
+  const names = layers.map((l) => l.layer);
+  const refOf = new Map<string, { key: string; data: Float64Array }>();
+  const out: LayerCheck[] = [];
+  for (const [key, data] of references) {
+    const layer = matchLayerName(names, key);
+    if (layer === undefined || refOf.has(layer)) {
+      out.push({ reference: key, err: NaN, compared: false, note: layer === undefined ? 'no layer of the model matches this name' : `${layer} already matches another reference` });
+    } else refOf.set(layer, { key, data });
+  }
+  const consumers = new Map<string, string[]>();
+  for (const n of graph.nodes) for (const t of new Set(n.inputs)) consumers.set(t, [...(consumers.get(t) ?? []), n.name]);
+  const nodeOf = new Map(graph.nodes.map((n) => [n.name, n]));
+  const sizeNote = (n: number, m: number): string => `${n} values, the reference ${m}`;
+  for (const l of layers) {
+    const ref = refOf.get(l.layer);
+    if (!ref) continue;
+    const base = { reference: ref.key, layer: l.layer };
+    if (l.data.length !== ref.data.length) {
+      out.push({ ...base, err: NaN, compared: true, note: sizeNote(l.data.length, ref.data.length) });
+      continue;
+    }
+    const err = relL2(l.data, ref.data);
+    const input = nodeOf.get(l.layer)?.inputs[0];
+    const others = (input !== undefined ? (consumers.get(input) ?? []) : []).filter((n) => n !== l.layer);
+    if (others.length === 0 || err <= tol) {
+      out.push({ ...base, err, compared: true, ...(others.length ? { note: `input shared with ${others.join(', ')}: the reference is the whole tensor's` } : {}) });
+      continue;
+    }
+    const siblings = others.map((n) => refOf.get(n));
+    if (siblings.every((r) => r !== undefined && r.data.length === ref.data.length)) {
+      const sum = Float64Array.from(ref.data);
+      for (const r of siblings) for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + r!.data[i]!;
+      const errSum = relL2(l.data, sum);
+      out.push({ ...base, err: Math.min(err, errSum), compared: true, note: `input shared with ${others.join(', ')}: compared with the sum of their references (relL2 ${formatSci(errSum)}; to its own ${formatSci(err)})` });
+      continue;
+    }
+    const missing = others.filter((n) => !refOf.has(n));
+    if (err <= SHARE_THRESHOLD) {
+      out.push({ ...base, err, compared: true, note: `input shared with ${others.join(', ')}: compared as the whole tensor's relevance` });
+      continue;
+    }
+    out.push({
+      ...base,
+      err,
+      compared: false,
+      note: `not compared: its input also feeds ${missing.join(', ')}, which has no reference, and the reference is not the whole tensor's relevance (relL2 ${formatSci(err)} > ${SHARE_THRESHOLD}): this layer's share, which the explanation does not hold`,
+    });
+  }
+  return out;
+}
+
 export function isTfjsModel(model: GoldenModel): boolean {
   return model.tfjs !== undefined && !model.onnx && !model.onnx_legacy && !model.onnx_bn;
 }

@@ -1,11 +1,12 @@
 /**
  * `lrp-lens golden`: runs the reference cases of a golden manifest through the engine and compares the input
- * relevance with Captum's / Zennit's (relL2 against max(1e-4, 4 f32_rel_err), see ../shared/goldens/README.md).
+ * relevance with Captum's / Zennit's (relL2 against max(1e-4, 4 f32_rel_err), see ../shared/goldens/README.md), and
+ * where a case has per-layer relevance (`layer_relevance`), each layer present in both, with the same tolerance.
  * One line per case; a failing case never stops the run.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { BackendKind, Explanation, LoadedModel } from '../engine/api';
+import type { BackendKind, LoadedModel } from '../engine/api';
 import type { Graph } from '../engine/graph';
 import { createEngine } from '../engine/index';
 import { importOnnx } from '../engine/onnx/import-onnx';
@@ -17,9 +18,9 @@ import {
   caseInputFile,
   caseTolerance,
   caseToAssignment,
+  compareLayers,
   formatSci,
   loadManifest,
-  matchLayerName,
   relL2,
   selectCases,
   type CasePlan,
@@ -104,23 +105,6 @@ async function loadGraph(
   return graph;
 }
 
-/** Relevance at every layer with a reference, in execution order, with its relL2. */
-function layerComparison(explanation: Explanation, reference: Map<string, Float64Array>): { layer: string; err: number }[] {
-  const names = explanation.layers.map((l) => l.layer);
-  const refFor = new Map<string, Float64Array>();
-  for (const [torchName, data] of reference) {
-    const name = matchLayerName(names, torchName);
-    if (name !== undefined) refFor.set(name, data);
-  }
-  const out: { layer: string; err: number }[] = [];
-  for (const l of explanation.layers) {
-    const ref = refFor.get(l.layer);
-    if (!ref) continue;
-    out.push({ layer: l.layer, err: l.data.length === ref.length ? relL2(l.data, ref) : NaN });
-  }
-  return out;
-}
-
 export async function runGolden(
   manifestPath: string,
   options: GoldenOptions,
@@ -173,7 +157,7 @@ export async function runGolden(
       let line: string;
       let details: string[] = [];
       try {
-        const r = await runCase(manifest, c, loadModel, verbose);
+        const r = await runCase(manifest, c, loadModel, verbose, options.backend !== 'cpu');
         line = `${r.pass ? 'PASS' : 'FAIL'}  ${c.id}  relL2=${formatSci(r.err)}  tol=${formatSci(r.tol)}${r.reason ? `  ${r.reason}` : ''}`;
         details = r.details;
         if (r.pass) passed++;
@@ -217,6 +201,7 @@ async function runCase(
   c: GoldenCase,
   loadModel: (plan: ModelPlan) => Promise<ModelEntry>,
   verbose: boolean,
+  float32: boolean,
 ): Promise<CaseResult> {
   const modelInfo = manifest.models[c.model];
   if (!modelInfo) throw new Error(`unknown model "${c.model}"`);
@@ -238,28 +223,55 @@ async function runCase(
   const details: string[] = [];
   const reasons: string[] = [];
   if (explanation.target !== c.target) reasons.push(`explained class ${explanation.target}, not ${c.target}`);
-  let pass = err <= tol && reasons.length === 0; // NaN fails
-
-  if ((!pass || verbose) && c.layer_relevance !== undefined) {
+  const inputPass = err <= tol; // NaN fails
+  let layerSummary = '';
+  if (c.layer_relevance !== undefined) {
+    // The per-layer relevance is a pass criterion where the manifest has it: each layer present in the reference and
+    // in the explanation, with the input relevance's tolerance.
     let layerRefs: Map<string, Float64Array> | undefined;
     try {
       const npz = parseNpz(await readBytes(manifest.dir, c.layer_relevance));
       layerRefs = new Map([...npz].map(([k, v]) => [k, toFloat64(v)]));
     } catch (e) {
-      if (!pass) reasons.push(`(layer relevance unavailable: ${errorMessage(e)})`);
+      reasons.push(`layer relevance ${c.layer_relevance} unreadable: ${errorMessage(e)}`);
     }
     if (layerRefs) {
-      const layers = layerComparison(explanation, layerRefs);
-      if (verbose) for (const l of layers) details.push(`      ${l.layer.padEnd(24)} relL2=${formatSci(l.err)}${l.err <= tol ? '' : '  > tol'}`);
-      if (!pass) {
+      const checks = compareLayers(explanation.layers, layerRefs, graph, tol);
+      const compared = checks.filter((l) => l.compared);
+      const beyond = compared.filter((l) => !(l.err <= tol));
+      // A case the manifest marks as ill-conditioned in float32 (its tolerance is 4 x f32_rel_err, above the 1e-4
+      // floor: z within rounding of 0) has its layers checked on the float64 backend only. On a float32 backend its
+      // layers land as far from the float64 reference as float32 takes them (googlenet: up to 6e-2 on WebGPU, 1e-7 on
+      // the CPU), and the manifest gives no float32 error per layer to bound that: they are shown, not a criterion.
+      const illConditioned = float32 && typeof c.f32_rel_err === 'number' && 4 * c.f32_rel_err > 1e-4;
+      const over = illConditioned ? beyond.filter((l) => Number.isNaN(l.err)) : beyond;
+      const skipped = checks.length - compared.length;
+      if (verbose) {
+        for (const l of checks) {
+          const mark = !l.compared ? '  (not compared)' : l.err <= tol ? '' : '  > tol';
+          details.push(`      ${(l.layer ?? `(${l.reference})`).padEnd(24)} relL2=${formatSci(l.err)}${mark}${l.note ? `  ${l.note}` : ''}`);
+        }
+      }
+      if (compared.length === 0) {
+        reasons.push(`no layer of the explanation matches the reference's layer names (${[...layerRefs.keys()].slice(0, 5).join(', ')}${layerRefs.size > 5 ? ', ...' : ''})`);
+      } else if (over.length > 0) {
+        const worst = over.reduce((a, b) => (Number.isNaN(a.err) || a.err >= b.err ? a : b));
+        const worstNote = worst.note && Number.isNaN(worst.err) ? ` (${worst.note})` : '';
+        reasons.push(`worst layer ${worst.layer} relL2=${formatSci(worst.err)}${worstNote} > tol (${over.length} of ${compared.length} layers)`);
+      } else {
+        const worst = compared.reduce((a, b) => (a.err >= b.err ? a : b));
+        const shown = beyond.length ? ` (${beyond.length} beyond tol: float32 in a case ill-conditioned in float32, f32_rel_err=${formatSci(c.f32_rel_err!)}; layers are a criterion on the cpu backend)` : '';
+        layerSummary = `layers=${compared.length} worst=${worst.layer}:${formatSci(worst.err)}${skipped ? ` (${skipped} not compared)` : ''}${shown}`;
+      }
+      if (!inputPass || over.length > 0) {
         // Relevance flows backwards: the departing layer is the first one, from the output, that exceeds the tolerance.
-        const departed = [...layers].reverse().find((l) => !(l.err <= tol));
+        const order = new Map(explanation.layers.map((l, i) => [l.layer, i]));
+        const departed = [...compared].sort((a, b) => order.get(b.layer!)! - order.get(a.layer!)!).find((l) => !(l.err <= tol));
         if (departed) reasons.push(`first departs at ${departed.layer} (relL2=${formatSci(departed.err)})`);
-        else if (layers.length) reasons.push('every Linear/Conv layer relevance within tolerance');
-        else reasons.push('(no layer of the explanation matches the reference layer names)');
+        else if (compared.length) reasons.push('every compared layer within tolerance');
       }
     }
   }
-  pass = pass && reasons.length === 0;
-  return { pass, err, tol, ...(reasons.length ? { reason: reasons.join('; ') } : {}), details };
+  const pass = inputPass && reasons.length === 0;
+  return { pass, err, tol, ...(reasons.length ? { reason: reasons.join('; ') } : pass && layerSummary ? { reason: layerSummary } : {}), details };
 }

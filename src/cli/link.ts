@@ -16,12 +16,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderHeatmap, sumChannels, symmetricMax } from '../models/colormap';
 import { presetParams } from '../rules/preset-params';
 import { foldBatchNorm } from '../engine/canonicalize';
 import type { Graph } from '../engine/graph';
 import { createEngine } from '../engine/index';
-import { encodeNpy } from '../engine/io/npy';
 import { findBuiltinModel, openModelFiles, SAMPLE_IMAGES, type ModelFile } from '../models/builtin';
 import { preprocess, resizeRgba, rgbToRgba, type RgbaImage } from '../models/image';
 import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, parseModelCard, type ModelCard } from '../models/model-card';
@@ -30,8 +28,8 @@ import { resolveAssignment } from '../engine/rule-assignment';
 import { decodeShareState } from '../share/share-codec';
 import { ShareLinkError, type ShareState } from '../share/share-state';
 import type { ExplainLinkCommand } from './args';
-import { chooseBackend, ExplainError, formatReport, readBytes, readModelFiles, softmax, writeBytes, type ExplainReport } from './explain';
-import { decodeImage, encodePng } from './image-io';
+import { chooseBackend, ExplainError, explainOptions, formatReport, readBytes, readModelFiles, softmax, unknownLayer, warnContrast, writeOutputs, type ExplainReport } from './explain';
+import { decodeImage } from './image-io';
 
 export interface LinkReport extends ExplainReport {
   readonly link: {
@@ -193,7 +191,12 @@ async function linkImage(state: ShareState, root: string): Promise<{ rgba: RgbaI
 /** The rule assignment the page makes of the link: its preset (ZBox bounds from the card) and the overrides that fit. */
 function linkAssignment(state: ShareState, graph: Graph, card: ModelCard, warnings: string[]): { assignment: RuleAssignment; layers: LayerRuleEntry[] } {
   const params = presetParams(state.preset, card);
-  const base: RuleAssignment = { preset: state.preset, ...(Object.keys(params).length ? { presetParams: params } : {}) };
+  // The link's custom rules (version 4) travel with the assignment, as every rule definition does.
+  const base: RuleAssignment = {
+    preset: state.preset,
+    ...(Object.keys(params).length ? { presetParams: params } : {}),
+    ...(state.ruleDefs?.length ? { ruleDefs: state.ruleDefs } : {}),
+  };
   const names = new Set(graph.nodes.map((n) => n.name));
   const layers: LayerRuleEntry[] = [];
   const missing: string[] = [];
@@ -251,7 +254,13 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
   for (const w of ruleWarnings) warn(`warning: ${w}`);
   if (state.compare) {
     const b = state.compare.label ?? state.compare.preset;
-    warn(`note: the link also shows a comparison with ${quote(b)}; explain --link reproduces the link's own explanation (A), the app the comparison`);
+    const methods = Object.keys(state.compareMethods ?? {}).map((side) => side.toUpperCase());
+    const baselines = methods.length ? ` (side ${methods.join(' and ')} by a gradient baseline: --method)` : '';
+    warn(`note: the link also shows a comparison with ${quote(b)}${baselines}; explain --link reproduces the link's own LRP explanation (the page's main heatmap), the app the comparison`);
+  }
+  if (state.concept) {
+    const { layer, channel } = state.concept;
+    warn(`note: the link also shows the concept map of channel ${channel} of ${quote(layer)} (Channels tab); explain --link reproduces the main heatmap, --concept ${layer}:${channel} (without --link) gives that map`);
   }
   const classes = graphClasses(graph);
   const classOk = (c: number | null, what: string): number | null => {
@@ -261,6 +270,7 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
   };
   const target = classOk(state.target, 'target');
   const contrast = classOk(state.contrast, 'contrast class');
+  if (cmd.layer !== undefined && !graph.nodes.some((n) => n.name === cmd.layer)) throw unknownLayer(cmd.layer, graph.nodes.map((n) => n.name));
 
   const { backend, gpu } = await chooseBackend(cmd.backend, verbose);
   const engine = await createEngine(gpu ? { backend, gpu } : { backend });
@@ -268,14 +278,10 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
     const model = await engine.load(graph);
     const loadMs = performance.now() - t0;
     const t1 = performance.now();
-    const e = await model.explain(x, {
-      ...(target !== null ? { target } : {}),
-      ...(contrast !== null ? { contrastTarget: contrast } : {}),
-      rules: assignment,
-      layerRelevance: false,
-    });
+    const e = await model.explain(x, explainOptions({ target: target ?? undefined, contrast: contrast ?? undefined, layer: cmd.layer }, assignment));
     const explainMs = performance.now() - t1;
     model.dispose();
+    warnContrast(e, contrast, warn);
 
     const probs = softmax(e.logits);
     const order = [...probs.keys()].sort((a, b) => probs[b]! - probs[a]! || a - b);
@@ -284,13 +290,8 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
     let relevanceSum = 0;
     for (const v of e.relevance) relevanceSum += v;
 
-    if (cmd.out !== undefined) {
-      // The page's canvas: relevance summed over channels, the link's colormap, its scale (clipped or not).
-      const map = sumChannels(e.relevance, e.inputShape);
-      const vmax = symmetricMax(map.data, state.view.clip ? state.view.clipPercentile : null);
-      await writeBytes(cmd.out, encodePng({ width: map.width, height: map.height, data: renderHeatmap(map, state.view.colormap, vmax) }));
-    }
-    if (cmd.relevanceOut !== undefined) await writeBytes(cmd.relevanceOut, encodeNpy(e.relevance, e.inputShape));
+    // --out: the page's canvas, with the link's colormap and its scale (clipped or not).
+    const outputs = await writeOutputs(cmd, e, { colormap: state.view.colormap, clipPercentile: state.view.clip ? state.view.clipPercentile : null });
 
     const { image } = state;
     return {
@@ -304,8 +305,7 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
       composite: state.preset,
       rules: layers,
       relevanceSum,
-      ...(cmd.out !== undefined ? { heatmap: cmd.out } : {}),
-      ...(cmd.relevanceOut !== undefined ? { relevanceOut: cmd.relevanceOut } : {}),
+      ...outputs,
       timings: { loadMs, explainMs },
       link: {
         version: state.version,
@@ -332,7 +332,6 @@ export function formatLinkReport(r: LinkReport): string[] {
   const model = link.model.kind === 'builtin' ? `built-in ${link.model.id}` : `${link.model.name} (SHA-256 ${link.model.sha256.slice(0, 12)}...)`;
   const image = link.image.kind === 'sample' ? `sample ${link.image.id}` : `${link.image.width}x${link.image.height} pixels`;
   lines.unshift(`Link: version ${link.version}; model ${model}; image ${image}; BatchNorm ${link.mergeBatchNorm ? 'merged' : 'kept'}; view ${link.view.colormap}${link.view.clip ? `, clipped at the ${link.view.clipPercentile} percentile` : ''}`);
-  if (r.contrastTarget !== null) lines.push(`Contrast: minus the relevance of class ${r.contrastTarget}`);
   if (link.modelCheck) lines.push(`Model files: SHA-256 ${link.modelCheck.matches ? 'matches the link' : 'DIFFERS from the link (this is not the file the link was made with)'}`);
   for (const w of link.warnings) lines.push(`Warning: ${w.replace(/^(warning|note): /, '')}`);
   return lines;

@@ -4,7 +4,7 @@
  *
  * Exit status: 0 success, 1 failure (a golden case failed, or an error), 2 bad usage.
  */
-import { parseArgs, USAGE, UsageError } from './args';
+import { COMMANDS, parseArgs, usage, usageHint, UsageError, type CommandName } from './args';
 import { formatReport, runExplain } from './explain';
 import { runGolden } from './golden';
 import { formatBatch, runBatch } from './batch';
@@ -23,7 +23,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const cmd = parseArgs(argv);
     if (cmd.kind === 'help') {
-      process.stdout.write(`${USAGE}\n`);
+      process.stdout.write(`${usage(cmd.command)}\n`);
       return 0;
     }
     if (cmd.kind === 'explain' && cmd.images !== undefined) {
@@ -55,7 +55,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return result.failed > 0 ? 1 : 0;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`lrp-lens: ${e.message}\n\n${USAGE}\n`);
+      // The synopsis of the command given (of all when there is none), and where its options are.
+      const command = COMMANDS.find((c) => c.name === argv[0])?.name as CommandName | undefined;
+      process.stderr.write(`lrp-lens: ${e.message}\n\n${usageHint(command)}\n`);
       return 2;
     }
     const message = e instanceof Error ? e.message : String(e);

@@ -5,7 +5,11 @@
 import type { Graph, Shape } from './graph';
 import type { RuleAssignment } from '../rules/assignment';
 
-export type BackendKind = 'webgpu' | 'cpu';
+/**
+ * 'webgpu'; 'cpu': the float64 reference (tests compare against it); 'cpu-fast': float32 on the CPU, convolutions
+ * and Linear layers as a WASM SIMD GEMM (src/engine/cpu/fast-backend.ts).
+ */
+export type BackendKind = 'webgpu' | 'cpu' | 'cpu-fast';
 
 export interface ExplainOptions {
   /** Class to explain; default: the top class. */
@@ -17,6 +21,50 @@ export interface ExplainOptions {
   readonly layerRelevance?: boolean;
   /** Cancels the explanation: it then rejects with an AbortError instead of resolving late. */
   readonly signal?: AbortSignal;
+  /**
+   * What the relevance pass starts from at the model output: 'logit' (default, LRP): the target's logit at the
+   * target (minus the contrast target's at the contrast target); 'one': 1 at the target (-1 at the contrast target).
+   * With 'one' and the 'gradient' preset, the input relevance is the gradient of the target logit (of the logit
+   * difference with a contrast): what the gradient baselines (attribution-methods.ts) use.
+   */
+  readonly seed?: SeedMode;
+  /**
+   * Hooks at named layers (see LayerHook): each one reads back the layer's activation and the relevance arriving at
+   * its output (Explanation.hooks), and may scale that relevance before the layer's rule passes it on. Both
+   * backends run them the same way, as kernel steps (a broadcast multiply) of the compiled program.
+   */
+  readonly hooks?: readonly LayerHook[];
+}
+
+export type SeedMode = 'logit' | 'one';
+
+/**
+ * A hook at one layer. The relevance at the layer's output (what arrives from the layers above, summed over its
+ * readers) is read back as it arrives; with `scale` it is then multiplied, before the layer's own rule propagates
+ * it to the layer's inputs, by
+ *   - one factor per channel along `axis` (scale.length = the output's extent along `axis`): masks (0/1) or weights
+ *     channels; the form Concept Relevance Propagation uses (concepts.ts), or
+ *   - one factor per element (scale.length = the output's size, row-major).
+ * Every layer below then sees the scaled relevance (Explanation.relevance and Explanation.layers included).
+ * No JS callback runs inside the pass: a caller that wants arbitrary changes reads the observation, computes its
+ * factors and explains again with them.
+ */
+export interface LayerHook {
+  /** The layer's name (a graph node name). */
+  readonly layer: string;
+  /** Factors for the relevance at the layer's output; absent: observe only. */
+  readonly scale?: ArrayLike<number>;
+  /** The channel axis of the layer's output for a per-channel scale (default 1: NCHW channels, a Linear's
+   * features); negative counts from the end (-1 for a value in NHWC order or tokens [1, T, F]). */
+  readonly axis?: number;
+}
+
+/** What a hook read back: the layer's output in the forward pass and the relevance arriving at it (not scaled). */
+export interface HookObservation {
+  readonly layer: string;
+  readonly shape: Shape;
+  readonly activation: Float32Array;
+  readonly relevance: Float32Array;
 }
 
 export interface LayerRelevance {
@@ -44,6 +92,8 @@ export interface Explanation {
    * program's relevance steps (the layers above the first changed rule are reused). */
   readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly ofRelevanceSteps: number };
   readonly backend: BackendKind;
+  /** One per ExplainOptions.hooks entry, in that order; absent when no hooks were given. */
+  readonly hooks?: readonly HookObservation[];
 }
 
 export interface ModelStats {
@@ -55,6 +105,12 @@ export interface LoadedModel {
   readonly graph: Graph;
   readonly backend: BackendKind;
   explain(input: Float32Array, options?: ExplainOptions): Promise<Explanation>;
+  /**
+   * Several inputs explained with the same options (`targets`: one per input, overriding `target`; undefined: that
+   * input's top class), equal to explain() on each in turn; on WebGPU in one queue submission and one readback
+   * (src/engine/batch.ts explainBatch calls it).
+   */
+  explainMany?(inputs: readonly Float32Array[], options?: ExplainOptions & { readonly targets?: readonly (number | undefined)[] }): Promise<Explanation[]>;
   /** The forward pass alone: the logits. */
   forward(input: Float32Array): Promise<Float32Array>;
   /** The forward pass over n inputs laid end to end: n rows of logits (perturbation curves). */

@@ -50,7 +50,8 @@ export function reuseBuffersByLifetime(program: Program): Program {
   const pinned = new Set<number>();
   for (const step of [...program.paramSteps, ...program.forwardSteps]) for (const r of stepRefs(step)) pinned.add(r.id);
   const o = program.outputs;
-  for (const r of [o.logits, o.relevance, o.target, program.input, program.control, ...o.layers.map((l) => l.ref)]) pinned.add(r.id);
+  const hookRefs = (o.hooks ?? []).flatMap((h) => [h.activation, h.relevance]);
+  for (const r of [o.logits, o.relevance, o.target, program.input, program.control, ...o.layers.map((l) => l.ref), ...hookRefs, ...(program.hookScales ?? [])]) pinned.add(r.id);
   const eligible = (t: TensorDecl) => t.id >= program.forwardTensors && t.kind === 'temp' && !t.data && !pinned.has(t.id);
 
   const lifetimes = new Map<number, Lifetime>();
@@ -105,6 +106,13 @@ export function reuseBuffersByLifetime(program: Program): Program {
     forwardSteps: program.forwardSteps.map((s) => remapStep(s, id)),
     relevanceSteps: program.relevanceSteps.map((s) => remapStep(s, id)),
     segments: program.segments.map((s) => ({ ...s, writes: s.writes.map(id) })),
-    outputs: { logits: ref(o.logits), relevance: ref(o.relevance), target: ref(o.target), layers: o.layers.map((l) => ({ layer: l.layer, ref: ref(l.ref) })) },
+    outputs: {
+      logits: ref(o.logits),
+      relevance: ref(o.relevance),
+      target: ref(o.target),
+      layers: o.layers.map((l) => ({ layer: l.layer, ref: ref(l.ref) })),
+      ...(o.hooks ? { hooks: o.hooks.map((h) => ({ layer: h.layer, activation: ref(h.activation), relevance: ref(h.relevance) })) } : {}),
+    },
+    ...(program.hookScales ? { hookScales: program.hookScales.map(ref) } : {}),
   };
 }

@@ -46,7 +46,7 @@ export function compileForward(graph: Graph): Program {
   const shapes = inferShapes(graph);
   const b = new ProgramBuilder();
   const input = b.tensor(graph.input.shape, 'input', 'input');
-  const control = b.tensor([2], 'control', 'input');
+  const control = b.tensor([3], 'control', 'input');
   const values = new Map<string, TensorRef>([[graph.input.name, input]]);
   for (const node of graph.nodes) {
     values.set(node.output, ops[node.op].forward({ node, inputs: node.inputs.map((v) => values.get(v)!), outShape: shapes.get(node.output)!, b }));
@@ -68,6 +68,20 @@ export function compileForward(graph: Graph): Program {
 export interface CompileOptions {
   /** Share storage between relevance temporaries whose lifetimes do not overlap (buffer-reuse.ts); default true. */
   readonly reuseBuffers?: boolean;
+  /** Hooks at layers (api.ts LayerHook): what they read back and where they scale relevance. */
+  readonly hooks?: readonly HookSite[];
+}
+
+/**
+ * A hook as the compiler sees it: the layer (a node name), and how its output relevance is scaled: not at all
+ * ('observe'), per channel along `axis` (a factor tensor of the output's shape with every other axis 1), or per
+ * element. The factors themselves are written per run (Program.hookScales).
+ */
+export interface HookSite {
+  readonly layer: string;
+  readonly mode: 'observe' | 'channel' | 'element';
+  /** The channel axis, non-negative (mode 'channel'). */
+  readonly axis?: number;
 }
 
 export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>, options: CompileOptions = {}): Program {
@@ -75,7 +89,7 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
   if (graph.input.shape[0] !== 1) throw new ShapeError('explanations take one input at a time (batch 1)');
   const b = new ProgramBuilder();
   const input = b.tensor(graph.input.shape, 'input', 'input');
-  const control = b.tensor([2], 'control', 'input');
+  const control = b.tensor([3], 'control', 'input');
   const values = new Map<string, TensorRef>([[graph.input.name, input]]);
 
   for (const node of graph.nodes) {
@@ -103,6 +117,25 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
   }
   const chosen = b.tensor([1], 'target');
   const forwardTensors = b.tensors.length;
+
+  // Hooks: after the forward state (every program of the graph numbers that identically), their factor tensors.
+  const hooks = options.hooks ?? [];
+  const hookAt = new Map<string, { site: HookSite; factors: TensorRef | null; observed: TensorRef | null }>();
+  for (const site of hooks) {
+    const node = graph.nodes.find((n) => n.name === site.layer);
+    if (!node) throw new ShapeError(`hook: no layer named "${site.layer}"`);
+    if (hookAt.has(site.layer)) throw new ShapeError(`hook: layer "${site.layer}" has more than one hook`);
+    const shape = values.get(node.output)!.shape;
+    let factors: TensorRef | null = null;
+    if (site.mode === 'element') factors = b.tensor(shape, `hook:${site.layer}`, 'input');
+    if (site.mode === 'channel') {
+      const axis = site.axis ?? 1;
+      if (!Number.isInteger(axis) || axis < 0 || axis >= shape.length) throw new ShapeError(`hook at "${site.layer}": axis ${axis} is not an axis of its output [${shape.join(', ')}]`);
+      factors = b.tensor(shape.map((d, k) => (k === axis ? d : 1)), `hook:${site.layer}`, 'input');
+    }
+    hookAt.set(site.layer, { site, factors, observed: null });
+  }
+  const scaling = hooks.some((h) => h.mode !== 'observe');
 
   const segments: Segment[] = [];
   const segment = (key: string, emit: () => readonly string[]) => {
@@ -141,8 +174,21 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
       if (t.ref.id === ref.id) return; // shared storage (reshape): nothing to move
       b.emit('relevance', { kernel: 'elementwise', op: 'copy', a: b.view(ref, shape), b: null, out: t.ref, accumulate: t.accumulate });
     };
-    segment(`${node.name}:${JSON.stringify(rule.program)}`, () => {
-      ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r: store.get(node.output)!, program: rule.program, b, target, pass });
+    const hook = hookAt.get(node.name);
+    segment(`${node.name}:${JSON.stringify(rule.program)}${hook ? `:hook:${hook.site.mode}` : ''}`, () => {
+      let r = store.get(node.output)!;
+      // The relevance arriving here stays in its storage (read back as the hook's observation), unless that storage
+      // is also an input's (a reshape's), where a scaling hook below may write: a copy is read back instead.
+      if (hook && scaling && node.inputs.some((v) => store.get(v)!.id === r.id)) {
+        hook.observed = b.tensor(r.shape, `observed:${node.name}`);
+        b.emit('relevance', { kernel: 'elementwise', op: 'copy', a: r, b: null, out: hook.observed, accumulate: false });
+      }
+      if (hook?.factors) {
+        const scaled = b.tensor(r.shape, `scaled:${node.name}`);
+        b.emit('relevance', { kernel: 'broadcast-binary', op: 'multiply', a: r, b: hook.factors, out: scaled, scale: 1, accumulate: false });
+        r = scaled;
+      }
+      ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r, program: rule.program, b, target, pass });
       return node.inputs;
     });
     // A residual add's first input is only part of what it splits; every other layer reports its input's relevance.
@@ -152,6 +198,10 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
   }
 
   if (!reached.has(graph.input.name)) throw new ShapeError('no relevance reaches the input: the output does not depend on it');
+  for (const site of hooks) {
+    const node = graph.nodes.find((n) => n.name === site.layer)!;
+    if (!reached.has(node.output)) throw new ShapeError(`hook: no relevance reaches layer "${site.layer}" under these rules`);
+  }
   const inputRelevance = store.get(graph.input.name)!;
   const program: Program = {
     tensors: b.tensors,
@@ -170,7 +220,17 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
         .filter(({ value }) => written.has(value))
         .reverse()
         .map(({ layer, value }) => ({ layer, ref: b.view(store.get(value)!, values.get(value)!.shape) })),
+      ...(hooks.length
+        ? {
+            hooks: hooks.map(({ layer }) => {
+              const node = graph.nodes.find((n) => n.name === layer)!;
+              const hook = hookAt.get(layer)!;
+              return { layer, activation: values.get(node.output)!, relevance: hook.observed ?? store.get(node.output)! };
+            }),
+          }
+        : {}),
     },
+    ...(hooks.length ? { hookScales: [...hookAt.values()].flatMap((h) => (h.factors ? [h.factors] : [])) } : {}),
   };
   return options.reuseBuffers === false ? program : reuseBuffersByLifetime(program);
 }

@@ -2,19 +2,38 @@
  * Engine entry point: pick a backend, load graphs, explain. The same code runs in the browser (navigator.gpu)
  * and in Node (the `webgpu` package's GPU object, passed in).
  */
-import { shapeSize, type Graph } from './graph';
-import type { BackendKind, Explanation, ExplainOptions, LoadedModel } from './api';
-import { compileForward, compileProgram, inferShapes, withBatch } from './compile';
+import { shapeSize, type Graph, type Shape } from './graph';
+import type { BackendKind, Explanation, ExplainOptions, LayerHook, LoadedModel } from './api';
+import { compileForward, compileProgram, inferShapes, withBatch, type HookSite } from './compile';
 import { resolveAssignment } from './rule-assignment';
 import { CpuProgramRunner } from './cpu/cpu-backend';
+import { createFastSharedForward, disposeFastShared, FastCpuProgramRunner } from './cpu/fast-backend';
+import { WasmArena } from './wasm/fast-wasm';
 import { checkLimits, createGpuSharedForward, GpuError, GpuProgramRunner, type GpuSharedForward } from './gpu/gpu-backend';
-import { SharedForward, type ProgramRunner } from './runner';
+import { SharedForward, type ProgramRunner, type RunRequest, type RunResult } from './runner';
 import { PipelineCache } from './gpu/pipeline-cache';
 import type { Program } from './program';
 
-export type { BackendKind, Explanation, ExplainOptions, LoadedModel, ModelStats } from './api';
+export type { BackendKind, Explanation, ExplainOptions, HookObservation, LayerHook, LoadedModel, ModelStats, SeedMode } from './api';
 export type { Graph } from './graph';
 export { GpuError } from './gpu/gpu-backend';
+export { explainBatch, explainTargets, type BatchOptions } from './batch';
+export { channelRelevance, conceptMask, explainConcept, rankConcepts, type ConceptExplanation, type ConceptOptions, type ConceptRanking } from './concepts';
+export {
+  gaussianNoise,
+  GRADIENT_RULES,
+  gradientTimesInput,
+  inputGradient,
+  integratedGradients,
+  integrationPoints,
+  smoothGrad,
+  type Attribution,
+  type AttributionMethod,
+  type GradientOptions,
+  type IntegratedGradientsOptions,
+  type IntegrationRule,
+  type SmoothGradOptions,
+} from './attribution-methods';
 
 export interface EngineOptions {
   /** 'auto' (default): WebGPU when an adapter is available, else the CPU backend. */
@@ -84,6 +103,44 @@ function findNonFinite(relevance: Float32Array, layers: Explanation['layers']): 
   return { layer: origin ? origin.layer : 'input', count: inInput || count(origin!.data) };
 }
 
+/** What a compiled program depends on: the rules and where hooks read and scale. */
+interface CompileSpec {
+  readonly rules: ExplainOptions['rules'];
+  readonly hooks: readonly HookSite[];
+}
+
+/**
+ * ExplainOptions.hooks as compile sites and per-run factors, checked against the layers' output shapes: a scale
+ * has one factor per channel along the axis (mode 'channel') or one per element ('element').
+ */
+export function resolveHooks(graph: Graph, shapes: ReadonlyMap<string, Shape>, hooks: readonly LayerHook[]): { sites: HookSite[]; scales: Float32Array[] } {
+  const sites: HookSite[] = [];
+  const scales: Float32Array[] = [];
+  for (const hook of hooks) {
+    const node = graph.nodes.find((n) => n.name === hook.layer);
+    if (!node) throw new RangeError(`hook: no layer named "${hook.layer}"`);
+    const shape = shapes.get(node.output)!;
+    const rank = shape.length;
+    const given = hook.axis ?? 1;
+    const axis = given < 0 ? given + rank : given;
+    if (!Number.isInteger(given) || axis < 0 || axis >= rank) throw new RangeError(`hook at "${hook.layer}": axis ${given} is not an axis of its output [${shape.join(', ')}]`);
+    if (!hook.scale) {
+      sites.push({ layer: hook.layer, mode: 'observe' });
+      continue;
+    }
+    const n = hook.scale.length;
+    const mode = n === shape[axis] ? 'channel' : n === shapeSize(shape) ? 'element' : null;
+    if (!mode) {
+      throw new RangeError(`hook at "${hook.layer}": ${n} factors, but its output [${shape.join(', ')}] has ${shape[axis]} channels along axis ${axis} and ${shapeSize(shape)} elements`);
+    }
+    const values = Float32Array.from(hook.scale);
+    if (values.some((v) => !Number.isFinite(v))) throw new RangeError(`hook at "${hook.layer}": the factors must be finite numbers`);
+    sites.push(mode === 'channel' ? { layer: hook.layer, mode, axis } : { layer: hook.layer, mode });
+    scales.push(values);
+  }
+  return { sites, scales };
+}
+
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const wanted = options.backend ?? 'auto';
   const gpu = options.gpu ?? (typeof navigator !== 'undefined' ? navigator.gpu : undefined);
@@ -105,7 +162,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     return s;
   };
 
-  if (wanted !== 'cpu') {
+  if (wanted !== 'cpu' && wanted !== 'cpu-fast') {
     try {
       if (!gpu) throw new GpuError('this environment has no WebGPU');
       state = await newDevice(0);
@@ -114,7 +171,17 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       description = `CPU: ${(e as Error).message}`;
     }
   }
-  const backend: BackendKind = state ? 'webgpu' : 'cpu';
+  const backend: BackendKind = state ? 'webgpu' : wanted === 'cpu-fast' ? 'cpu-fast' : 'cpu';
+  if (backend === 'cpu-fast') {
+    // Fails here, not at the first explanation, where WebAssembly SIMD is missing or blocked (a CSP without
+    // 'wasm-unsafe-eval').
+    try {
+      await WasmArena.create();
+    } catch (e) {
+      throw new Error(`the cpu-fast backend needs WebAssembly with SIMD: ${(e as Error).message}`, { cause: e });
+    }
+    description = 'CPU (float32, WASM SIMD)';
+  }
 
   /** The live device, recreated after a loss. */
   let recovering: Promise<DeviceState> | null = null;
@@ -142,8 +209,10 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     // Holding the GPU object keeps Dawn's instance alive as long as the engine (Node crashes otherwise).
     gpu: state ? gpu : undefined,
     async load(graph) {
-      const classes = inferShapes(graph).get(graph.output)![1]!;
+      const shapes = inferShapes(graph);
+      const classes = shapes.get(graph.output)![1]!;
       interface Entry {
+        readonly spec: CompileSpec;
         readonly program: Program;
         readonly generation: number;
         readonly runner: Promise<ProgramRunner>;
@@ -152,10 +221,12 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       // The forward state all of this model's programs share (see Program.forwardTensors), per device.
       let gpuForward: { generation: number; shared: GpuSharedForward } | null = null;
       const cpuForward = new SharedForward<Float64Array[]>([]);
+      const fastForward = createFastSharedForward();
       let batchRunner: { n: number; generation: number; runner: Promise<ProgramRunner> } | null = null;
 
       const makeRunner = async (program: Program): Promise<{ generation: number; runner: Promise<ProgramRunner> }> => {
         if (backend === 'cpu') return { generation: 0, runner: Promise.resolve(new CpuProgramRunner(program, cpuForward)) };
+        if (backend === 'cpu-fast') return { generation: 0, runner: FastCpuProgramRunner.create(program, fastForward) };
         const s = await liveDevice();
         checkLimits(s.device, program);
         if (gpuForward?.generation !== s.generation) gpuForward = { generation: s.generation, shared: createGpuSharedForward() };
@@ -168,8 +239,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         void old?.runner.then((r) => r.dispose(), () => undefined);
       };
 
-      const entryFor = async (options: ExplainOptions): Promise<Entry> => {
-        const key = JSON.stringify(options.rules ?? {});
+      const entryFor = async (spec: CompileSpec): Promise<Entry> => {
+        // Without hooks, the key is the rules alone (as before hooks existed).
+        const key = JSON.stringify(spec.rules ?? {}) + (spec.hooks.length ? `\u0000hooks:${JSON.stringify(spec.hooks)}` : '');
         let entry = entries.get(key);
         const generation = state?.generation ?? 0;
         if (entry && (entry.generation !== generation || state?.lost)) {
@@ -179,9 +251,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         if (entry) {
           entries.delete(key);
         } else {
-          const program = entry ?? compileProgram(graph, resolveAssignment(graph, options.rules));
+          const program = compileProgram(graph, resolveAssignment(graph, spec.rules), spec.hooks.length ? { hooks: spec.hooks } : {});
           const made = await makeRunner(program);
-          entry = { program, ...made };
+          entry = { spec, program, ...made };
           made.runner.catch(() => entries.delete(key));
         }
         entries.set(key, entry); // most recently used last
@@ -190,9 +262,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       };
 
       /** Runs on the live device; if the device is lost during the run, recreates it and runs once more. */
-      const run = async (options: ExplainOptions, request: Parameters<ProgramRunner['run']>[0]) => {
+      const run = async (spec: CompileSpec, request: Parameters<ProgramRunner['run']>[0]) => {
         for (let attempt = 0; ; attempt++) {
-          const entry = await entryFor(options);
+          const entry = await entryFor(spec);
           try {
             const runner = await entry.runner;
             return { entry, result: await runner.run(request) };
@@ -203,42 +275,91 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         }
       };
 
+      /** run() for several requests: one submission where the runner has runMany (WebGPU), else one run each. */
+      const runAll = async (spec: CompileSpec, requests: readonly RunRequest[]) => {
+        for (let attempt = 0; ; attempt++) {
+          const entry = await entryFor(spec);
+          try {
+            const runner = await entry.runner;
+            if (runner.runMany) return { entry, results: await runner.runMany(requests) };
+            const results: RunResult[] = [];
+            for (const request of requests) results.push(await runner.run(request));
+            return { entry, results };
+          } catch (e) {
+            const lost = backend === 'webgpu' && (state!.lost || entry.generation !== state!.generation);
+            if (!lost || attempt > 0) throw e;
+          }
+        }
+      };
+
+      /** Checks an explanation's options; the compile spec and the run request they give for an input and target. */
+      const prepare = (options: ExplainOptions, targets: readonly (number | undefined)[] = [options.target]) => {
+        for (const [what, t] of [...targets.map((t) => ['target', t] as const), ['contrast target', options.contrastTarget] as const]) {
+          if (t !== undefined && !(Number.isInteger(t) && t >= 0 && t < classes)) {
+            throw new RangeError(`${what} ${t} is not a class index of this model (0 to ${classes - 1})`);
+          }
+        }
+        if (options.seed !== undefined && options.seed !== 'logit' && options.seed !== 'one') throw new RangeError(`seed must be "logit" or "one", got ${String(options.seed)}`);
+        const hooks = options.hooks?.length ? resolveHooks(graph, shapes, options.hooks) : null;
+        const spec: CompileSpec = { rules: options.rules, hooks: hooks?.sites ?? [] };
+        const request = (input: Float32Array, target: number | undefined): RunRequest => ({
+          input,
+          target: target ?? -1,
+          contrastTarget: options.contrastTarget ?? -1,
+          layerRelevance: options.layerRelevance ?? true,
+          ...(options.seed === 'one' ? { seed: 'one' as const } : {}),
+          ...(hooks ? { hookScales: hooks.scales } : {}),
+        });
+        return { spec, request };
+      };
+
+      /** A run's result as the Explanation explain() returns. */
+      const explanation = (entry: Entry, result: RunResult, start: number): Explanation => {
+        const outputs = entry.program.outputs.layers;
+        const layers = result.layers.map((data, i) => ({ layer: outputs[i]!.layer, shape: outputs[i]!.ref.shape, data }));
+        const observed = entry.program.outputs.hooks;
+        return {
+          ...(observed && result.hooks
+            ? { hooks: observed.map((h, i) => ({ layer: h.layer, shape: h.activation.shape, activation: result.hooks![i]!.activation, relevance: result.hooks![i]!.relevance })) }
+            : {}),
+          logits: result.logits,
+          target: result.target,
+          relevance: result.relevance,
+          inputShape: graph.input.shape,
+          layers,
+          nonFinite: findNonFinite(result.relevance, layers),
+          timings: { totalMs: performance.now() - start, gpuMs: result.work.gpuMs ?? null },
+          work: { forward: result.work.forward, relevanceSteps: result.work.relevanceSteps, ofRelevanceSteps: entry.program.relevanceSteps.length },
+          backend,
+        };
+      };
+
       const model: LoadedModel = {
         graph,
         backend,
+        async explainMany(inputs, options = {}): Promise<Explanation[]> {
+          const start = performance.now();
+          throwIfAborted(options.signal);
+          const { targets, ...common } = options;
+          if (targets !== undefined && targets.length !== inputs.length) throw new RangeError(`explainMany: ${targets.length} targets for ${inputs.length} inputs`);
+          const per = targets ?? inputs.map(() => common.target);
+          const { spec, request } = prepare(common, per);
+          if (inputs.length === 0) return [];
+          const { entry, results } = await runAll(spec, inputs.map((x, i) => request(x, per[i])));
+          throwIfAborted(options.signal);
+          return results.map((result) => explanation(entry, result, start));
+        },
         async explain(input, options = {}): Promise<Explanation> {
           const start = performance.now();
           throwIfAborted(options.signal);
-          for (const [what, t] of [['target', options.target], ['contrast target', options.contrastTarget]] as const) {
-            if (t !== undefined && !(Number.isInteger(t) && t >= 0 && t < classes)) {
-              throw new RangeError(`${what} ${t} is not a class index of this model (0 to ${classes - 1})`);
-            }
-          }
-          const { entry, result } = await run(options, {
-            input,
-            target: options.target ?? -1,
-            contrastTarget: options.contrastTarget ?? -1,
-            layerRelevance: options.layerRelevance ?? true,
-          });
+          const { spec, request } = prepare(options);
+          const { entry, result } = await run(spec, request(input, options.target));
           throwIfAborted(options.signal);
-          const outputs = entry.program.outputs.layers;
-          const layers = result.layers.map((data, i) => ({ layer: outputs[i]!.layer, shape: outputs[i]!.ref.shape, data }));
-          return {
-            logits: result.logits,
-            target: result.target,
-            relevance: result.relevance,
-            inputShape: graph.input.shape,
-            layers,
-            nonFinite: findNonFinite(result.relevance, layers),
-            timings: { totalMs: performance.now() - start, gpuMs: result.work.gpuMs ?? null },
-            work: { forward: result.work.forward, relevanceSteps: result.work.relevanceSteps, ofRelevanceSteps: entry.program.relevanceSteps.length },
-            backend,
-          };
+          return explanation(entry, result, start);
         },
         async forward(input) {
-          const last = [...entries.keys()].at(-1);
-          const options = last === undefined ? {} : { rules: JSON.parse(last) as ExplainOptions['rules'] };
-          const { result } = await run(options, { input, target: -1, contrastTarget: -1, layerRelevance: false, forwardOnly: true });
+          const last = [...entries.values()].at(-1);
+          const { result } = await run(last?.spec ?? { rules: undefined, hooks: [] }, { input, target: -1, contrastTarget: -1, layerRelevance: false, forwardOnly: true });
           return result.logits;
         },
         async forwardBatch(inputs, n) {
@@ -251,7 +372,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
             const made =
               backend === 'cpu'
                 ? { generation: 0, runner: Promise.resolve<ProgramRunner>(new CpuProgramRunner(program)) }
-                : await (async () => {
+                : backend === 'cpu-fast'
+                  ? { generation: 0, runner: FastCpuProgramRunner.create(program) as Promise<ProgramRunner> }
+                  : await (async () => {
                     const s = await liveDevice();
                     checkLimits(s.device, program);
                     return { generation: s.generation, runner: GpuProgramRunner.create(s.device, s.cache, program, createGpuSharedForward()) };
@@ -273,6 +396,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           batchRunner = null;
           for (const b of gpuForward?.shared.storage.buffers ?? []) b.destroy();
           cpuForward.storage.length = 0;
+          disposeFastShared(fastForward);
         },
       };
       return model;

@@ -33,6 +33,8 @@ export interface ProgramOutputs {
   /** One int: the class the seed chose (the top class when none was asked for). */
   readonly target: TensorRef;
   readonly layers: readonly { readonly layer: string; readonly ref: TensorRef }[];
+  /** Per hook (compile.ts HookSite), in the order given: the layer's output and the relevance arriving at it. */
+  readonly hooks?: readonly { readonly layer: string; readonly activation: TensorRef; readonly relevance: TensorRef }[];
 }
 
 /**
@@ -57,8 +59,12 @@ export interface Program {
    */
   readonly forwardTensors: number;
   readonly input: TensorRef;
-  /** Two ints written per explanation: target (-1 = top class) and contrast target (-1 = none). */
+  /** Three ints written per explanation: target (-1 = top class), contrast target (-1 = none), seed mode (0 the
+   * target logit, 1 one). */
   readonly control: TensorRef;
+  /** The factors of the scaling hooks, written per explanation (RunRequest.hookScales), in the order of the hooks
+   * that scale; absent or empty without such hooks. */
+  readonly hookScales?: readonly TensorRef[];
   readonly paramSteps: readonly Step[];
   readonly forwardSteps: readonly Step[];
   readonly relevanceSteps: readonly Step[];

@@ -8,6 +8,25 @@ export interface RunRequest {
   readonly layerRelevance: boolean;
   /** Run the forward pass only and read back the logits. */
   readonly forwardOnly?: boolean;
+  /** The seed at the output: the target logit (default) or 1 (the gradient). */
+  readonly seed?: 'logit' | 'one';
+  /** The factors of the program's scaling hooks (Program.hookScales), in that order. */
+  readonly hookScales?: readonly Float32Array[];
+}
+
+/** The seed mode as the control tensor's third int: 0 the target logit, 1 one. */
+export function seedCode(request: RunRequest): number {
+  return request.seed === 'one' ? 1 : 0;
+}
+
+/** Checks that a request brings one factor array of the right size per scaling hook of the program. */
+export function checkHookScales(program: Program, request: RunRequest): void {
+  const wanted = program.hookScales ?? [];
+  const given = request.hookScales ?? [];
+  if (given.length !== wanted.length) throw new RangeError(`the program has ${wanted.length} scaling hooks, the request gives ${given.length}`);
+  wanted.forEach((ref, i) => {
+    if (given[i]!.length !== ref.size) throw new RangeError(`hook ${i}: ${given[i]!.length} factors for ${ref.size}`);
+  });
 }
 
 export interface RunResult {
@@ -16,6 +35,8 @@ export interface RunResult {
   readonly target: number;
   /** In the order of program.outputs.layers; empty when not requested. */
   readonly layers: readonly Float32Array[];
+  /** Per program.outputs.hooks entry: its activation and relevance; empty for forward-only runs. */
+  readonly hooks?: readonly { readonly activation: Float32Array; readonly relevance: Float32Array }[];
   /** What was recomputed: the forward pass or not, and how many of the relevance steps. */
   readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly gpuMs?: number | null };
 }
@@ -25,6 +46,8 @@ import type { Program, Segment } from './program';
 export interface ProgramRunner {
   readonly program: Program;
   run(request: RunRequest): Promise<RunResult>;
+  /** Several explanations at once, equal to run() on each in turn (the GPU runner: one queue submission). */
+  runMany?(requests: readonly RunRequest[]): Promise<RunResult[]>;
   dispose(): void;
 }
 
@@ -65,6 +88,8 @@ export class SharedForward<Storage> {
   reusableSegments(program: Program, input: Float32Array, context: string): number {
     const last = this.chain;
     if (!last || last.context !== context || !this.holds(input)) return 0;
+    // A program that scales relevance at a hook recomputes every segment (its factors are per run; see ran()).
+    if (program.hookScales?.length) return 0;
     const now = program.segments;
     let p = 0;
     while (p < now.length && p < last.segments.length && now[p]!.key === last.segments[p]!.key) p++;
@@ -77,7 +102,8 @@ export class SharedForward<Storage> {
   }
 
   ran(program: Program, context: string): void {
-    this.chain = { context, segments: program.segments };
+    // After a run that scaled relevance at a hook, the relevance held matches no program's unscaled segments.
+    this.chain = program.hookScales?.length ? null : { context, segments: program.segments };
   }
 
   /** Forward-only runs leave relevance as it was; a failed run leaves it unknown. */
@@ -88,5 +114,5 @@ export class SharedForward<Storage> {
 
 /** What a run's relevance depends on besides the input and the rules. */
 export function runContext(request: RunRequest): string {
-  return `${request.target}/${request.contrastTarget}`;
+  return `${request.target}/${request.contrastTarget}${request.seed === 'one' ? '/one' : ''}`;
 }

@@ -6,8 +6,9 @@
  */
 import type { Graph } from '../engine/graph';
 import { ModelImportError, importOnnx, onnxExternalFiles } from '../engine/onnx/import-onnx';
-import { importTfjs, looksLikeTfjsModel } from '../engine/tfjs/import-tfjs';
+import { importTfjs, looksLikeTfjsModel, tfjsWeightFiles } from '../engine/tfjs/import-tfjs';
 import { parseModelCard, type ModelCard, type ModelFormat } from './model-card';
+import { ambiguousMessage, preferredOnnx } from './model-files';
 
 export interface BuiltinModel {
   readonly id: string;
@@ -34,7 +35,8 @@ export const BUILTIN_MODELS: readonly BuiltinModel[] = [
   },
   {
     id: 'tinyvgg',
-    name: 'TinyVGG (CNN Explainer, 10 Tiny ImageNet classes)',
+    // The menu's name: short enough for it (its card says which 10 classes: classSummary).
+    name: 'TinyVGG (10 classes)',
     format: 'tfjs',
     files: ['model.json', 'group1-shard1of1.bin'],
     card: 'card.json',
@@ -89,6 +91,8 @@ export interface OpenedModel {
   readonly modelFile: string;
   /** A card.json among the files, when there was one. */
   readonly card?: ModelCard;
+  /** The files read: the model file, the side files its weights are in, and card.json (as named in the input). */
+  readonly used: readonly string[];
 }
 
 const baseName = (name: string): string => name.split(/[\\/]/).pop() ?? name;
@@ -144,14 +148,21 @@ export function openModelFiles(files: readonly ModelFile[]): OpenedModel {
 
   // TF.js: a JSON file with a modelTopology.
   const jsons = files.filter((f) => f !== cardFile && (lower(f.name).endsWith('.json') || jsonText(f) !== undefined));
-  const tfjs = jsons.find((f) => {
+  const tfjsModels = jsons.filter((f) => {
     const t = jsonText(f);
     return t !== undefined && looksLikeTfjsModel(t);
   });
-  // ONNX: by extension, else by content (not JSON, not a known side file).
+  if (tfjsModels.length > 1) throw new ModelImportError(ambiguousMessage(tfjsModels.map((f) => f.name)));
+  const tfjs = tfjsModels[0];
+  // ONNX: by extension (of several, the one the others are variants of: model-files.ts), else by content (not JSON,
+  // not a known side file).
+  const onnxNamed = files.filter((f) => lower(f.name).endsWith('.onnx'));
+  const preferred = onnxNamed.length > 0 ? preferredOnnx(onnxNamed.map((f) => f.name)) : null;
+  if (onnxNamed.length > 1 && preferred === null) throw new ModelImportError(ambiguousMessage(onnxNamed.map((f) => f.name)));
   const onnx =
-    files.find((f) => lower(f.name).endsWith('.onnx')) ??
+    onnxNamed.find((f) => f.name === preferred) ??
     files.find((f) => f !== cardFile && !jsons.includes(f) && !/\.(data|bin|json|png|jpe?g|txt|md)$/.test(lower(f.name)) && !/shard\d+of\d+$/.test(lower(f.name)) && looksLikeOnnx(f.bytes));
+  const cardUsed = cardFile ? [cardFile.name] : [];
 
   if (tfjs && onnx) {
     throw new ModelImportError(`both an ONNX model (${baseName(onnx.name)}) and a TF.js model (${baseName(tfjs.name)}) were given: open one model at a time`);
@@ -160,19 +171,24 @@ export function openModelFiles(files: readonly ModelFile[]): OpenedModel {
     // importTfjs reports unsupported layers first, then any weight file that is missing.
     const text = decoder.decode(tfjs.bytes);
     const graph = importTfjs({ name: baseName(tfjs.name), text }, byName);
-    return { graph, notes: graph.notes ?? [], format: 'tfjs', modelFile: tfjs.name, ...(card ? { card } : {}) };
+    const shards = new Set(tfjsWeightFiles(text).flatMap((p) => [p, baseName(p)]));
+    const used = [tfjs.name, ...files.filter((f) => f !== tfjs && (shards.has(f.name) || shards.has(baseName(f.name)))).map((f) => f.name), ...cardUsed];
+    return { graph, notes: graph.notes ?? [], format: 'tfjs', modelFile: tfjs.name, used, ...(card ? { card } : {}) };
   }
   if (onnx) {
     const side = new Map<string, Uint8Array>();
     for (const f of files) if (f !== onnx) side.set(baseName(f.name), f.bytes);
+    const used = [onnx.name];
     for (const loc of onnxExternalFiles(onnx.bytes)) {
       if (!byName.has(loc) && !byName.has(baseName(loc))) {
         throw new ModelImportError(`${baseName(onnx.name)} keeps its weights in ${loc}, which was not given: open both files together`);
       }
       side.set(loc, (byName.get(loc) ?? byName.get(baseName(loc)))!);
+      const given = files.find((f) => f.name === loc || baseName(f.name) === baseName(loc));
+      if (given && !used.includes(given.name)) used.push(given.name);
     }
     const graph = importOnnx({ name: baseName(onnx.name), bytes: onnx.bytes }, side);
-    return { graph, notes: graph.notes ?? [], format: 'onnx', modelFile: onnx.name, ...(card ? { card } : {}) };
+    return { graph, notes: graph.notes ?? [], format: 'onnx', modelFile: onnx.name, used: [...used, ...cardUsed], ...(card ? { card } : {}) };
   }
 
   // No model: say what was given instead.

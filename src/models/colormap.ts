@@ -174,6 +174,26 @@ export function renderHeatmap(map: HeatMap, colormap: ColormapId, vmax: number):
   return out;
 }
 
+/** A coloured heatmap: opaque RGBA pixels, row-major, and the scale it was drawn with. */
+export interface HeatmapImage {
+  readonly width: number;
+  readonly height: number;
+  readonly data: Uint8ClampedArray<ArrayBuffer>;
+  /** The scale: values at or beyond +-vmax saturate. */
+  readonly vmax: number;
+}
+
+/**
+ * The heatmap of an input relevance as the page's canvas draws it (app/components/HeatmapView.tsx): summed over
+ * channels (sumChannels), the scale from symmetricMax (clipped at a percentile of |relevance|, or not: null), coloured
+ * with the colormap (renderHeatmap). `lrp-lens explain --out` and `explain --link --out` write this.
+ */
+export function heatmapImage(relevance: Float32Array, shape: readonly number[], colormap: ColormapId, clipPercentile: number | null): HeatmapImage {
+  const map = sumChannels(relevance, shape);
+  const vmax = symmetricMax(map.data, clipPercentile);
+  return { width: map.width, height: map.height, data: renderHeatmap(map, colormap, vmax), vmax };
+}
+
 /** Compact number formatting for the colour bar, the hover read-out and the charts. */
 export function formatValue(v: number): string {
   if (v === 0) return '0';

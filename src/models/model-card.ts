@@ -41,6 +41,16 @@ export interface ModelCard {
   /** Where the model comes from. */
   readonly source: string;
   readonly notes?: string;
+  /**
+   * What the classes cover, in a line the app shows beside the model (e.g. "10 Tiny ImageNet classes: …; no cat,
+   * dog or person"): a photo of something else still gets one of them.
+   */
+  readonly classSummary?: string;
+  /**
+   * What the card only assumes (a user's model opened without a card.json: defaultCard): the preprocessing
+   * (pixels / 255, mean 0, std 1, centre crop) and the class names ("class 0" …). Never read from a card file.
+   */
+  readonly assumed?: { readonly preprocessing: boolean; readonly classes: boolean };
 }
 
 export class ModelCardError extends Error {
@@ -162,6 +172,7 @@ export function parseModelCard(json: unknown, where = 'model card'): ModelCard {
   const source = str(v, 'source', 'source', true);
   if (v.notes !== undefined && typeof v.notes !== 'string') fail('"notes" must be a string');
   if (typeof v.notes === 'string' && v.notes.length > L.maxNotesChars) fail(`"notes" has ${v.notes.length} characters, more than the ${L.maxNotesChars} allowed`);
+  const classSummary = v.classSummary === undefined ? undefined : str(v, 'classSummary', 'classSummary');
 
   return {
     id,
@@ -174,6 +185,7 @@ export function parseModelCard(json: unknown, where = 'model card'): ModelCard {
     license: { name: licenseName, file: licenseFile },
     source,
     ...(typeof v.notes === 'string' ? { notes: v.notes } : {}),
+    ...(classSummary !== undefined ? { classSummary } : {}),
   };
 }
 
@@ -198,11 +210,21 @@ function slug(name: string): string {
   return s || 'model';
 }
 
+/** The preprocessing a model without a card gets: pixels / 255, mean 0, std 1, centre crop (a guess: `assumed`). */
+export const DEFAULT_PREPROCESSING: ModelCard['preprocessing'] = { scale: 1 / 255, mean: [0], std: [1], resize: 'center-crop' };
+
 /**
  * A card for a user's model: the input size from the graph, pixels / 255 with mean 0 and std 1, centre-cropped,
- * classes "class 0" .. "class N-1".
+ * classes "class 0" .. "class N-1" (or `classes`, when a class list came with the model). `assumed` says which
+ * of these are guesses.
  */
-export function defaultCard(graph: Graph, name: string, format: ModelFormat = 'onnx', files: readonly string[] = [name]): ModelCard {
+export function defaultCard(
+  graph: Graph,
+  name: string,
+  format: ModelFormat = 'onnx',
+  files: readonly string[] = [name],
+  classes?: readonly string[],
+): ModelCard {
   const { width, height, channels } = graphInputSize(graph);
   const n = graphClasses(graph);
   return {
@@ -211,11 +233,12 @@ export function defaultCard(graph: Graph, name: string, format: ModelFormat = 'o
     format,
     files: [...files],
     input: { width, height, channels, layout: format === 'tfjs' ? 'NHWC' : 'NCHW' },
-    preprocessing: { scale: 1 / 255, mean: [0], std: [1], resize: 'center-crop' },
-    classes: Array.from({ length: n }, (_, i) => `class ${i}`),
+    preprocessing: { ...DEFAULT_PREPROCESSING, mean: [...DEFAULT_PREPROCESSING.mean], std: [...DEFAULT_PREPROCESSING.std] },
+    classes: classes && classes.length === n ? [...classes] : Array.from({ length: n }, (_, i) => `class ${i}`),
     license: { name: 'unknown', file: '' },
     source: 'opened by the user',
     ...(graph.notes && graph.notes.length > 0 ? { notes: graph.notes.join(' ') } : {}),
+    assumed: { preprocessing: true, classes: !(classes && classes.length === n) },
   };
 }
 

@@ -4,13 +4,22 @@
  *   { "preset": "EpsilonPlusFlat", "presetParams": { "low": -3, "high": 3 },
  *     "layers": [ { "layer": "conv1", "rule": "gamma", "gamma": 0.25 }, { "layer": "#2", "rule": "epsilon" } ] }
  *
- * `preset` names a composite (default "captum-default"); each `layers` entry overrides one layer, chosen by its
- * name or by "#i", the i-th Linear/Conv2d layer in execution order (from #0). Remaining keys are rule parameters.
+ * `preset` names a composite (default DEFAULT_PRESET, "EpsilonPlusFlat", as in the app and the CLI; until
+ * issue 17 it was "captum-default": an assignment written for that must name it); each `layers` entry overrides one
+ * layer, chosen by its name or by "#i", the i-th Linear/Conv2d layer in execution order (from #0). Remaining keys
+ * are rule parameters. Share links always name their preset, so their meaning does not depend on this default.
+ *
+ * `ruleDefs` (optional) defines custom rules as data (custom-rules.ts; docs/engine.md, "Custom rules"): `layers`
+ * entries may then name them by id. They travel with the assignment (CLI --rule-def, the library, share links).
  */
 import { isWeightedLayer, type Graph, type GraphNode, type OpType } from '../engine/graph';
-import { compileRule, findRule, RuleError, type LayerClass, type ParamValue, type RuleParams } from './rules';
+import { compileRuleDefinition, findBuiltinRule, RuleError, type LayerClass, type ParamValue, type RuleDefinition, type RuleParams } from './rules';
+import { parseRuleDefinitions, type CustomRuleSpec } from './custom-rules';
 import type { RuleProgram } from './rule-program';
 import { findComposite } from './composites';
+
+/** The composite of an assignment that names none. */
+export const DEFAULT_PRESET = 'EpsilonPlusFlat';
 
 export interface LayerRuleEntry {
   readonly layer: string;
@@ -22,6 +31,8 @@ export interface RuleAssignment {
   readonly preset?: string;
   readonly presetParams?: RuleParams;
   readonly layers?: readonly LayerRuleEntry[];
+  /** Custom rules (their JSON definitions) that `layers` may name. */
+  readonly ruleDefs?: readonly CustomRuleSpec[];
 }
 
 export interface RuleChoice {
@@ -59,7 +70,9 @@ function splitEntry(entry: LayerRuleEntry): RuleChoice {
  * worker reported, so that it does not load the engine's kernels).
  */
 export function resolveAssignmentWith(graph: Graph, assignment: RuleAssignment, classOf: (op: OpType) => LayerClass): Map<string, ResolvedLayerRule> {
-  const presetName = assignment.preset ?? 'captum-default';
+  const custom = new Map(parseRuleDefinitions(assignment.ruleDefs, 'ruleDefs').map((d) => [d.id, d]));
+  const lookup = (id: string): RuleDefinition | undefined => findBuiltinRule(id) ?? custom.get(id);
+  const presetName = assignment.preset ?? DEFAULT_PRESET;
   const composite = findComposite(presetName);
   if (!composite) throw new RuleError(`unknown preset "${presetName}"`);
   const choices = composite.assign(graph, assignment.presetParams ?? {}, classOf);
@@ -72,15 +85,18 @@ export function resolveAssignmentWith(graph: Graph, assignment: RuleAssignment, 
   const out = new Map<string, ResolvedLayerRule>();
   for (const node of graph.nodes) {
     const choice = choices.get(node.name) ?? { rule: 'gradient', params: {} };
-    const def = findRule(choice.rule);
-    if (!def) throw new RuleError(`layer "${node.name}": unknown rule "${choice.rule}"`);
+    const def = lookup(choice.rule);
+    if (!def) {
+      // A custom rule is found only in the assignment's own ruleDefs.
+      throw new RuleError(`layer "${node.name}": unknown rule "${choice.rule}"${custom.size ? ` (the assignment's ruleDefs define ${[...custom.keys()].join(', ')})` : ''}`);
+    }
     const cls = classOf(node.op);
     if (!def.appliesTo.includes(cls)) {
       throw new RuleError(`layer "${node.name}" (${node.op}): rule "${def.id}" does not apply to this kind of layer`);
     }
     let program: RuleProgram;
     try {
-      program = compileRule(def.id, choice.params);
+      program = compileRuleDefinition(def, choice.params);
     } catch (e) {
       throw new RuleError(`layer "${node.name}": ${(e as Error).message}`);
     }

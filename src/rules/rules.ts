@@ -67,7 +67,8 @@ export type RuleParams = Readonly<Record<string, ParamValue>>;
 
 export interface RuleDefinition {
   readonly id: string;
-  readonly family: 'captum' | 'zennit' | 'common';
+  /** 'custom': defined as data (custom-rules.ts), not in this catalogue. */
+  readonly family: 'captum' | 'zennit' | 'common' | 'custom';
   readonly label: string;
   readonly description: string;
   readonly params: readonly ParamSpec[];
@@ -337,8 +338,35 @@ const aliases: Record<string, string> = {
   'alpha-beta': 'alphabeta',
 };
 
-export function findRule(id: string): RuleDefinition | undefined {
+/** A rule of the built-in catalogue (by id or alias). */
+export function findBuiltinRule(id: string): RuleDefinition | undefined {
   return byId.get(id) ?? byId.get(aliases[id] ?? '');
+}
+
+/** Every name a built-in rule answers to (ids and aliases): a custom rule may take none of them. */
+export function builtinRuleIds(): string[] {
+  return [...byId.keys(), ...Object.keys(aliases)];
+}
+
+/**
+ * Custom rules registered for lookup by findRule (the app's rule editor registers its rules here, so that its menus
+ * find them). Resolving an assignment never reads this registry: a custom rule there must be in its `ruleDefs`.
+ */
+let registered: ReadonlyMap<string, RuleDefinition> = new Map();
+
+/** Replaces the registered custom rules (ids colliding with a built-in rule are ignored). */
+export function registerCustomRules(defs: readonly RuleDefinition[]): void {
+  registered = new Map(defs.filter((d) => !findBuiltinRule(d.id)).map((d) => [d.id, d]));
+}
+
+/** The registered custom rules, in the order they were registered. */
+export function registeredCustomRules(): readonly RuleDefinition[] {
+  return [...registered.values()];
+}
+
+/** A built-in rule, or a custom rule registered with registerCustomRules. */
+export function findRule(id: string): RuleDefinition | undefined {
+  return findBuiltinRule(id) ?? registered.get(id);
 }
 
 export class RuleError extends Error {
@@ -349,6 +377,11 @@ export class RuleError extends Error {
 export function compileRule(id: string, params: RuleParams = {}): RuleProgram {
   const def = findRule(id);
   if (!def) throw new RuleError(`unknown rule "${id}" (known: ${ruleDefinitions.map((r) => r.id).join(', ')})`);
+  return compileRuleDefinition(def, params);
+}
+
+/** As compileRule, for a definition at hand (a custom rule's). */
+export function compileRuleDefinition(def: RuleDefinition, params: RuleParams = {}): RuleProgram {
   for (const key of Object.keys(params)) {
     if (!def.params.some((s) => s.name === key)) {
       throw new RuleError(`rule "${def.id}" has no parameter "${key}"${def.params.length ? ` (it takes ${def.params.map((s) => s.name).join(', ')})` : ''}`);

@@ -1,7 +1,7 @@
 /**
  * Share links: a ShareState in the URL fragment (after '#', which browsers never send to a server).
  *
- *   #s<version>.<base64url(deflate(payload))>     (version 1, or 2 for a state with a comparison)
+ *   #s<version>.<base64url(deflate(payload))>     (version 1; 2 for a state with a comparison; 3 with a concept; 4 with custom rules)
  *   payload = [u32 little-endian: JSON length][JSON of the state without pixels][image rows, PNG-style filtered]
  *
  * The image travels at the model's input resolution as RGB bytes; each row is stored as its difference from the

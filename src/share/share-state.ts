@@ -1,20 +1,23 @@
 /**
- * The state a share link carries (versions 1 and 2: version 2 adds the compare view). Everything a receiver needs to reproduce the sender's view: the
+ * The state a share link carries (versions 1 to 4: version 2 adds the compare view, version 3 the concept shown in
+ * the Channels tab and the methods (gradient baselines) of the comparison's sides, version 4 the definitions of custom rules). Everything a receiver needs to reproduce the sender's view: the
  * model (built-in id, or a user's file name and SHA-256), the image (a sample id, or the pixels the model saw), the
  * target, the rules (preset plus per-layer overrides), BatchNorm handling, the view settings, and the compare view
- * when one is shown (B's rules and the pixel-flipping settings).
+ * when one is shown (B's rules and the pixel-flipping settings), and the concept (a channel of a layer) when one is
+ * chosen.
  *
  * `validateShareState` checks every field's type and bounds; it is the only way a decoded object becomes a
  * ShareState, so nothing from a link reaches the app unchecked.
  */
-import { findRule } from '../rules/rules';
+import { findBuiltinRule } from '../rules/rules';
+import { parseRuleDefinitions, type CustomRuleSpec } from '../rules/custom-rules';
 import { findComposite } from '../rules/composites';
 import { PERTURBATION_BASELINES, type PerturbationBaseline } from '../evaluation/pixel-flipping';
 
 /** The newest link version this LRP Lens reads (and every one before it). */
-export const SHARE_VERSION = 2;
+export const SHARE_VERSION = 4;
 
-export type ShareVersion = 1 | 2;
+export type ShareVersion = 1 | 2 | 3 | 4;
 
 export type ShareModel =
   | { readonly kind: 'builtin'; readonly id: string }
@@ -45,6 +48,42 @@ export interface ShareComparison {
   readonly settings: { readonly patch: number; readonly baseline: PerturbationBaseline; readonly steps: number };
 }
 
+/** Gradient baselines a side of the comparison can be instead of LRP rules (src/engine/attribution-methods.ts). */
+export const COMPARE_METHODS = ['gradient', 'gradient-x-input', 'smoothgrad', 'integrated-gradients'] as const;
+export type CompareBaseline = (typeof COMPARE_METHODS)[number];
+
+/** The bounds of the baselines' parameters, in links and in the app's fields alike. */
+export const COMPARE_METHOD_LIMITS = {
+  /** SmoothGrad: noisy samples (whole number). */
+  samples: { min: 1, max: 256 },
+  /** SmoothGrad: noise standard deviation as a fraction of the input's range. */
+  noiseLevel: { min: 0, max: 1 },
+  /** Integrated Gradients: points of the Riemann sum (whole number). */
+  steps: { min: 1, max: 256 },
+} as const;
+
+/** A side of the comparison computed by a gradient baseline (version 3); a side without one uses its LRP rules. */
+export type ShareCompareMethod =
+  | { readonly method: 'gradient' | 'gradient-x-input' }
+  | { readonly method: 'smoothgrad'; readonly samples: number; readonly noiseLevel: number }
+  | { readonly method: 'integrated-gradients'; readonly steps: number };
+
+/**
+ * A side's method as read from a link: the method, or why it was left out (an unknown method, a parameter out of
+ * range): the app names the reason in a note, the side uses its LRP rules, and the rest of the link applies.
+ */
+export type ShareCompareMethodRead = ShareCompareMethod | { readonly method: null; readonly refused: string };
+
+/**
+ * The concept (CRP) chosen in the Channels tab (optional, version 3): channel `channel` of layer `layer`'s output.
+ * A link with one opens the Channels tab with it selected. Whether the model has the layer and the channel is the
+ * app's to check (share.ts): the decoder checks the types and bounds only.
+ */
+export interface ShareConcept {
+  readonly layer: string;
+  readonly channel: number;
+}
+
 export interface ShareState {
   /** The version the link was written in: linkVersion() when writing one. */
   readonly version: ShareVersion;
@@ -67,6 +106,18 @@ export interface ShareState {
   };
   /** Absent: no comparison is shown. */
   readonly compare?: ShareComparison;
+  /** Absent: no concept is chosen (version 3). */
+  readonly concept?: ShareConcept;
+  /**
+   * The method of each side of the comparison (version 3, only with `compare`): a gradient baseline instead of
+   * the side's LRP rules (A's are the state's, B's the comparison's). A side absent: its LRP rules.
+   */
+  readonly compareMethods?: { readonly a?: ShareCompareMethodRead; readonly b?: ShareCompareMethodRead };
+  /**
+   * Custom rules (version 4): the definitions (src/rules/custom-rules.ts) of the custom rules the overrides (the
+   * state's or the comparison's) name, checked as a rule definition file is. Absent: none.
+   */
+  readonly ruleDefs?: readonly CustomRuleSpec[];
 }
 
 /** Documented bounds: anything beyond them is refused before it is allocated or used. */
@@ -85,6 +136,11 @@ export const SHARE_LIMITS = {
   /** Pixel flipping (the comparison): patch side and number of steps. */
   patch: 1024,
   steps: 256,
+  /** A concept's channel index. */
+  channel: 1_000_000,
+  /** Custom rule definitions, and the characters of their JSON together. */
+  ruleDefs: 16,
+  ruleDefsChars: 32_000,
 } as const;
 
 export const COLORMAPS = ['bwr', 'seismic', 'coldnhot', 'magnitude'] as const;
@@ -178,8 +234,26 @@ function presetName(v: unknown, path: string): string {
   return preset;
 }
 
-/** Per-layer rules; `path` names whose they are in messages ('' for the state's own, "comparison's " for B's). */
-function overridesOf(v: unknown, path: string): Record<string, ShareLayerRule> {
+/**
+ * The link's custom rules: at most SHARE_LIMITS.ruleDefs of them, SHARE_LIMITS.ruleDefsChars characters of JSON in
+ * all, each a valid definition (custom-rules.ts) whose id is no built-in rule's. Returns the checked definitions.
+ */
+function ruleDefsOf(v: unknown): CustomRuleSpec[] {
+  if (!Array.isArray(v)) fail('rule definitions', 'are not a list');
+  if (v.length === 0 || v.length > SHARE_LIMITS.ruleDefs) fail('rule definitions', `must be 1 to ${SHARE_LIMITS.ruleDefs}`);
+  if (JSON.stringify(v).length > SHARE_LIMITS.ruleDefsChars) fail('rule definitions', `are longer than ${SHARE_LIMITS.ruleDefsChars} characters`);
+  try {
+    return parseRuleDefinitions(v, 'rule definitions').map((d) => d.spec);
+  } catch (e) {
+    throw new ShareLinkError(`the link's ${(e instanceof Error ? e.message : 'rule definitions are not valid').slice(0, 300)}`);
+  }
+}
+
+/**
+ * Per-layer rules; `path` names whose they are in messages ('' for the state's own, "comparison's " for B's).
+ * `custom`: the ids of the link's custom rules, which the overrides may name besides the built-in ones.
+ */
+function overridesOf(v: unknown, path: string, custom: ReadonlySet<string> = new Set()): Record<string, ShareLayerRule> {
   if (!isRecord(v)) fail(`${path}overrides`, 'is not an object');
   const entries = Object.entries(v);
   if (entries.length > SHARE_LIMITS.overrides) fail(`${path}overrides`, `has more than ${SHARE_LIMITS.overrides} layers`);
@@ -190,14 +264,16 @@ function overridesOf(v: unknown, path: string): Record<string, ShareLayerRule> {
     if (!isRecord(o)) fail(where, 'is not an object');
     onlyKeys(o, where, ['rule', 'params']);
     const rule = text(o.rule, where);
-    if (!findRule(rule)) fail(where, `"${rule.slice(0, 40)}" is not a known rule`);
+    if (!findBuiltinRule(rule) && !custom.has(rule)) {
+      fail(where, `"${rule.slice(0, 40)}" is not a known rule${custom.size ? '' : ' (a custom rule must be defined in the link)'}`);
+    }
     overrideList.push([layer, { rule, params: params(o.params ?? {}, `${path}parameters of layer "${layer.slice(0, 40)}"`) }]);
   }
   // Built with fromEntries: a layer named "__proto__" becomes a plain own property, never a prototype.
   return Object.fromEntries(overrideList);
 }
 
-function comparison(v: unknown): ShareComparison {
+function comparison(v: unknown, custom: ReadonlySet<string>): ShareComparison {
   if (!isRecord(v)) fail('comparison', 'is not an object');
   onlyKeys(v, 'comparison', ['preset', 'overrides', 'label', 'settings']);
   const settings = v.settings;
@@ -206,7 +282,7 @@ function comparison(v: unknown): ShareComparison {
   if (!PERTURBATION_BASELINES.includes(settings.baseline as never)) fail('comparison baseline', `must be one of ${PERTURBATION_BASELINES.join(', ')}`);
   return {
     preset: presetName(v.preset, "comparison's preset"),
-    overrides: overridesOf(v.overrides, "comparison's "),
+    overrides: overridesOf(v.overrides, "comparison's ", custom),
     label: v.label === null ? null : text(v.label, 'comparison label'),
     settings: {
       patch: integer(settings.patch, 'comparison patch size', 1, SHARE_LIMITS.patch),
@@ -216,18 +292,68 @@ function comparison(v: unknown): ShareComparison {
   };
 }
 
+function concept(v: unknown): ShareConcept {
+  if (!isRecord(v)) fail('concept', 'is not an object');
+  onlyKeys(v, 'concept', ['layer', 'channel']);
+  return { layer: text(v.layer, 'concept layer'), channel: integer(v.channel, 'concept channel', 0, SHARE_LIMITS.channel) };
+}
+
+const METHOD_NAMES: Record<CompareBaseline, string> = {
+  gradient: 'Gradient',
+  'gradient-x-input': 'Gradient x Input',
+  smoothgrad: 'SmoothGrad',
+  'integrated-gradients': 'Integrated Gradients',
+};
+
+/** One side's method: never throws; what does not fit is `refused`, with the reason (the rest of the link applies). */
+export function compareMethodOf(v: unknown): ShareCompareMethodRead {
+  const refused = (why: string) => ({ method: null, refused: why }) as const;
+  if (!isRecord(v)) return refused('is not an object');
+  const name = v.method;
+  if (typeof name !== 'string' || !COMPARE_METHODS.includes(name as never)) {
+    const shown = typeof name === 'string' ? `"${name.slice(0, 40)}"` : 'missing';
+    return refused(`is ${shown}, not a method this LRP Lens knows (${COMPARE_METHODS.join(', ')})`);
+  }
+  const method = name as CompareBaseline;
+  const keys = method === 'smoothgrad' ? ['method', 'samples', 'noiseLevel'] : method === 'integrated-gradients' ? ['method', 'steps'] : ['method'];
+  const unknown = Object.keys(v).find((k) => !keys.includes(k));
+  if (unknown !== undefined) return refused(`(${METHOD_NAMES[method]}) has an unknown parameter "${unknown.slice(0, 40)}"`);
+  const L = COMPARE_METHOD_LIMITS;
+  const whole = (x: unknown, b: { min: number; max: number }) => typeof x === 'number' && Number.isInteger(x) && x >= b.min && x <= b.max;
+  if (method === 'smoothgrad') {
+    if (!whole(v.samples, L.samples)) return refused(`(SmoothGrad) has samples ${String(v.samples).slice(0, 40)}, not a whole number from ${L.samples.min} to ${L.samples.max}`);
+    const n = v.noiseLevel;
+    if (typeof n !== 'number' || !Number.isFinite(n) || n < L.noiseLevel.min || n > L.noiseLevel.max) {
+      return refused(`(SmoothGrad) has noise level ${String(n).slice(0, 40)}, not a number from ${L.noiseLevel.min} to ${L.noiseLevel.max}`);
+    }
+    return { method, samples: v.samples as number, noiseLevel: n };
+  }
+  if (method === 'integrated-gradients') {
+    if (!whole(v.steps, L.steps)) return refused(`(Integrated Gradients) has steps ${String(v.steps).slice(0, 40)}, not a whole number from ${L.steps.min} to ${L.steps.max}`);
+    return { method, steps: v.steps as number };
+  }
+  return { method };
+}
+
+/** The comparison's methods: the object and its keys (a, b) are checked strictly, each side by compareMethodOf. */
+function compareMethods(v: unknown): NonNullable<ShareState['compareMethods']> {
+  if (!isRecord(v)) fail('compare methods', 'are not an object');
+  onlyKeys(v, 'compare methods', ['a', 'b']);
+  return { ...(v.a === undefined ? {} : { a: compareMethodOf(v.a) }), ...(v.b === undefined ? {} : { b: compareMethodOf(v.b) }) };
+}
+
 /**
- * The version a link of this state is written in: the lowest that holds it (2 only for a comparison), so that a
- * link without one still opens in a reader of version 1.
+ * The version a link of this state is written in: the lowest that holds it (3 only for a concept or compare methods, 2 only for a
+ * comparison), so that a link without them still opens in a reader of version 1.
  */
-export function linkVersion(state: Pick<ShareState, 'compare'>): ShareVersion {
-  return state.compare ? 2 : 1;
+export function linkVersion(state: Pick<ShareState, 'compare' | 'concept' | 'ruleDefs' | 'compareMethods'>): ShareVersion {
+  return state.ruleDefs?.length ? 4 : state.concept || state.compareMethods ? 3 : state.compare ? 2 : 1;
 }
 
 /** Checks a decoded object (the JSON part of a link, plus its pixel bytes) and returns a typed ShareState. */
 export function validateShareState(v: unknown, rgb: Uint8Array | null): ShareState {
   if (!isRecord(v)) fail('state', 'is not an object');
-  if (v.version !== 1 && v.version !== 2) {
+  if (v.version !== 1 && v.version !== 2 && v.version !== 3 && v.version !== 4) {
     if (typeof v.version === 'number' && v.version > SHARE_VERSION) {
       throw new ShareLinkError(`this link was made by a newer LRP Lens (link version ${v.version}; this one reads versions 1 to ${SHARE_VERSION})`);
     }
@@ -235,9 +361,22 @@ export function validateShareState(v: unknown, rgb: Uint8Array | null): ShareSta
   }
   const version: ShareVersion = v.version;
   const fields = ['version', 'model', 'image', 'target', 'contrast', 'preset', 'presetParams', 'overrides', 'mergeBatchNorm', 'view'];
-  onlyKeys(v, 'state', version === 2 ? [...fields, 'compare'] : fields);
+  onlyKeys(
+    v,
+    'state',
+    version === 4
+      ? [...fields, 'compare', 'concept', 'compareMethods', 'ruleDefs']
+      : version === 3
+        ? [...fields, 'compare', 'concept', 'compareMethods']
+        : version === 2
+          ? [...fields, 'compare']
+          : fields,
+  );
+  if (v.compareMethods !== undefined && v.compare === undefined) fail('compare methods', 'come without a comparison');
   const preset = presetName(v.preset, 'preset');
-  const overrides = overridesOf(v.overrides, '');
+  const ruleDefs = v.ruleDefs === undefined ? undefined : ruleDefsOf(v.ruleDefs);
+  const custom = new Set((ruleDefs ?? []).map((d) => d.id));
+  const overrides = overridesOf(v.overrides, '', custom);
   if (typeof v.mergeBatchNorm !== 'boolean') fail('BatchNorm setting', 'must be true or false');
   const view = v.view;
   if (!isRecord(view)) fail('view', 'is missing');
@@ -263,6 +402,9 @@ export function validateShareState(v: unknown, rgb: Uint8Array | null): ShareSta
       clipPercentile: finite(view.clipPercentile, 'clip percentile', 50, 100),
       inspect: view.inspect === null ? null : text(view.inspect, 'inspected layer'),
     },
-    ...(v.compare === undefined ? {} : { compare: comparison(v.compare) }),
+    ...(v.compare === undefined ? {} : { compare: comparison(v.compare, custom) }),
+    ...(v.concept === undefined ? {} : { concept: concept(v.concept) }),
+    ...(v.compareMethods === undefined ? {} : { compareMethods: compareMethods(v.compareMethods) }),
+    ...(ruleDefs === undefined ? {} : { ruleDefs }),
   };
 }

@@ -5,12 +5,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as protobuf from 'protobufjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseNpy, toFloat64 } from '../../src/engine/io/npy';
+import { parseNpy, toFloat32, toFloat64 } from '../../src/engine/io/npy';
 import { onnxProto } from '../../src/engine/onnx/onnx-schema';
 import { parseArgs, parseRuleOverride, UsageError, type ExplainCommand } from '../../src/cli/args';
-import { formatReport, runExplain } from '../../src/cli/explain';
+import { assignmentFor, ExplainError, formatReport, readInput, runExplain } from '../../src/cli/explain';
 import { decodeImage } from '../../src/cli/image-io';
-import { relL2 } from './helpers/engines';
+import { openModelFiles } from '../../src/models/builtin';
+import { renderHeatmap, sumChannels, symmetricMax } from '../../src/models/colormap';
+import { parseModelCard } from '../../src/models/model-card';
+import { cpuEngine, relL2 } from './helpers/engines';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const models = join(repoRoot, 'public', 'models');
@@ -85,6 +88,8 @@ describe('explain arguments', () => {
       ],
       out: 'h.png',
       relevanceOut: 'r.npy',
+      colormap: 'bwr',
+      clip: null,
       top: 3,
       json: true,
       backend: 'webgpu',
@@ -96,6 +101,8 @@ describe('explain arguments', () => {
       model: 'model.json',
       input: 'x.npy',
       rules: [],
+      colormap: 'bwr',
+      clip: null,
       top: 5,
       json: false,
       backend: 'auto',
@@ -111,14 +118,28 @@ describe('explain arguments', () => {
     [['--model', 'a', '--model', 'b', '--image', 'x.png'], /--model given twice/],
     [['--model', 'm', '--image', 'x.png', '--target', '-1'], /--target must be a class index/],
     [['--model', 'm', '--image', 'x.png', '--target', 'cat'], /--target must be a class index/],
-    [['--model', 'm', '--image', 'x.png', '--top', '0'], /--top must be a number from 1 to 1000/],
+    [['--model', 'm', '--image', 'x.png', '--top', '0'], /--top must be a whole number from 1 to 1000, got "0"/],
     [['--model', 'm', '--image', 'x.png', '--rule', 'conv1'], /--rule conv1: expected LAYER=RULE/],
     [['--model', 'm', '--image', 'x.png', '--rule', 'conv1=gamma:0.5'], /parameter "0\.5" should be name=value/],
     [['--model', 'm', '--image', 'x.png', '--rule', 'conv1=gamma:gamma=big'], /"big" is not a number/],
     [['--model', 'm', '--image', 'x.png', '--rule', 'c=zbox:low=[0,x]'], /is not a list of numbers/],
-    [['--model', 'm', '--image', 'x.png', '--backend', 'metal'], /--backend must be webgpu or cpu/],
+    [['--model', 'm', '--image', 'x.png', '--backend', 'metal'], /--backend must be webgpu, cpu or cpu-fast/],
     [['--model', 'm', '--image', 'x.png', '--json=yes'], /--json takes no value/],
-    [['--model', 'm', '--image', 'x.png', '--fast'], /unknown option "--fast"/],
+    [['--model', 'm', '--image', 'x.png', '--fast'], /unknown option "--fast" for explain/],
+    [['--model', 'm', '--image', 'x.png', '--targt', '3'], /unknown option "--targt" for explain; did you mean --target\?/],
+    [['--model', 'm', '--image', 'x.png', '--composite', 'Fancy'], /--composite must be one of captum-default, .* \(got "Fancy"\)/],
+    [['--model', 'm', '--image', 'x.png', '--colormap', 'jet'], /--colormap must be bwr, seismic, coldnhot or magnitude \(got "jet"\)/],
+    [['--model', 'm', '--image', 'x.png', '--batchnorm', 'fold'], /--batchnorm must be keep or merge \(got "fold"\)/],
+    [['--model', 'm', '--image', 'x.png', '--clip', '40'], /--clip must be a percentile from 50 to 99\.99, got "40"/],
+    [['--model', 'm', '--image', 'x.png', '--clip', '100'], /--clip must be a percentile from 50 to 99\.99/],
+    [['--model', 'm', '--image', 'x.png', '--clip', 'high'], /--clip must be a percentile/],
+    [['--model', 'm', '--image', 'x.png', '--contrast', 'x'], /--contrast must be a class index/],
+    [['--model', 'm', '--image', 'x.png', '--target', '3', '--contrast', '3'], /--contrast 3 is the --target/],
+    [['--model', 'm', '--image', 'x.png', '--layer', 'conv1'], /--layer needs --layer-out <file\.npy>/],
+    [['--model', 'm', '--image', 'x.png', '--layer-out', 'l.npy'], /--layer-out needs --layer <name>/],
+    [['--model', 'm', '--images', 'dir', '--out', 'o', '--layer', 'a', '--layer-out', 'l.npy'], /--layer-out is for one image, not --images/],
+    [['--model', 'm', '--image', 'x.png', '--out', 'a.png', '--out', 'b.png'], /--out given twice/],
+    [['--model', 'm', '--image', 'x.png', '--out='], /--out needs a value/],
     [['--model', 'm', '--image', 'x.png', 'extra'], /unexpected argument "extra"/],
   ];
   for (const [argv, message] of bad) {
@@ -179,6 +200,96 @@ describe('explain on the built-in models (cpu)', () => {
   });
 });
 
+describe('explain: the options the app has (cpu)', () => {
+  const coffee = join(samples, 'coffee.png');
+  /** tinyvgg loaded on the CPU backend, with the CLI's input and rules for a command, straight to the engine. */
+  async function engineRun(cmd: ExplainCommand, options: { target?: number; contrastTarget?: number; layerRelevance: boolean }) {
+    const dir = join(models, 'tinyvgg');
+    const opened = openModelFiles(['model.json', 'group1-shard1of1.bin'].map((name) => ({ name, bytes: new Uint8Array(readFileSync(join(dir, name))) })));
+    const card = parseModelCard(readFileSync(join(dir, 'card.json'), 'utf8'));
+    const { x } = await readInput(cmd, opened.graph, card);
+    const engine = await cpuEngine();
+    const model = await engine.load(opened.graph);
+    try {
+      return await model.explain(x, { ...options, rules: assignmentFor(cmd, card).assignment });
+    } finally {
+      model.dispose();
+      engine.dispose();
+    }
+  }
+
+  it('--layer-out writes the relevance arriving at that layer\'s input: Explanation.layers, as a float32 .npy of its shape', async () => {
+    const file = join(tmp, 'conv_2_1.npy');
+    const cmd = explain(['--model', TINYVGG, '--image', coffee, '--layer', 'conv_2_1', '--layer-out', file]);
+    const r = await runExplain(cmd);
+    const e = await engineRun(cmd, { layerRelevance: true });
+    const layer = e.layers.find((l) => l.layer === 'conv_2_1')!;
+    const npy = parseNpy(new Uint8Array(readFileSync(file)));
+    expect(npy.dtype).toBe('<f4');
+    expect(npy.shape).toEqual([...layer.shape]);
+    expect(npy.shape).not.toEqual([1, 3, 64, 64]); // a layer inside the model, not the input
+    expect(Array.from(toFloat64(npy))).toEqual(Array.from(layer.data));
+    expect(r.layerOut).toEqual({ layer: 'conv_2_1', shape: layer.shape, file });
+    expect(formatReport(r).join('\n')).toMatch(/^Layer relevance: .*conv_2_1\.npy \(the input of conv_2_1, \[1, \d+, \d+, \d+\]\)$/m);
+  });
+
+  it('--layer with a name the model does not have: an error naming the layers there are', async () => {
+    const cmd = explain(['--model', TINYVGG, '--image', coffee, '--layer', 'conv_9', '--layer-out', join(tmp, 'x.npy')]);
+    const err = await runExplain(cmd).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExplainError);
+    expect((err as Error).message).toMatch(/^--layer "conv_9" is not a layer of this model\. The layers: .*conv_1_1, .*conv_2_1, .*output/);
+    const near = await runExplain(explain(['--model', TINYVGG, '--image', coffee, '--layer', 'CONV_2', '--layer-out', join(tmp, 'x.npy')])).catch((e: unknown) => e);
+    expect((near as Error).message).toMatch(/did you mean "conv_2_1" or "conv_2_2"\? The layers: /);
+  });
+
+  it('--contrast: the relevance of the target minus the contrast class\'s, as the engine\'s contrastTarget', async () => {
+    const rel = join(tmp, 'contrast.npy');
+    const cmd = explain(['--model', TINYVGG, '--image', coffee, '--target', '6', '--contrast', '8', '--relevance-out', rel]);
+    const r = await runExplain(cmd);
+    expect(r.explained.class).toBe(6);
+    expect(r.contrastTarget).toBe(8);
+    expect(formatReport(r).join('\n')).toMatch(/^Contrast: minus the relevance of class 8$/m);
+    const got = toFloat32(parseNpy(new Uint8Array(readFileSync(rel))));
+    const e = await engineRun(cmd, { target: 6, contrastTarget: 8, layerRelevance: false });
+    expect(Array.from(got)).toEqual(Array.from(e.relevance));
+    // EpsilonPlusFlat's rules are linear in the relevance they pass on: the contrast is the difference of the two.
+    const a = await engineRun(cmd, { target: 6, layerRelevance: false });
+    const b = await engineRun(cmd, { target: 8, layerRelevance: false });
+    expect(relL2(got, a.relevance.map((v, i) => v - b.relevance[i]!))).toBeLessThan(1e-5);
+    await expect(runExplain(explain(['--model', TINYVGG, '--image', coffee, '--contrast', '10']))).rejects.toThrow(/^--contrast 10 is not a class of this model \(0 to 9\)$/);
+  });
+
+  it('--out with --colormap and --clip: the PNG is the app\'s canvas (sumChannels, symmetricMax, renderHeatmap)', async () => {
+    for (const [colormap, clip] of [['seismic', '97.5'], ['magnitude', null], ['bwr', null]] as const) {
+      const out = join(tmp, `${colormap}.png`);
+      const rel = join(tmp, `${colormap}.npy`);
+      const r = await runExplain(explain(['--model', TINYVGG, '--image', coffee, '--out', out, '--relevance-out', rel, '--colormap', colormap, ...(clip ? ['--clip', clip] : [])]));
+      const relevance = toFloat32(parseNpy(new Uint8Array(readFileSync(rel))));
+      // As app/components/HeatmapView.tsx draws it.
+      const map = sumChannels(relevance, [1, 3, 64, 64]);
+      const vmax = symmetricMax(map.data, clip ? Number(clip) : null);
+      const png = decodeImage(new Uint8Array(readFileSync(out)), out);
+      expect(Array.from(png.data)).toEqual(Array.from(renderHeatmap(map, colormap, vmax)));
+      expect(r.heatmapView).toEqual({ colormap, clipPercentile: clip ? Number(clip) : null, vmax });
+    }
+  });
+
+  it('--batchnorm keep|merge: BatchNorm as layers of their own or merged (bncnn)', async () => {
+    const bn = ['--model', resolve(goldens, '..', 'bncnn.bn.onnx'), '--input', resolve(goldens, '..', 'bncnn.input.npy')];
+    const merged = await runExplain(explain(bn));
+    const kept = await runExplain(explain([...bn, '--batchnorm', 'keep']));
+    const captum = await runExplain(explain([...bn, '--composite', 'captum-default']));
+    const captumMerged = await runExplain(explain([...bn, '--composite', 'captum-default', '--batchnorm', 'merge']));
+    expect([merged.batchnorm, kept.batchnorm, captum.batchnorm, captumMerged.batchnorm]).toEqual(['merged', 'kept', 'kept', 'merged']);
+    expect(kept.model.layers - merged.model.layers).toBe(2);
+    expect(formatReport(kept).join('\n')).toMatch(/^BatchNorm: kept as layers of their own$/m);
+    await expect(runExplain(explain([...bn, '--batchnorm', 'merge', '--rule', 'bn1=epsilon']))).rejects.toThrow(
+      /--rule names the BatchNorm layer "bn1", which --batchnorm merge merges into the layer before it: use --batchnorm keep/,
+    );
+    expect((await runExplain(explain([...bn, '--rule', 'bn1=epsilon']))).batchnorm).toBe('kept');
+  });
+});
+
 describe('explain errors: one clear line on stderr, exit 1 (usage errors exit 2)', () => {
   let onnx: protobuf.Type;
   beforeAll(() => {
@@ -228,7 +339,7 @@ describe('explain errors: one clear line on stderr, exit 1 (usage errors exit 2)
     ['a .npy of the wrong size', () => ['--model', TINYVGG, '--input', join(goldens, 'darknet-tiny.sample.coffee.npy')], 1, /^lrp-lens: .*darknet-tiny\.sample\.coffee\.npy has shape \[1, 3, 224, 224\]; the model takes \[1, 3, 64, 64\]$/],
     ['an unknown rule', () => ['--model', TINYVGG, '--image', join(samples, 'coffee.png'), '--rule', 'conv_1_1=sharpen'], 1, /^lrp-lens: layer "conv_1_1": unknown rule "sharpen"$/],
     ['an unknown layer', () => ['--model', TINYVGG, '--image', join(samples, 'coffee.png'), '--rule', 'conv9=epsilon'], 1, /^lrp-lens: no layer named "conv9"/],
-    ['an unknown composite', () => ['--model', TINYVGG, '--image', join(samples, 'coffee.png'), '--composite', 'Fancy'], 1, /^lrp-lens: unknown composite "Fancy" \(known: captum-default, /],
+    ['an unknown composite', () => ['--model', TINYVGG, '--image', join(samples, 'coffee.png'), '--composite', 'Fancy'], 2, /^lrp-lens: --composite must be one of captum-default, .*EpsilonPlusFlat.* \(got "Fancy"\)$/],
     ['a target beyond the classes', () => ['--model', TINYVGG, '--image', join(samples, 'coffee.png'), '--target', '10'], 1, /^lrp-lens: --target 10 is not a class of this model \(0 to 9\)$/],
     ['a truncated model.json', () => ['--model', truncatedJson, '--image', join(samples, 'coffee.png')], 1, /^lrp-lens: model\.json: not a TF\.js model: the file is not valid JSON/],
     ['a missing weight shard', () => ['--model', join(fixtures, 'tfjs-missing-shard', 'model.json'), '--image', join(samples, 'coffee.png')], 1, /^lrp-lens: model\.json: needs the weight file group1-shard1of1\.bin, which is missing: open model\.json together with its weight files \(not found in .*tfjs-missing-shard\)$/],

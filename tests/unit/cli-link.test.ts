@@ -98,7 +98,8 @@ describe('explain --link reproduces the link (cpu)', () => {
       view,
     };
     const rel = join(tmp, 'tinyvgg.npy');
-    const r = await runExplainLink(command(['--link', link(state), '--relevance-out', rel]));
+    const layerFile = join(tmp, 'tinyvgg.conv_2_1.npy');
+    const r = await runExplainLink(command(['--link', link(state), '--relevance-out', rel, '--layer', 'conv_2_1', '--layer-out', layerFile]));
     expect(r.explained.class).toBe(8);
     expect(r.contrastTarget).toBe(6);
     expect(r.composite).toBe('EpsilonGammaBox');
@@ -123,12 +124,18 @@ describe('explain --link reproduces the link (cpu)', () => {
           { layer: 'conv_2_1', rule: 'epsilon', epsilon: 0.01 },
         ],
       },
-      layerRelevance: false,
+      layerRelevance: true,
     });
     model.dispose();
     const got = toFloat32(parseNpy(readFileSync(rel)));
     expect(relL2(got, e.relevance)).toBeLessThan(1e-6);
     expect(Array.from(got)).toEqual(Array.from(e.relevance));
+    // --layer-out: the relevance arriving at conv_2_1's input, as the engine's layers hold it.
+    const layer = e.layers.find((l) => l.layer === 'conv_2_1')!;
+    const npy = parseNpy(readFileSync(layerFile));
+    expect(npy.shape).toEqual([...layer.shape]);
+    expect(Array.from(toFloat32(npy))).toEqual(Array.from(layer.data));
+    expect(r.layerOut).toEqual({ layer: 'conv_2_1', shape: layer.shape, file: layerFile });
   });
 
   it('a user’s model (resnet20’s ONNX files) with a sample photo: hash checked, and a different file warned about', async () => {
@@ -188,7 +195,7 @@ describe('explain --link reproduces the link (cpu)', () => {
     expect(r.explained).toMatchObject({ class: 6, label: 'espresso' });
     expect(r.link.image).toEqual({ kind: 'sample', id: 'coffee.png' });
     // The link's comparison is the app's to show; the CLI says so and explains A.
-    expect(lines).toEqual(['note: the link also shows a comparison with "EpsilonGammaBox"; explain --link reproduces the link\'s own explanation (A), the app the comparison']);
+    expect(lines).toEqual(['note: the link also shows a comparison with "EpsilonGammaBox"; explain --link reproduces the link\'s own LRP explanation (the page\'s main heatmap), the app the comparison']);
   });
 
   it('a 224 x 224 photo: the link carries it losslessly in about 120 kB', () => {

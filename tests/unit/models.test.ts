@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { parseNpy, toFloat64 } from '../../src/engine/io/npy';
 import { ModelImportError } from '../../src/engine/onnx/import-onnx';
 import { BUILTIN_MODELS, DEFAULT_MODEL_ID, builtinFileUrl, openModelFiles, type ModelFile } from '../../src/models/builtin';
-import { bwr, channelSum, heatmapRgba } from '../../src/models/heatmap';
 import { cropRect, preprocess, resizeRgba, type RgbaImage } from '../../src/models/image';
 import { CARD_LIMITS, ModelCardError, checkCardFitsGraph, defaultCard, inputBounds, parseModelCard, type ModelCard } from '../../src/models/model-card';
 import { decodeImage } from '../../src/cli/image-io';
@@ -276,20 +275,7 @@ describe('image preprocessing', () => {
   });
 });
 
-describe('heatmaps', () => {
-  it('sums relevance over channels and colours it blue-white-red, symmetric around zero', () => {
-    const r = Float32Array.from([1, -2, 0, 0.5, /* channel 2 */ 1, 0, 0, 0.5]);
-    const map = channelSum(r, [1, 2, 2, 2]);
-    expect(Array.from(map.data)).toEqual([2, -2, 0, 1]);
-    const img = heatmapRgba(map);
-    expect(img.maxAbs).toBe(2);
-    expect(Array.from(img.data.subarray(0, 4))).toEqual([255, 0, 0, 255]);
-    expect(Array.from(img.data.subarray(4, 8))).toEqual([0, 0, 255, 255]);
-    expect(Array.from(img.data.subarray(8, 12))).toEqual([255, 255, 255, 255]);
-    expect(bwr(0.5)).toEqual([255, 128, 128]);
-    expect(Array.from(heatmapRgba(channelSum(new Float32Array(4), [1, 1, 2, 2])).data.subarray(0, 4))).toEqual([255, 255, 255, 255]);
-  });
-
+describe('test builder', () => {
   it('builds TF.js fixtures the importer reads (sanity check of the test builder)', () => {
     const m = buildTfjs(sequential([{ class_name: 'Dense', config: { name: 'd', units: 2, use_bias: false, batch_input_shape: [null, 3] } }]), [
       { name: 'd/kernel', shape: [3, 2], data: values(6, 1) },

@@ -5,7 +5,7 @@
 import type { Program, TensorRef } from '../program';
 import { kernelFor } from '../kernels/registry';
 import type { CpuMemory } from '../kernels/kernel';
-import { runContext, SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
+import { checkHookScales, runContext, seedCode, SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
 
 export type CpuSharedForward = SharedForward<Float64Array[]>;
 
@@ -43,6 +43,11 @@ export class CpuProgramRunner implements ProgramRunner {
     const control = this.mem.get(p.control);
     control[0] = request.target;
     control[1] = request.contrastTarget;
+    control[2] = seedCode(request);
+    if (!request.forwardOnly) {
+      checkHookScales(p, request);
+      (p.hookScales ?? []).forEach((ref, i) => this.mem.get(ref).set(request.hookScales![i]!));
+    }
     const forward = !this.shared.holds(request.input);
     if (forward) {
       this.mem.get(p.input).set(request.input);
@@ -62,6 +67,7 @@ export class CpuProgramRunner implements ProgramRunner {
       relevance: read(p.outputs.relevance),
       target: this.mem.get(p.outputs.target)[0]!,
       layers: request.layerRelevance ? p.outputs.layers.map((l) => read(l.ref)) : [],
+      ...(p.outputs.hooks ? { hooks: p.outputs.hooks.map((h) => ({ activation: read(h.activation), relevance: read(h.relevance) })) } : {}),
       work: { forward, relevanceSteps: p.relevanceSteps.length - from },
     };
   }

@@ -7,7 +7,7 @@ import type { Program, TensorRef } from '../program';
 import type { Step } from '../kernels/steps';
 import { gpuSpecFor } from '../kernels/registry';
 import { packUniforms } from '../kernels/uniforms';
-import { runContext, SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
+import { checkHookScales, runContext, seedCode, SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
 import { PipelineCache } from './pipeline-cache';
 
 const WORKGROUP = 64;
@@ -117,11 +117,13 @@ export class GpuProgramRunner implements ProgramRunner {
     );
     device.queue.writeBuffer(uniformBuffer, 0, uniformData);
 
-    // Outputs land in one staging buffer: logits, input relevance, chosen target, then per-layer relevance.
+    // Outputs land in one staging buffer: logits, input relevance, chosen target, each hook's activation and
+    // relevance, then per-layer relevance.
     const { outputs } = program;
     const readout: { ref: TensorRef; offset: number }[] = [];
     let offset = 0;
-    for (const ref of [outputs.logits, outputs.relevance, outputs.target, ...outputs.layers.map((l) => l.ref)]) {
+    const hookRefs = (outputs.hooks ?? []).flatMap((h) => [h.activation, h.relevance]);
+    for (const ref of [outputs.logits, outputs.relevance, outputs.target, ...hookRefs, ...outputs.layers.map((l) => l.ref)]) {
       readout.push({ ref, offset });
       offset += Math.ceil((ref.size * 4) / 8) * 8;
     }
@@ -140,7 +142,7 @@ export class GpuProgramRunner implements ProgramRunner {
       dispatches.slice(nParam + nForward),
       staging,
       readout,
-      3,
+      3 + hookRefs.length,
     );
     if (device.features.has('timestamp-query')) {
       const querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
@@ -196,7 +198,11 @@ export class GpuProgramRunner implements ProgramRunner {
   private async runNow(request: RunRequest): Promise<RunResult> {
     const p = this.program;
     if (request.input.length !== p.input.size) throw new RangeError(`input has ${request.input.length} values, the model takes ${p.input.size}`);
-    this.device.queue.writeBuffer(this.buffers[p.control.id]!, 0, new Int32Array([request.target, request.contrastTarget]));
+    this.device.queue.writeBuffer(this.buffers[p.control.id]!, 0, new Int32Array([request.target, request.contrastTarget, seedCode(request)]));
+    if (!request.forwardOnly) {
+      checkHookScales(p, request);
+      (p.hookScales ?? []).forEach((ref, i) => this.device.queue.writeBuffer(this.buffers[ref.id]!, 0, request.hookScales![i]!));
+    }
     const cached = this.shared.holds(request.input);
     if (!cached) this.device.queue.writeBuffer(this.buffers[p.input.id]!, 0, request.input);
     const count = request.forwardOnly ? 1 : request.layerRelevance ? this.readout.length : this.layersFrom;
@@ -239,15 +245,114 @@ export class GpuProgramRunner implements ProgramRunner {
       if (request.forwardOnly) return { logits: f32(0), relevance: new Float32Array(0), target: -1, layers: [], work };
       const layers: Float32Array[] = [];
       for (let i = this.layersFrom; i < count; i++) layers.push(f32(i));
+      const hooks = (p.outputs.hooks ?? []).map((_, k) => ({ activation: f32(3 + 2 * k), relevance: f32(4 + 2 * k) }));
       return {
         logits: f32(0),
         relevance: f32(1),
         target: new Int32Array(mapped, this.readout[2]!.offset, 1)[0]!,
         layers,
+        ...(p.outputs.hooks ? { hooks } : {}),
         work,
       };
     } finally {
       this.staging.unmap();
+    }
+  }
+
+  /**
+   * Several explanations in ONE queue submission and one readback (src/engine/batch.ts): for each request in turn, one
+   * command encoder copies its input, control and hook factors from an upload buffer into the program's buffers,
+   * dispatches the forward pass and the whole relevance pass, and copies the outputs to a staging buffer at that run's
+   * offset; the staging buffer is mapped once. The results equal run() on each request in turn. The forward pass is
+   * skipped for a request whose input equals the one before it (or, for the first, the input the buffers hold), as
+   * run() skips it; every relevance step runs (no segment reuse). Forward-only requests are refused. Requests whose
+   * staging would pass the device's buffer limit are split into several such submissions.
+   */
+  runMany(requests: readonly RunRequest[]): Promise<RunResult[]> {
+    const storage = this.shared.storage;
+    const result = storage.queue.then(() => this.runManyNow(requests));
+    storage.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async runManyNow(requests: readonly RunRequest[]): Promise<RunResult[]> {
+    const p = this.program;
+    if (requests.length === 0) return [];
+    for (const r of requests) {
+      if (r.input.length !== p.input.size) throw new RangeError(`input has ${r.input.length} values, the model takes ${p.input.size}`);
+      if (r.forwardOnly) throw new RangeError('runMany runs explanations, not forward-only requests');
+      checkHookScales(p, r);
+    }
+    const align = (bytes: number): number => Math.ceil(bytes / 256) * 256;
+    const last = this.readout[this.readout.length - 1]!;
+    const runBytes = align(last.offset + last.ref.size * 4);
+    const limit = this.device.limits.maxBufferSize;
+    if (requests.length > 1 && requests.length * runBytes > limit) {
+      const half = Math.ceil(requests.length / 2);
+      return [...(await this.runManyNow(requests.slice(0, half))), ...(await this.runManyNow(requests.slice(half)))];
+    }
+    const hookRefs = p.hookScales ?? [];
+    // One run's upload: its input, its control (3 ints), each hook's factors; each at a 256-byte boundary.
+    const parts = [p.input.size * 4, 12, ...hookRefs.map((ref) => ref.size * 4)];
+    const offsets = parts.map((_, k) => parts.slice(0, k).reduce((sum, b) => sum + align(b), 0));
+    const uploadBytes = parts.reduce((sum, b) => sum + align(b), 0);
+    const upload = this.device.createBuffer({ size: requests.length * uploadBytes, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'batch upload' });
+    const staging = this.device.createBuffer({ size: requests.length * runBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'batch readback' });
+    const counts = requests.map((r) => (r.layerRelevance ? this.readout.length : this.layersFrom));
+    const same = (a: Float32Array, b: Float32Array): boolean => a === b || (a.length === b.length && a.every((v, k) => v === b[k] || (Number.isNaN(v) && Number.isNaN(b[k]!))));
+    const forward = requests.map((r, i) => (i === 0 ? !this.shared.holds(r.input) : !same(r.input, requests[i - 1]!.input)));
+    try {
+      this.device.pushErrorScope('validation');
+      requests.forEach((r, i) => {
+        const base = i * uploadBytes;
+        this.device.queue.writeBuffer(upload, base + offsets[0]!, r.input);
+        this.device.queue.writeBuffer(upload, base + offsets[1]!, new Int32Array([r.target, r.contrastTarget, seedCode(r)]));
+        hookRefs.forEach((_, k) => this.device.queue.writeBuffer(upload, base + offsets[2 + k]!, r.hookScales![k]!));
+      });
+      // The buffers will hold the last request's forward pass; nothing held is valid if the submission fails.
+      this.shared.forget();
+      const encoder = this.device.createCommandEncoder();
+      const targets = [p.input, p.control, ...hookRefs];
+      requests.forEach((_, i) => {
+        targets.forEach((ref, k) => {
+          if (k > 0 || forward[i]) encoder.copyBufferToBuffer(upload, i * uploadBytes + offsets[k]!, this.buffers[ref.id]!, 0, parts[k]!);
+        });
+        const pass = encoder.beginComputePass();
+        for (const d of forward[i] ? [...this.forward, ...this.relevance] : this.relevance) {
+          pass.setPipeline(d.pipeline);
+          pass.setBindGroup(0, d.bindGroup);
+          pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+        }
+        pass.end();
+        for (const { ref, offset } of this.readout.slice(0, counts[i])) encoder.copyBufferToBuffer(this.buffers[ref.id]!, 0, staging, i * runBytes + offset, ref.size * 4);
+      });
+      this.device.queue.submit([encoder.finish()]);
+      const error = await this.device.popErrorScope();
+      if (error) throw new GpuError(`WebGPU rejected the batch: ${error.message}`);
+      await staging.mapAsync(GPUMapMode.READ);
+      const mapped = staging.getMappedRange();
+      const results = requests.map((_, i): RunResult => {
+        const f32 = (k: number) => new Float32Array(mapped, i * runBytes + this.readout[k]!.offset, this.readout[k]!.ref.size).slice();
+        const layers: Float32Array[] = [];
+        for (let k = this.layersFrom; k < counts[i]!; k++) layers.push(f32(k));
+        const hooks = (p.outputs.hooks ?? []).map((_, k) => ({ activation: f32(3 + 2 * k), relevance: f32(4 + 2 * k) }));
+        return {
+          logits: f32(0),
+          relevance: f32(1),
+          target: new Int32Array(mapped, i * runBytes + this.readout[2]!.offset, 1)[0]!,
+          layers,
+          ...(p.outputs.hooks ? { hooks } : {}),
+          work: { forward: forward[i]!, relevanceSteps: p.relevanceSteps.length, gpuMs: null },
+        };
+      });
+      staging.unmap();
+      const lastRequest = requests[requests.length - 1]!;
+      this.shared.remember(lastRequest.input);
+      this.shared.ran(p, runContext(lastRequest));
+      return results;
+    } finally {
+      upload.destroy();
+      staging.destroy();
     }
   }
 

@@ -17,9 +17,11 @@ export const seedRelevanceKernel: KernelDef<SeedStep> = {
       for (let k = 1; k < logits.length; k++) if (logits[k]! > logits[target]!) target = k;
     }
     const contrast = control[1]!;
+    // Seed mode (control[2], where the control has it): 0 the logits, 1 one (the gradient).
+    const one = control.length > 2 && control[2] === 1;
     out.fill(0);
-    out[target] = logits[target]!;
-    if (contrast >= 0 && contrast !== target) out[contrast] = -logits[contrast]!;
+    out[target] = one ? 1 : logits[target]!;
+    if (contrast >= 0 && contrast !== target) out[contrast] = one ? -1 : -logits[contrast]!;
     mem.get(step.chosen)[0] = target;
   },
   gpu: {

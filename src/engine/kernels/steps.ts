@@ -158,7 +158,10 @@ export interface MaxPoolRelevanceStep {
   readonly accumulate: boolean;
 }
 
-/** out[c] = logit at the target (minus the contrast target's) else 0; chosen[0] = target used. */
+/**
+ * out[c] = logit at the target (minus the contrast target's) else 0, or with seed mode one (control[2] = 1) 1 at the
+ * target (-1 at the contrast target); chosen[0] = target used.
+ */
 export interface SeedStep {
   readonly kernel: 'seed-relevance';
   readonly logits: TensorRef;

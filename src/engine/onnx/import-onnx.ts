@@ -1,12 +1,12 @@
 /**
- * ONNX -> Graph importer. Decodes a ModelProto with protobufjs, folds everything that is constant at load time
- * (the TorchScript exporter's Shape/Gather/Concat chains, Constant nodes, weight transposes), maps the remaining
- * operators onto the engine's layer kinds with fully resolved attributes (explicit pads, resolved reshape
- * targets, normalised slices) and names layers after the PyTorch modules they came from.
+ * ONNX -> Graph importer. Decodes a ModelProto with protobufjs's static decoder (./onnx-proto.generated.js, no
+ * code generation at run time), folds everything that is constant at load time (the TorchScript exporter's
+ * Shape/Gather/Concat chains, Constant nodes, weight transposes), maps the remaining operators onto the engine's
+ * layer kinds with fully resolved attributes (explicit pads, resolved reshape targets, normalised slices) and names
+ * layers after the PyTorch modules they came from.
  */
-import * as protobuf from 'protobufjs';
 import type { AttrValue, Graph, GraphNode, OpType, Tensor } from '../graph';
-import { onnxProto } from './onnx-schema';
+import { onnx } from './onnx-proto.generated';
 import {
   type AttrBag,
   type ConstTensor,
@@ -59,10 +59,57 @@ interface ModelLike {
   graph?: GraphLike | null;
 }
 
-let modelType: protobuf.Type | undefined;
-function onnxModelType(): protobuf.Type {
-  modelType ??= protobuf.parse(onnxProto).root.lookupType('onnx.ModelProto');
-  return modelType;
+/**
+ * Decodes a ModelProto. The decoder is protobufjs's static code generated from ./onnx-schema.ts (`npm run
+ * gen:onnx-proto`): reflection would compile it at run time with `Function()`, which the app's Content Security
+ * Policy forbids (docs/security.md).
+ */
+function decodeModel(bytes: Uint8Array): ModelLike {
+  return onnx.ModelProto.decode(bytes) as unknown as ModelLike;
+}
+
+/**
+ * What protobufjs's reader and decoders throw for bytes that are not a well-formed message: a read past the end,
+ * a bad varint, tag, wire type or group, nesting past its recursion limit, a missing required field.
+ */
+const MALFORMED_PROTOBUF =
+  /^(index out of range|invalid (varint|tag|length) encoding|invalid wire type|illegal tag|invalid end group tag|missing end group|max depth exceeded|illegal buffer|missing required)/;
+
+/**
+ * A string field that is not valid UTF-8: proto3 strings are checked, and the browser's strict TextDecoder throws
+ * a TypeError (Node: "The encoded data was not valid for encoding utf-8"; Chromium: "Failed to execute 'decode' on
+ * 'TextDecoder': The encoded data was not valid."; Firefox: "TextDecoder.decode: Decoding failed.").
+ */
+const INVALID_UTF8 = /encoded data was not valid|TextDecoder.*(decod|fail)|decoding failed/i;
+
+/**
+ * Says why decoding a model's bytes failed. `malformed` only when the bytes are not a well-formed protobuf (the
+ * file is damaged or is something else); any other failure (the page's Content Security Policy forbidding code
+ * generation, memory running out, a bug) is named as what it is, so that a good file is never called damaged.
+ */
+export function describeDecodeFailure(e: unknown): { malformed: boolean; reason: string } {
+  const name = e instanceof Error ? e.name : typeof e;
+  const message = e instanceof Error ? e.message : String(e);
+  const what = `${name}: ${message}`;
+  if (
+    ((name === 'Error' || name === 'RangeError' || name === 'ProtocolError') && MALFORMED_PROTOBUF.test(message)) ||
+    (name === 'TypeError' && INVALID_UTF8.test(message))
+  ) {
+    return { malformed: true, reason: `not an ONNX model, or the file is damaged (${message})` };
+  }
+  if (name === 'EvalError' || /unsafe-eval|Content Security Policy|code generation from strings/i.test(message)) {
+    return {
+      malformed: false,
+      reason: `the model could not be decoded because this page's Content Security Policy forbids code generation (eval, Function); the file itself may be fine (${what})`,
+    };
+  }
+  if (/allocation failed|out of memory|Invalid (typed )?array length|Invalid string length|Array buffer/i.test(message)) {
+    return { malformed: false, reason: `ran out of memory while decoding the model (${what})` };
+  }
+  if (/call stack|too much recursion/i.test(message)) {
+    return { malformed: false, reason: `the decoder ran out of stack while decoding the model (${what})` };
+  }
+  return { malformed: false, reason: `the model could not be decoded (${what})` };
 }
 
 
@@ -205,10 +252,12 @@ class Importer {
   run(bytes: Uint8Array): Graph {
     let model: ModelLike;
     try {
-      model = onnxModelType().decode(bytes) as unknown as ModelLike;
+      model = decodeModel(bytes);
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      this.fail(`not an ONNX model, or the file is damaged (${msg})`);
+      const { malformed, reason } = describeDecodeFailure(e);
+      if (malformed) this.fail(reason);
+      // Not the file's fault: keep the error as the cause (the fuzzers count a cause as a bug to look at).
+      throw new ModelImportError(`${this.file}: ${reason}`, { cause: e });
     }
     const g = model.graph;
     if (!g || !g.node || g.node.length === 0) this.fail('not an ONNX model: it holds no graph');
@@ -787,7 +836,7 @@ class NodeCtx implements OnnxNode {
 export function onnxExternalFiles(bytes: Uint8Array): string[] {
   let model: ModelLike;
   try {
-    model = onnxModelType().decode(bytes) as unknown as ModelLike;
+    model = decodeModel(bytes);
   } catch {
     return [];
   }

@@ -1,6 +1,9 @@
 /**
  * The subset of ONNX's protobuf schema (onnx/onnx.proto3, IR version 3+) that LRP Lens reads.
- * Field numbers follow the published schema; protobufjs does the decoding.
+ * Field numbers follow the published schema. The importer decodes with ./onnx-proto.generated.js, protobufjs's static
+ * code generated from this text (`npm run gen:onnx-proto`; tests/unit/onnx-proto-generated.test.ts fails when it is
+ * stale), never with protobufjs's reflection, which compiles decoders with `Function()` (forbidden by the app's
+ * Content Security Policy). Tests still encode models with reflection from this text, in Node.
  */
 export const onnxProto = `
 syntax = "proto3";

@@ -1,0 +1,80 @@
+// The README's screenshots of the default view (darknet-tiny, the first sample photo, the default preset):
+// docs/screenshot.png at 1366x768 (a laptop) and docs/screenshot-phone.png at 390x844 (a phone).
+//
+//   npm run build && node scripts/screenshots.mjs [--out docs] [--port 4179]
+//
+// It serves dist/app with `vite preview`, opens it in headless Chromium (/usr/bin/chromium, or $LRP_LENS_CHROMIUM;
+// WebGPU on SwiftShader where there is no GPU), waits for the first explanation and takes the first screen. It also
+// prints where the heatmap, the predictions and the rules' preset menu lie, and whether the page scrolls sideways.
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
+};
+const outDir = resolve(root, arg('--out', 'docs'));
+const port = Number(arg('--port', '4179'));
+const base = `http://localhost:${port}/`;
+
+const SHOTS = [
+  { file: 'screenshot.png', width: 1366, height: 768 },
+  { file: 'screenshot-phone.png', width: 390, height: 844 },
+];
+
+async function waitForServer(url, ms = 60_000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`no server at ${url}`);
+}
+
+const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
+let browser;
+try {
+  await waitForServer(base);
+  browser = await chromium.launch({
+    executablePath: process.env.LRP_LENS_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  mkdirSync(outDir, { recursive: true });
+  for (const shot of SHOTS) {
+    const page = await browser.newPage({ viewport: { width: shot.width, height: shot.height } });
+    await page.goto(base);
+    await page.waitForFunction(() => (window.__lrpLens?.explanations ?? 0) > 0, undefined, { timeout: 180_000 });
+    await page.getByRole('status', { name: 'Status' }).filter({ hasNotText: 'computing' }).waitFor({ timeout: 60_000 });
+    // The sample thumbnails load lazily; let the page settle before the picture.
+    await page.waitForLoadState('networkidle');
+    await page.waitForTimeout(500);
+    const box = async (locator) => {
+      const b = await locator.boundingBox();
+      return b ? `x ${Math.round(b.x)}..${Math.round(b.x + b.width)}, y ${Math.round(b.y)}..${Math.round(b.y + b.height)}` : 'not shown';
+    };
+    const scroll = await page.evaluate(() => ({ width: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    console.log(`${shot.width}x${shot.height}: page ${scroll.width} px wide in a ${scroll.client} px window`);
+    console.log(`  heatmap      ${await box(page.getByRole('img', { name: 'Relevance heatmap', exact: true }))}`);
+    console.log(`  predictions  ${await box(page.getByRole('list', { name: 'Predictions' }))}`);
+    console.log(`  rule preset  ${await box(page.getByRole('combobox', { name: 'Preset', exact: true }))}`);
+    const file = resolve(outDir, shot.file);
+    await page.screenshot({ path: file });
+    console.log(`  wrote ${file}`);
+    await page.close();
+  }
+} finally {
+  await browser?.close();
+  try {
+    process.kill(-server.pid);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,260 @@
+/**
+ * The fast CPU backend's kernels (src/engine/cpu/fast-kernels.ts, the WASM SIMD GEMM of assembly/gemm.ts) against
+ * the float64 references, one step at a time on random geometries: groups, strides, asymmetric padding, dilation,
+ * batch, every input and weight modifier, bias, accumulate; weights cached in the arena (params) or not. And the
+ * committed WASM module against its source.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import type { TensorRef } from '../../src/engine/program';
+import type { Conv2dRelevanceStep, Conv2dStep, ConvGeometry, ElementwiseOp, ElementwiseStep, Step } from '../../src/engine/kernels/steps';
+import { affineMod, identityMod, negativeMod, onesMod, positiveMod, squareMod, zeroMod, type InputModifier, type ParamModifier } from '../../src/rules/rule-program';
+import { WasmArena } from '../../src/engine/wasm/fast-wasm';
+import { GEMM_SOURCE_SHA256 } from '../../src/engine/wasm/gemm-wasm';
+import { fastKernelFor, type FastContext } from '../../src/engine/cpu/fast-kernels';
+import { cpuEngine, randomArray, relL2, rng } from './helpers/engines';
+import { createEngine } from '../../src/engine/index';
+import { setFastCpuThreads } from '../../src/engine/cpu/fast-backend';
+import { benchInput, resnet50, TINY, vgg16, visionTransformer, VIT_TINY } from '../../src/bench/models';
+import { cpuRun, Tensors } from './helpers/step-runner';
+
+const TOL = 1e-5;
+const MODIFIERS: readonly InputModifier[] = ['identity', 'positive', 'negative', 'ones', 'low', 'high'];
+const WEIGHT_MODS: readonly ParamModifier[] = [identityMod, positiveMod, negativeMod, affineMod(1, 0.25, 0), affineMod(0, 2, -1), squareMod, onesMod, zeroMod];
+
+describe('the committed WASM module', () => {
+  it('was compiled from the current assembly/gemm.ts (else run npm run gen:wasm)', () => {
+    const sha = createHash('sha256').update(readFileSync(new URL('../../assembly/gemm.ts', import.meta.url))).digest('hex');
+    expect(GEMM_SOURCE_SHA256, 'src/engine/wasm/gemm-wasm.ts is stale: run npm run gen:wasm').toBe(sha);
+  });
+});
+
+describe('WASM GEMM', () => {
+  it('splits rows over worker threads in Node (shared memory)', async () => {
+    const arena = await WasmArena.create(3);
+    expect(arena.threadCount).toBe(3);
+    arena.dispose();
+  });
+
+  it.each([1, 2, 3])('matches a float64 matrix product, A plain and transposed, with and without accumulate (%i threads)', async (threads) => {
+    const arena = await WasmArena.create(threads);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({ m: fc.integer({ min: 1, max: 37 }), n: fc.integer({ min: 1, max: 600 }), k: fc.integer({ min: 0, max: 300 }), transposed: fc.boolean(), accumulate: fc.boolean(), seed: fc.integer({ min: 1, max: 1 << 30 }) }),
+        async ({ m, n, k, transposed, accumulate, seed }) => {
+          const random = rng(seed);
+          const a = randomArray(m * k, random);
+          const b = randomArray(k * n, random);
+          const c0 = randomArray(m * n, random);
+          const [aAt, bAt, cAt] = arena.scratch(m * k, k * n, m * n);
+          const f = arena.f32;
+          f.set(a, aAt! >> 2);
+          f.set(b, bAt! >> 2);
+          f.set(c0, cAt! >> 2);
+          // A[i][kk] at a[i*k + kk] (plain) or a[kk*m + i] (transposed storage).
+          const [ars, acs] = transposed ? [1, m] : [k, 1];
+          arena.gemm(m, n, k, aAt!, ars, acs, bAt!, n, cAt!, n, accumulate);
+          const got = arena.f32.slice(cAt! >> 2, (cAt! >> 2) + m * n);
+          const want = new Float64Array(m * n);
+          let scale = 0;
+          for (let i = 0; i < m; i++) {
+            for (let j = 0; j < n; j++) {
+              let s = accumulate ? c0[i * n + j]! : 0;
+              for (let kk = 0; kk < k; kk++) s += a[i * ars + kk * acs]! * b[kk * n + j]!;
+              want[i * n + j] = s;
+              scale = Math.max(scale, Math.abs(s));
+            }
+          }
+          let worst = 0;
+          for (let i = 0; i < m * n; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+          expect(worst, JSON.stringify({ m, n, k, transposed, accumulate })).toBeLessThanOrEqual(1e-5 * (1 + scale) * Math.sqrt(k + 1));
+        },
+      ),
+      { numRuns: threads === 1 ? 60 : 25, seed: 20261206 + threads },
+    );
+    arena.dispose();
+  });
+});
+
+interface Case {
+  n: number;
+  cpg: number;
+  opg: number;
+  groups: number;
+  h: number;
+  w: number;
+  kh: number;
+  kw: number;
+  stride: [number, number];
+  pads: [number, number, number, number];
+  dilation: [number, number];
+  bias: boolean;
+  inputMod: InputModifier;
+  weightMod: ParamModifier;
+  accumulate: boolean;
+  /** Weights a param tensor (modified copy cached in the arena) or a computed one (modified per call). */
+  param: boolean;
+  seed: number;
+}
+
+function geometry(k: Case): ConvGeometry {
+  const oh = Math.floor((k.h + k.pads[0] + k.pads[2] - k.dilation[0] * (k.kh - 1) - 1) / k.stride[0]) + 1;
+  const ow = Math.floor((k.w + k.pads[1] + k.pads[3] - k.dilation[1] * (k.kw - 1) - 1) / k.stride[1]) + 1;
+  return { n: k.n, c: k.cpg * k.groups, h: k.h, w: k.w, o: k.opg * k.groups, oh, ow, kh: k.kh, kw: k.kw, strideH: k.stride[0], strideW: k.stride[1], padTop: k.pads[0], padLeft: k.pads[1], dilH: k.dilation[0], dilW: k.dilation[1], groups: k.groups };
+}
+
+function steps(k: Case): { forward: Conv2dStep; relevance: Conv2dRelevanceStep; tensors: Tensors } {
+  const g = geometry(k);
+  const random = rng(k.seed);
+  const t = new Tensors();
+  const x = t.add(randomArray(g.n * g.c * g.h * g.w, random, 2));
+  const weight = t.add(randomArray(g.o * k.cpg * g.kh * g.kw, random));
+  const bias = k.bias ? t.add(randomArray(g.o, random, 0.5)) : null;
+  const low = randomArray(g.c, random, 1).map((v) => -Math.abs(v) - 0.1);
+  const high = randomArray(g.c, random, 1).map((v) => Math.abs(v) + 0.1);
+  const bounds = k.inputMod === 'low' || k.inputMod === 'high' ? t.add(Float32Array.from([...low, ...high])) : null;
+  const s = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
+  const out = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
+  const rin = t.add(randomArray(g.n * g.c * g.h * g.w, random));
+  const common = { geom: g, x, weight, weightMod: k.weightMod, bounds, inputMod: k.inputMod, accumulate: k.accumulate };
+  return { forward: { kernel: 'conv2d', ...common, bias, out }, relevance: { kernel: 'conv2d-relevance', ...common, s, rin }, tensors: t };
+}
+
+/** One step through the fast kernel, on float32 copies of the tensors; run twice when cached (the cache hit). */
+function fastRun(step: Step, tensors: Tensors, written: TensorRef, ctx: FastContext, param: boolean, weight: TensorRef): Float32Array {
+  let result = new Float32Array(0);
+  for (let pass = 0; pass < (param ? 2 : 1); pass++) {
+    const mem = tensors.data.map((d) => d.slice());
+    fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: (ref) => param && ref.id === weight.id, storage: (ref) => tensors.data[ref.id]! }, ctx);
+    result = mem[written.id]!;
+  }
+  return result;
+}
+
+/** ||fast - reference|| relative to the size of what was summed (with accumulate: the earlier contents too). */
+function error(got: Float32Array, want: Float64Array, before: Float32Array, accumulate: boolean): number {
+  if (!accumulate) return relL2(got, want);
+  let d = 0;
+  let n = 0;
+  for (let i = 0; i < want.length; i++) {
+    d += (got[i]! - want[i]!) ** 2;
+    n += want[i]! ** 2 + before[i]! ** 2;
+  }
+  return Math.sqrt(d / n);
+}
+
+async function compare(k: Case): Promise<void> {
+  // Reused buffers (as the backend's runner), or fresh arrays per call.
+  const ctx: FastContext = { arena: await WasmArena.create(), weights: new WeakMap(), ...(k.seed % 2 ? { buffers: [] } : {}) };
+  const { forward, relevance, tensors } = steps(k);
+  const label = JSON.stringify(k);
+  const f = fastRun(forward, tensors, forward.out, ctx, k.param, forward.weight);
+  expect(error(f, cpuRun(forward, tensors, forward.out), tensors.data[forward.out.id]!, k.accumulate), `forward ${label}`).toBeLessThan(TOL);
+  const r = fastRun(relevance, tensors, relevance.rin, ctx, k.param, relevance.weight);
+  expect(error(r, cpuRun(relevance, tensors, relevance.rin), tensors.data[relevance.rin.id]!, k.accumulate), `relevance ${label}`).toBeLessThan(TOL);
+}
+
+const convCase = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    cpg: fc.integer({ min: 1, max: 40 }),
+    opg: fc.integer({ min: 1, max: 40 }),
+    groups: fc.integer({ min: 1, max: 3 }),
+    h: fc.integer({ min: 1, max: 14 }),
+    w: fc.integer({ min: 1, max: 14 }),
+    kh: fc.integer({ min: 1, max: 4 }),
+    kw: fc.integer({ min: 1, max: 4 }),
+    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
+    pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
+    bias: fc.boolean(),
+    inputMod: fc.constantFrom(...MODIFIERS),
+    weightMod: fc.constantFrom(...WEIGHT_MODS),
+    accumulate: fc.boolean(),
+    param: fc.boolean(),
+    seed: fc.integer({ min: 1, max: 1 << 30 }),
+  })
+  .filter((k) => k.h + k.pads[0] + k.pads[2] > k.dilation[0] * (k.kh - 1) && k.w + k.pads[1] + k.pads[3] > k.dilation[1] * (k.kw - 1));
+
+const base: Case = {
+  n: 1, cpg: 1, opg: 1, groups: 1, h: 1, w: 1, kh: 1, kw: 1, stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1],
+  bias: true, inputMod: 'identity', weightMod: identityMod, accumulate: false, param: true, seed: 1,
+};
+
+describe('fast conv2d and conv2d-relevance match the float64 references', () => {
+  it('random geometry: groups, strides, asymmetric padding, dilation, batch, modifiers, bias, accumulate', async () => {
+    await fc.assert(fc.asyncProperty(convCase, compare), { numRuns: 80, seed: 20261206 });
+  }, 120_000);
+
+  it('edges: dense (Linear) layers, 7x7 stride 2, 1x1 stride 2, wide groups, large K', async () => {
+    const cases: Partial<Case>[] = [
+      // Linear layers: the dense geometry, batch 1 and 3.
+      { cpg: 300, opg: 70 },
+      { n: 3, cpg: 65, opg: 130, weightMod: positiveMod, inputMod: 'positive', accumulate: true },
+      { cpg: 513, opg: 9, param: false, weightMod: affineMod(1, 0.25, 0) },
+      // ResNet's first layer and its downsampling shortcut.
+      { cpg: 3, opg: 20, h: 23, w: 21, kh: 7, kw: 7, stride: [2, 2], pads: [3, 3, 3, 3], inputMod: 'low', weightMod: onesMod },
+      { cpg: 64, opg: 48, h: 14, w: 14, stride: [2, 2], inputMod: 'negative', weightMod: negativeMod },
+      // K over one k-block (128): 3x3 over 40 channels; N over one n-block (512).
+      { cpg: 40, opg: 33, h: 25, w: 24, kh: 3, kw: 3, pads: [1, 1, 1, 1], accumulate: true },
+      { n: 2, cpg: 24, opg: 20, groups: 3, h: 8, w: 9, kh: 3, kw: 3, pads: [1, 0, 1, 2], inputMod: 'high', param: false },
+      // 1x1 with stride 1 (the columns are the input itself), batch 2.
+      { n: 2, cpg: 100, opg: 65, h: 7, w: 7, bias: false, accumulate: true },
+      // Depthwise.
+      { cpg: 1, opg: 1, groups: 16, h: 9, w: 9, kh: 3, kw: 3, stride: [2, 2], pads: [1, 1, 1, 1] },
+    ];
+    for (const [i, c] of cases.entries()) await compare({ ...base, ...c, seed: 100 + i });
+  }, 60_000);
+});
+
+describe('fast elementwise ops match the reference', () => {
+  it('every op, with and without accumulate, on values with zeros and signs', async () => {
+    const ctx: FastContext = { arena: await WasmArena.create(), weights: new WeakMap(), buffers: [] };
+    const ops: readonly ElementwiseOp[] = ['relu', 'relu-gradient', 'add', 'multiply', 'copy', 'leaky-relu', 'clip', 'sigmoid-gradient', 'tanh'];
+    for (const [i, op] of ops.entries()) {
+      for (const accumulate of [false, true]) {
+        const random = rng(50 + i);
+        const t = new Tensors();
+        const a = t.add(randomArray(301, random).map((v, j) => (j % 7 === 0 ? 0 : v)));
+        const b = t.add(randomArray(301, random));
+        const out = t.add(randomArray(301, random));
+        const step: ElementwiseStep = { kernel: 'elementwise', op, a, b, out, accumulate, p0: -0.5, p1: 0.5 };
+        const mem = t.data.map((d) => d.slice());
+        fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
+        expect(relL2(mem[out.id]!, cpuRun(step, t, out)), `${op} accumulate=${accumulate}`).toBeLessThan(1e-7);
+      }
+    }
+  });
+});
+
+describe('the cpu-fast backend matches the float64 backend on whole models', () => {
+  const presets = ['EpsilonPlusFlat', 'captum-default', 'EpsilonGammaBox', 'EpsilonAlpha2Beta1Flat'] as const;
+  // Threads: 3 (two worker threads), 1 (none), null (the default: every core).
+  for (const [build, threads] of [[() => resnet50(TINY), 3], [() => vgg16(TINY), 1], [() => visionTransformer(VIT_TINY), null]] as const) {
+    it(`${build().name} on ${threads ?? 'every core as'} thread(s): relevance, logits and every layer's relevance; a rule change reuses the forward pass`, async () => {
+      const graph = build();
+      const before = setFastCpuThreads(threads);
+      const fast = await (await createEngine({ backend: 'cpu-fast' })).load(graph);
+      setFastCpuThreads(before);
+      const reference = await (await cpuEngine()).load(graph);
+      expect(fast.backend).toBe('cpu-fast');
+      const input = benchInput(graph.input.shape, 3);
+      for (const preset of presets) {
+        const [a, b] = [await fast.explain(input, { rules: { preset } }), await reference.explain(input, { rules: { preset } })];
+        expect(a.target, preset).toBe(b.target);
+        expect(relL2(a.logits, b.logits), `${preset} logits`).toBeLessThan(1e-5);
+        expect(relL2(a.relevance, b.relevance), `${preset} relevance`).toBeLessThan(1e-4);
+        a.layers.forEach((l, i) => expect(relL2(l.data, b.layers[i]!.data), `${preset} ${l.layer}`).toBeLessThan(1e-4));
+        if (preset !== presets[0]) expect(a.work.forward, 'forward pass reused after a rule change').toBe(false);
+      }
+      const target = 7;
+      const [a, b] = [await fast.explain(input, { target, contrastTarget: 2 }), await reference.explain(input, { target, contrastTarget: 2 })];
+      expect(relL2(a.relevance, b.relevance), 'contrast').toBeLessThan(1e-4);
+      expect(relL2(await fast.forward(input), await reference.forward(input))).toBeLessThan(1e-5);
+      fast.dispose();
+      reference.dispose();
+    }, 120_000);
+  }
+});
