@@ -9,11 +9,11 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import type { Explanation } from '../engine/api';
 import { explainBatch } from '../engine/batch';
-import { pixelFlipping, type PerturbationCurve } from '../evaluation/pixel-flipping';
+import type { PerturbationCurve } from '../evaluation/pixel-flipping';
 import { heatmapImage } from '../models/colormap';
-import type { EvaluationOptions, ExplainCommand } from './args';
-import type { EvaluationResult } from './evaluate';
-import { explainOptions, openSession, softmax, type Session } from './explain';
+import type { ExplainCommand } from './args';
+import { evaluateExplained } from './evaluate';
+import { explainOptions, openSession, type Session } from './explain';
 import { ExplainError, readInput } from './explain';
 import { encodePng } from './image-io';
 
@@ -84,37 +84,6 @@ function progressReporter(stream: NodeJS.WriteStream, total: number): { update(d
   };
 }
 
-/** What `evaluate` reports for one explanation already made (as explainAndEvaluate, src/cli/evaluate.ts, without explaining). */
-async function evaluateExplained(s: Session, x: Float32Array, e: Explanation, evaluation: EvaluationOptions | undefined, explainMs: number): Promise<EvaluationResult> {
-  const probs = softmax(e.logits);
-  let best = 0;
-  for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
-  const label = (i: number): string => s.card.classes[i] ?? `class ${i}`;
-  let relevanceSum = 0;
-  for (const v of e.relevance) relevanceSum += v;
-  const t2 = performance.now();
-  const pf = evaluation
-    ? await pixelFlipping(s.model, x, e.relevance, {
-        target: e.target,
-        patch: evaluation.patch,
-        baseline: evaluation.baseline,
-        steps: evaluation.steps,
-        batch: Math.min(8, evaluation.steps + 1),
-      }).catch((err: unknown) => {
-        throw err instanceof RangeError ? new ExplainError(`pixel flipping: ${err.message}`) : err;
-      })
-    : undefined;
-  return {
-    top: { class: best, label: label(best), probability: probs[best]! },
-    explained: { class: e.target, label: label(e.target), logit: e.logits[e.target]!, probability: probs[e.target]! },
-    relevance: e.relevance,
-    inputShape: e.inputShape,
-    relevanceSum,
-    ...(pf ? { pixelFlipping: { regions: pf.regions, relevanceOrder: pf.relevanceOrder, randomOrder: pf.randomOrder } } : {}),
-    explainMs,
-    evaluateMs: pf ? performance.now() - t2 : 0,
-  };
-}
 
 /**
  * The explanations of a chunk's inputs with explainBatch; when the batch fails, each input alone, so that one bad

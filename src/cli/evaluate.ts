@@ -4,7 +4,7 @@
  * model in batches, and reports the target logit against the fraction removed and the AOPC of both orders.
  * Also the model setup shared with the batch run (src/cli/batch.ts).
  */
-import type { BackendKind } from '../engine/api';
+import type { BackendKind, Explanation } from '../engine/api';
 import type { LayerRuleEntry } from '../rules/assignment';
 import { pixelFlipping, type PerturbationCurve } from '../evaluation/pixel-flipping';
 import type { EvaluateCommand, EvaluationOptions, ExplainCommand } from './args';
@@ -22,10 +22,8 @@ export interface EvaluationResult {
 }
 
 /** Explains one input (the session's target or the top class) and, given options, runs pixel flipping on it. */
-export async function explainAndEvaluate(s: Session, x: Float32Array, evaluation: EvaluationOptions | undefined): Promise<EvaluationResult> {
-  const t1 = performance.now();
-  const e = await s.model.explain(x, explainOptions({ target: s.cmd.target, contrast: s.cmd.contrast }, s.assignment));
-  const explainMs = performance.now() - t1;
+/** What `evaluate` reports for an explanation already made (the folder mode explains its photos in batches). */
+export async function evaluateExplained(s: Session, x: Float32Array, e: Explanation, evaluation: EvaluationOptions | undefined, explainMs: number): Promise<EvaluationResult> {
   const probs = softmax(e.logits);
   let best = 0;
   for (let i = 1; i < probs.length; i++) if (probs[i]! > probs[best]!) best = i;
@@ -55,6 +53,12 @@ export async function explainAndEvaluate(s: Session, x: Float32Array, evaluation
     explainMs,
     evaluateMs: pf ? performance.now() - t2 : 0,
   };
+}
+
+export async function explainAndEvaluate(s: Session, x: Float32Array, evaluation: EvaluationOptions | undefined): Promise<EvaluationResult> {
+  const t1 = performance.now();
+  const e = await s.model.explain(x, explainOptions({ target: s.cmd.target, contrast: s.cmd.contrast }, s.assignment));
+  return evaluateExplained(s, x, e, evaluation, performance.now() - t1);
 }
 
 export interface EvaluateReport {
