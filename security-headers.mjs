@@ -4,13 +4,16 @@
 
 /**
  * The page's Content Security Policy: scripts, workers and connections from its own origin only, so that the
- * browser itself guarantees that nothing (model, image, explanation) leaves the page, and no code is made from
- * strings (no 'unsafe-eval': the ONNX decoder is static code, see scripts/gen-onnx-proto.ts). The built index.html
- * also carries it as a meta tag; `frame-ancestors` only works as a header, so only the header has it.
+ * browser itself guarantees that nothing (model, image, explanation) leaves the page, and no JavaScript is made
+ * from strings (no 'unsafe-eval': the ONNX decoder is static code, see scripts/gen-onnx-proto.ts; eval and
+ * new Function stay refused). 'wasm-unsafe-eval' allows WebAssembly compilation only (the fast CPU backend's SIMD
+ * GEMM, bundled in the app's own script, src/engine/wasm/gemm-wasm.ts), not JavaScript eval (docs/security.md).
+ * The built index.html also carries it as a meta tag; `frame-ancestors` only works as a header, so only the header
+ * has it.
  */
 export const CSP_DIRECTIVES = Object.freeze([
   "default-src 'self'",
-  "script-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval'",
   "worker-src 'self'",
   "connect-src 'self'",
   "img-src 'self' blob: data:",

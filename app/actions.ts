@@ -55,7 +55,7 @@ export function startOptionsFromUrl(search: string): StartOptions {
   const backend = q.get('backend');
   const image = q.get('image');
   return {
-    backend: backend === 'cpu' || backend === 'webgpu' ? backend : 'auto',
+    backend: backend === 'cpu' || backend === 'cpu-fast' || backend === 'webgpu' ? backend : 'auto',
     model: q.get('model') || null,
     sample: image === 'none' ? '' : image || null,
   };

@@ -88,6 +88,8 @@ export interface TestHook {
   lastInputShape: readonly number[] | null;
   lastTarget: number | null;
   lastLogits: Float32Array | null;
+  /** The backend that computed the latest explanation ('webgpu', 'cpu-fast' or 'cpu'). */
+  lastBackend: string | null;
   /** The channel sum the heatmap canvas shows, and the scale it was drawn with. */
   lastHeatmap: { width: number; height: number; data: Float32Array; vmax: number; colormap: string } | null;
   explanations: number;
@@ -102,12 +104,13 @@ declare global {
 }
 
 function hook(): TestHook {
-  window.__lrpLens ??= { lastRelevance: null, lastInputShape: null, lastTarget: null, lastLogits: null, lastHeatmap: null, explanations: 0, requests: 0 };
+  window.__lrpLens ??= { lastRelevance: null, lastInputShape: null, lastTarget: null, lastLogits: null, lastBackend: null, lastHeatmap: null, explanations: 0, requests: 0 };
   return window.__lrpLens;
 }
 
-function publishForTests(result: { relevance: Float32Array; inputShape: readonly number[]; target: number; logits: Float32Array }): void {
+function publishForTests(result: { relevance: Float32Array; inputShape: readonly number[]; target: number; logits: Float32Array; backend: string }): void {
   const h = hook();
+  h.lastBackend = result.backend;
   h.lastRelevance = result.relevance;
   h.lastInputShape = result.inputShape;
   h.lastTarget = result.target;

@@ -86,25 +86,34 @@ function adapterName(info: GPUAdapterInfo | undefined): string {
   return [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
 }
 
+/** The status line's name of the fast CPU backend (float32, WASM SIMD GEMM). */
+const FAST_CPU = 'CPU (fast, WASM SIMD)';
+
+/**
+ * Starts the engine. 'auto' picks what gives the first heatmap sooner here (README.md, "Backend";
+ * docs/performance.md): a hardware WebGPU adapter; else (a software adapter such as SwiftShader, or no WebGPU) the
+ * fast CPU backend where WebAssembly SIMD runs, else the float64 CPU backend. An explicit choice is kept as it is.
+ */
 async function init(preference: BackendPreference): Promise<BackendInfo> {
   engine?.dispose();
   engine = null;
   const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
   const onDeviceLost = (message: string) => post({ id: -1, kind: 'notice', message });
-  let reason = 'CPU: this browser has no WebGPU';
-  if (preference === 'cpu') {
-    reason = 'CPU: chosen in the backend menu';
+  /** Why a CPU backend runs: the status line's text after "CPU…: ". */
+  let why = 'this browser has no WebGPU';
+  if (preference === 'cpu' || preference === 'cpu-fast') {
+    why = 'chosen in the backend menu';
   } else if (gpu) {
     let useGpu = true;
     if (preference === 'auto') {
       const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
       if (!adapter) {
         useGpu = false;
-        reason = 'CPU: this browser has no WebGPU';
+        why = 'this browser has no WebGPU';
       } else if (isSoftwareAdapter(adapter.info)) {
-        // A software WebGPU (SwiftShader) gives the first heatmap later than the CPU backend (README.md, "Backend").
+        // A software WebGPU (SwiftShader) gives the first heatmap much later than the CPU backends (README.md, "Backend").
         useGpu = false;
-        reason = `CPU: WebGPU here is ${adapterName(adapter.info)}, a software renderer; the CPU backend is faster`;
+        why = `the WebGPU adapter is ${adapterName(adapter.info)}, a software renderer`;
       }
     }
     if (useGpu) {
@@ -113,15 +122,25 @@ async function init(preference: BackendPreference): Promise<BackendInfo> {
         backendInfo = { backend: 'webgpu', description: `WebGPU: ${engine.description}` };
       } catch (e) {
         if (preference === 'webgpu') throw e;
-        reason = `CPU: WebGPU failed to start (${(e as Error).message})`;
+        why = `WebGPU failed to start (${(e as Error).message})`;
       }
     }
   } else if (preference === 'webgpu') {
     throw new Error('this browser has no WebGPU');
   }
+  if (!engine && preference !== 'cpu') {
+    try {
+      // Fails where WebAssembly SIMD is missing or WebAssembly compilation is blocked (a CSP without 'wasm-unsafe-eval').
+      engine = await createEngine({ backend: 'cpu-fast' });
+      backendInfo = { backend: 'cpu-fast', description: `${FAST_CPU}: ${why}` };
+    } catch (e) {
+      if (preference === 'cpu-fast') throw e;
+      why += `; no WebAssembly SIMD here (${(e as Error).message}), so the float64 CPU backend runs`;
+    }
+  }
   if (!engine) {
     engine = await createEngine({ backend: 'cpu' });
-    backendInfo = { backend: 'cpu', description: reason };
+    backendInfo = { backend: 'cpu', description: `CPU: ${why}` };
   }
   // A model open on the old engine is reloaded on the new one.
   if (model) {

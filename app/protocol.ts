@@ -11,7 +11,8 @@ import type { ModelCard } from '../src/models/model-card';
 import type { PerturbationBaseline, PerturbationCurve as Curve } from '../src/evaluation/pixel-flipping';
 import type { ShareCompareMethod as BaselineMethod } from '../src/share/share-state';
 
-export type BackendPreference = 'auto' | 'webgpu' | 'cpu';
+/** The backend menu's choice (and ?backend=): 'cpu' the float64 CPU backend, 'cpu-fast' the float32 WASM SIMD one. */
+export type BackendPreference = 'auto' | 'webgpu' | 'cpu' | 'cpu-fast';
 
 /** What the page offers before any model is open (from src/models/builtin.ts, read in the worker so that the
  * page does not load the importers). */

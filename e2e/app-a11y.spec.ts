@@ -175,6 +175,22 @@ test('axe-core finds no serious or critical violation with each tab selected and
   expect(findings, `axe-core violations (serious or critical):\n${report(findings)}`).toEqual([]);
 });
 
+test('axe-core finds no serious or critical violation on a phone (390x844), with the rules and the custom-rule editor open', async ({ page }) => {
+  test.setTimeout(240_000);
+  await page.setViewportSize({ width: 390, height: 844 });
+  await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
+  const findings: Finding[] = [];
+  findings.push(...(await seriousViolations(page, 'phone: first heatmap')));
+  const preset = page.getByRole('combobox', { name: 'Preset', exact: true });
+  await preset.scrollIntoViewIfNeeded();
+  await expect(preset).toBeVisible();
+  const editor = page.getByText('Custom rules', { exact: true }).first();
+  await editor.scrollIntoViewIfNeeded();
+  await editor.click();
+  findings.push(...(await seriousViolations(page, 'phone: rules and custom-rule editor')));
+  expect(findings, `axe-core violations (serious or critical):\n${report(findings)}`).toEqual([]);
+});
+
 test('the evaluation tabs follow the WAI-ARIA tabs pattern: arrow keys, Home and End, one tab stop', async ({ page }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
   const panel = analysis(page);

@@ -1,7 +1,8 @@
 // Share links in the app (dist/app on port 4173): a link reopens the model, image, target, rules and view in a fresh
 // browser context with the same heatmap pixels and controls; a user's model is asked for and its SHA-256 checked;
 // hostile links end in a clear message and a working page; the CLI reproduces a browser link's relevance. Small
-// models only (tinyvgg 64x64, resnet20 32x32), on the app's automatic backend (the CPU backend here).
+// models only (tinyvgg 64x64, resnet20 32x32), on the app's automatic backend (here, SwiftShader's machine, the fast
+// CPU backend, cpu-fast), and the CLI's reproduction also on the float64 CPU backend chosen with ?backend=cpu.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -236,19 +237,43 @@ test('a link reopens model, uploaded photo, target, three rules and view exactly
     await fresh.close();
   }
 
-  // The command line reproduces the browser's relevance, and draws the same heatmap.
+  // The command line reproduces the browser's relevance bit for bit on the same backend, and draws the same heatmap:
+  // the sender's (the automatic choice, here cpu-fast), then the float64 CPU backend, chosen in a page of its own.
+  const senderBackend = await page.evaluate(() => window.__lrpLens!.lastBackend);
+  expect(['cpu-fast', 'cpu']).toContain(senderBackend); // this machine's WebGPU is SwiftShader (e2e/app-backend.spec.ts)
   const dir = mkdtempSync(join(tmpdir(), 'lrp-share-'));
-  const r = cli(['explain', '--link', link, '--relevance-out', join(dir, 'r.npy'), '--out', join(dir, 'h.png'), '--backend', 'cpu', '--json']);
-  expect(r.stderr).toBe('');
-  expect(r.status).toBe(0);
-  expect(JSON.parse(r.stdout)).toMatchObject({ explained: { class: 8 }, composite: 'captum-default', backend: 'cpu' });
-  const relevance = toFloat32(parseNpy(readFileSync(join(dir, 'r.npy'))));
-  const err = relL2(relevance, sent.relevance.data);
-  console.log(`CLI vs browser (cpu): relL2 ${err.toExponential(3)}`);
-  expect(err).toBeLessThan(1e-5);
-  const png = PNG.sync.read(readFileSync(join(dir, 'h.png')));
-  expect([png.width, png.height]).toEqual([sent.pixels.width, sent.pixels.height]);
-  expect(Array.from(png.data)).toEqual(sent.pixels.data);
+  const reproduce = (backend: string, got: Shown) => {
+    const r = cli(['explain', '--link', link, '--relevance-out', join(dir, `r-${backend}.npy`), '--out', join(dir, `h-${backend}.png`), '--backend', backend, '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ explained: { class: 8 }, composite: 'captum-default', backend });
+    const relevance = toFloat32(parseNpy(readFileSync(join(dir, `r-${backend}.npy`))));
+    const err = relL2(relevance, got.relevance.data);
+    console.log(`CLI vs browser (${backend}): relL2 ${err.toExponential(3)}`);
+    expect(Array.from(relevance)).toEqual(got.relevance.data); // bit-identical
+    const png = PNG.sync.read(readFileSync(join(dir, `h-${backend}.png`)));
+    expect([png.width, png.height]).toEqual([got.pixels.width, got.pixels.height]);
+    expect(Array.from(png.data)).toEqual(got.pixels.data);
+    return relevance;
+  };
+  const fastOrSender = reproduce(senderBackend!, sent);
+
+  const float64 = await freshPage(browser, baseURL!);
+  try {
+    const url = new URL(link);
+    url.searchParams.set('backend', 'cpu');
+    await float64.page.goto(url.href);
+    await nextExplanation(float64.page, 0);
+    await settled(float64.page);
+    expect(await float64.page.evaluate(() => window.__lrpLens!.lastBackend)).toBe('cpu');
+    const got = await shown(float64.page);
+    expect(got.relevance.target).toBe(sent.relevance.target);
+    const relevance = reproduce('cpu', got);
+    // The two backends agree within float32 rounding.
+    expect(relL2(fastOrSender, Array.from(relevance))).toBeLessThan(1e-4);
+  } finally {
+    await float64.close();
+  }
 });
 
 test('a contrast target and a preset travel too; refused clipboard access shows the link to copy', async ({ page, browser, baseURL }) => {

@@ -3,7 +3,7 @@
 // explains its golden input (the .npy tensor) with the golden's top class. The layer table shows PyTorch's module
 // tree: the encoder, each block (its LayerNorms and residual Adds) holding its attention and MLP groups; the
 // inspector shows the token relevance of an attention layer on the 4x4 patch grid; a rule set on a group travels in
-// a share link, which asks for the model's file again. The app's automatic backend (the CPU backend here).
+// a share link, which asks for the model's file again. The app's automatic backend (the fast CPU backend, cpu-fast, here).
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from 'playwright/test';

@@ -3,7 +3,7 @@
 // weights, tests/fixtures/zoo) open from their ONNX file through "Open model" as a user opens them, explain their
 // fixture input (given as the .npy tensor the PyTorch logits were computed on) with finite relevance, and the top
 // prediction is PyTorch's top class; the ViTs also with the CP-LRP preset cp-epsilon. Each model runs on both
-// backends, chosen with ?backend=: the CPU backend (what "auto" picks here) and WebGPU, which here is SwiftShader.
+// backends, chosen with ?backend=: the float64 CPU backend and WebGPU, which here is SwiftShader ("auto" picks the fast CPU backend here).
 // ConvNeXt's layer table then shows its new layer kinds (transpose, LayerNorm, Linear on NHWC, GELU, layer scale)
 // with a rule each.
 import { readFileSync } from 'node:fs';

@@ -276,14 +276,16 @@ test('an image can be dropped on the page or pasted', async ({ page }) => {
   await expect(page.getByText('Image: rocket.jpg')).toBeVisible();
 });
 
-for (const backend of ['cpu', 'webgpu'] as const) {
+const STATUS_OF = { cpu: 'CPU: chosen in the backend menu', 'cpu-fast': 'CPU (fast, WASM SIMD): chosen in the backend menu', webgpu: 'WebGPU' } as const;
+
+for (const backend of ['cpu', 'cpu-fast', 'webgpu'] as const) {
   test(`the heatmap shown for a golden case is the reference relevance (${backend})`, async ({ page }) => {
     // tinyvgg on the golden input (a preprocessed tensor, given as .npy), Zennit's composites, target espresso.
     const manifest = JSON.parse(readFileSync(resolve(goldens, 'tfjs/cases.json'), 'utf8')) as {
       cases: { id: string; input: string; target: number; relevance: string; composite?: string }[];
     };
     await page.goto(`/?model=tinyvgg&image=none&backend=${backend}`);
-    await expect(page.getByRole('status', { name: 'Status' })).toContainText(backend === 'cpu' ? 'CPU' : 'WebGPU');
+    await expect(page.getByRole('status', { name: 'Status' })).toContainText(STATUS_OF[backend]);
     // The scale from the largest |relevance|, named: the page starts clipped at a percentile.
     await page.getByRole('checkbox', { name: 'Clip at percentile' }).uncheck();
     let n = 0;
@@ -298,6 +300,7 @@ for (const backend of ['cpu', 'webgpu'] as const) {
       const reference = toFloat64(parseNpy(readFileSync(resolve(goldens, 'tfjs', c.relevance))));
       const shown = await lastRelevance(page);
       expect(shown.target).toBe(c.target);
+      expect(await page.evaluate(() => window.__lrpLens!.lastBackend)).toBe(backend);
       const err = relL2(shown.data, reference);
       console.log(`${id} in the page (${backend}): relL2 ${err.toExponential(3)}`);
       expect(err).toBeLessThanOrEqual(1e-3);
@@ -433,7 +436,7 @@ test('the controls work from the keyboard, with a visible focus', async ({ page 
   expect((await lastRelevance(page)).target).not.toBe(6);
 });
 
-test('in a browser without WebGPU, the CPU backend explains and the status says why', async ({ playwright, baseURL }) => {
+test('in a browser without WebGPU, the fast CPU backend explains and the status says why', async ({ playwright, baseURL }) => {
   const browser = await playwright.chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu') });
   try {
     const page = await browser.newPage({ baseURL: baseURL! });
@@ -441,7 +444,8 @@ test('in a browser without WebGPU, the CPU backend explains and the status says 
     page.on('pageerror', (e) => errors.push(e.message));
     expect(await page.evaluate(async () => !!(await navigator.gpu?.requestAdapter()))).toBe(false);
     await open(page, '?model=tinyvgg&image=coffee.png');
-    await expect(page.getByRole('status', { name: 'Status' })).toContainText('CPU: this browser has no WebGPU');
+    await expect(page.getByRole('status', { name: 'Status' })).toContainText('CPU (fast, WASM SIMD): this browser has no WebGPU');
+    expect(await page.evaluate(() => window.__lrpLens!.lastBackend)).toBe('cpu-fast');
     await expect(predictions(page).first()).toContainText('espresso');
     expect(errors).toEqual([]);
   } finally {

@@ -123,7 +123,8 @@ export function ModelPanel() {
         <select id={`${id}-backend`} value={status.preference} onChange={(e) => void setBackend(e.target.value as BackendPreference)}>
           <option value="auto">Automatic (the faster one here)</option>
           <option value="webgpu">WebGPU</option>
-          <option value="cpu">CPU</option>
+          <option value="cpu-fast">CPU (fast)</option>
+          <option value="cpu">CPU (float64)</option>
         </select>
       </div>
     </section>
