@@ -13,7 +13,8 @@
  *   ends; m + 1 gradients). Completeness: the attributions sum to f(x) - f(x') up to the quadrature's error.
  *
  * Each gradient is one explanation (batch 1: the relevance pass has no batch dimension), so SmoothGrad and IG cost
- * one forward and one relevance pass per sample or step; the loop runs on the engine, sequentially.
+ * one forward and one relevance pass per sample or step. On WebGPU they go 8 at a time through explainMany (one
+ * submission and readback per 8, see forEachGradient); on the CPU backends one after the other.
  */
 import type { BackendKind, LoadedModel } from './api';
 import { seededRandom } from '../evaluation/random';
@@ -93,6 +94,44 @@ function gradientAt(model: LoadedModel, x: Float32Array, options: GradientOption
   });
 }
 
+/** Gradients per GPU submission for SmoothGrad and IG: explainMany (one command encoder for all) in chunks this long. */
+const GPU_CHUNK = 8;
+
+/**
+ * The gradient at each point, handed to `each` in order (SmoothGrad's samples, IG's path points). On WebGPU the
+ * points go GPU_CHUNK at a time through the model's explainMany: one submission and one readback per chunk instead of
+ * per point, with the same values as one explain each (gpu-backend.ts runMany equals run). Elsewhere, one explain per
+ * point, so progress moves after every gradient (the CPU backends gain nothing from a chunk).
+ */
+async function forEachGradient(
+  model: LoadedModel,
+  points: (k: number) => Float32Array,
+  count: number,
+  options: GradientOptions,
+  target: number,
+  each: (k: number, gradient: Float32Array) => void,
+): Promise<void> {
+  const chunk = model.backend === 'webgpu' && model.explainMany ? GPU_CHUNK : 1;
+  for (let start = 0; start < count; start += chunk) {
+    const ks = Array.from({ length: Math.min(chunk, count - start) }, (_, j) => start + j);
+    if (chunk === 1) {
+      each(start, (await gradientAt(model, points(start), options, target)).relevance);
+    } else {
+      const inputs = ks.map((k) => points(k).slice());
+      const explained = await model.explainMany!(inputs, {
+        rules: GRADIENT_RULES,
+        seed: 'one',
+        layerRelevance: false,
+        targets: ks.map(() => target),
+        ...(options.contrastTarget !== undefined ? { contrastTarget: options.contrastTarget } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      ks.forEach((k, j) => each(k, explained[j]!.relevance));
+    }
+    options.onProgress?.(start + ks.length, count);
+  }
+}
+
 /** The plain gradient of the target logit with respect to the input (Simonyan et al. 2014). */
 export async function inputGradient(model: LoadedModel, input: Float32Array, options: GradientOptions = {}): Promise<Attribution> {
   const e = await gradientAt(model, input, options);
@@ -154,12 +193,14 @@ export async function smoothGrad(model: LoadedModel, input: Float32Array, option
   }
   const sum = new Float64Array(input.length);
   const noisy = new Float32Array(input.length);
-  for (let s = 0; s < samples; s++) {
+  // The noise is drawn in sample order, as the points are asked for.
+  const point = () => {
     for (let i = 0; i < input.length; i++) noisy[i] = input[i]! + sigma * noise();
-    const e = await gradientAt(model, noisy, options, target);
-    for (let i = 0; i < input.length; i++) sum[i]! += e.relevance[i]!;
-    options.onProgress?.(s + 1, samples);
-  }
+    return noisy;
+  };
+  await forEachGradient(model, point, samples, options, target, (_, g) => {
+    for (let i = 0; i < input.length; i++) sum[i]! += g[i]!;
+  });
   const attribution = new Float32Array(input.length);
   for (let i = 0; i < input.length; i++) attribution[i] = (sum[i]! / samples) * (options.multiplyByInput ? input[i]! : 1);
   return { method: 'smoothgrad', target, logits, attribution, gradients: samples, backend: model.backend };
@@ -192,14 +233,15 @@ export async function integratedGradients(model: LoadedModel, input: Float32Arra
   }
   const sum = new Float64Array(input.length);
   const point = new Float32Array(input.length);
-  for (let k = 0; k < alphas.length; k++) {
+  const pathPoint = (k: number) => {
     const a = alphas[k]!;
     for (let i = 0; i < input.length; i++) point[i] = baseline[i]! + a * (input[i]! - baseline[i]!);
-    const e = await gradientAt(model, point, options, target);
+    return point;
+  };
+  await forEachGradient(model, pathPoint, alphas.length, options, target, (k, g) => {
     const w = weights[k]!;
-    for (let i = 0; i < input.length; i++) sum[i]! += w * e.relevance[i]!;
-    options.onProgress?.(k + 1, alphas.length);
-  }
+    for (let i = 0; i < input.length; i++) sum[i]! += w * g[i]!;
+  });
   const attribution = new Float32Array(input.length);
   let total = 0;
   for (let i = 0; i < input.length; i++) {
