@@ -184,13 +184,13 @@ describe('ONNX import limits', () => {
     expect(refused(offset, 1000, new Map([['w.bin', new Uint8Array(64)]]))).toMatch(/external data offset "-8" is not a non-negative integer/);
   });
 
-  it('names layers from long and repeated names in linear time', () => {
+  // No wall-clock bound (performance is the benchmark's to measure): a quadratic naming would still run past the
+  // test's timeout on these 8000 nodes with 100 kB names.
+  it('names layers from long and repeated names: unique, and clipped', () => {
     const long = `/${'a.'.repeat(50_000)}b/Relu`;
     const nodes = Array.from({ length: 8000 }, (_, i) => ({ op: 'Relu', name: i % 2000 === 1 ? long : '/same/Relu', inputs: [i === 0 ? 'x' : `t${i - 1}`], outputs: [`t${i}`] }));
     nodes.push({ op: 'Gemm', name: '/fc/Gemm', inputs: ['t7999', 'W'], outputs: ['y'] });
-    const started = performance.now();
     const g = importOnnx({ name: 'names.onnx', bytes: tiny({ nodes, inits: [f32('W', [4, 2])] }) });
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(g.nodes).toHaveLength(8001);
     expect(new Set(g.nodes.map((n) => n.name)).size).toBe(8001);
     expect(Math.max(...g.nodes.map((n) => n.name.length))).toBeLessThanOrEqual(2 * IMPORT_LIMITS.maxNameLength + 8);
