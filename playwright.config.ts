@@ -18,6 +18,17 @@ export const CHROMIUM_ARGS = [
 const APP_PORT = 4173;
 const HARNESS_PORT = 4174;
 
+/**
+ * The two screens of issue 17: a laptop, and a phone. The phone has touch (hasTouch: the page sees `pointer: coarse`
+ * and `hover: none`) but not isMobile: the page's meta viewport (width=device-width) makes the layout 390 px wide
+ * either way, and without isMobile Chromium applies none of a phone's viewport scaling, so a page too wide for the
+ * phone stays a plain sideways scroll, which app-layout.spec.ts measures.
+ */
+export const LAPTOP = { width: 1366, height: 768 };
+export const PHONE = { width: 390, height: 844 };
+/** The tag of the tests that run at both sizes (issue 17's items): the 'app-phone' project runs only these. */
+export const BOTH_SIZES = '@both-sizes';
+
 export default defineConfig({
   testDir: 'e2e',
   testMatch: '**/*.spec.ts',
@@ -37,7 +48,14 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   projects: [
-    { name: 'app', testMatch: 'app*.spec.ts', use: { baseURL: `http://localhost:${APP_PORT}` } },
+    // Every app test at the laptop's size; the tests tagged @both-sizes again at the phone's.
+    { name: 'app', testMatch: 'app*.spec.ts', use: { baseURL: `http://localhost:${APP_PORT}`, viewport: LAPTOP } },
+    {
+      name: 'app-phone',
+      testMatch: 'app*.spec.ts',
+      grep: new RegExp(BOTH_SIZES),
+      use: { baseURL: `http://localhost:${APP_PORT}`, viewport: PHONE, hasTouch: true },
+    },
     {
       name: 'engine',
       testMatch: ['webgpu.spec.ts', 'golden-browser.spec.ts'],

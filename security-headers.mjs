@@ -8,6 +8,8 @@
  * from strings (no 'unsafe-eval': the ONNX decoder is static code, see scripts/gen-onnx-proto.ts; eval and
  * new Function stay refused). 'wasm-unsafe-eval' allows WebAssembly compilation only (the fast CPU backend's SIMD
  * GEMM, bundled in the app's own script, src/engine/wasm/gemm-wasm.ts), not JavaScript eval (docs/security.md).
+ * `worker-src 'self'` covers the engine worker and the GEMM helpers it starts (src/engine/wasm/gemm-worker.ts): both
+ * same-origin module scripts, never blob: or data: URLs.
  * The built index.html also carries it as a meta tag; `frame-ancestors` only works as a header, so only the header
  * has it.
  */
@@ -31,7 +33,9 @@ export const CONTENT_SECURITY_POLICY_HEADER = [...CSP_DIRECTIVES, "frame-ancesto
 
 /**
  * Every header the app is served with. COOP + COEP make the page cross-origin isolated (`crossOriginIsolated`),
- * which SharedArrayBuffer needs; everything the app loads is its own origin's, so `require-corp` blocks nothing.
+ * which SharedArrayBuffer needs (the fast CPU backend's GEMM helpers share the engine worker's WebAssembly memory:
+ * without isolation it runs on one thread); everything the app loads is its own origin's, so `require-corp` blocks
+ * nothing.
  */
 export const SECURITY_HEADERS = Object.freeze({
   'Content-Security-Policy': CONTENT_SECURITY_POLICY_HEADER,

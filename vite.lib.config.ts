@@ -57,6 +57,8 @@ export default defineConfig({
   publicDir: false,
   logLevel: 'warn',
   plugins: [declarations()],
+  // src/engine/wasm/fast-wasm.ts: no browser GEMM helpers in the package (their script would not reach a consumer's bundle).
+  define: { __LRP_LENS_PACKAGE__: 'true' },
   build: {
     outDir,
     emptyOutDir: true,

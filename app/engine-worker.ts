@@ -8,20 +8,23 @@
  * then rejects instead of answering late).
  */
 import { AbortError, createEngine, type Engine, type LoadedModel } from '../src/engine/index';
-import { foldBatchNorm } from '../src/engine/canonicalize';
+import { startFastCpuThreads } from '../src/engine/cpu/fast-backend';
+import { applyBatchNorm } from '../src/session/batchnorm';
 import { inferShapes } from '../src/engine/compile';
-import { shapeSize, type Graph, type OpType, type Shape } from '../src/engine/graph';
+import { type Graph, type OpType, type Shape } from '../src/engine/graph';
 import { parseNpy, toFloat32 } from '../src/engine/io/npy';
 import { layerClassOf } from '../src/engine/ops/registry';
 import { channelValue, checkCardFitsGraph, type ModelCard } from '../src/models/model-card';
-import { checkImageFile, checkImageFileSize, cropRect, resizeRgba, rgbToRgba, type RgbaImage } from '../src/models/image';
+import { checkImageFile, checkImageFileSize, cropRect, rgbToRgba, type RgbaImage } from '../src/models/image';
 import { pixelFlipping } from '../src/evaluation/pixel-flipping';
 import { modelRandomization } from '../src/evaluation/randomization';
 import { catalog } from './catalog';
 import { conceptMaps } from './concept-maps';
 import { baselineMap } from './baseline-maps';
 import { sumChannels } from '../src/models/colormap';
-import { builtinCard, cardForFiles, fetchBuiltinFiles, importModelFiles, preprocessImage, type ModelFile } from './models';
+import { builtinCard, fetchBuiltinFiles, type ModelFile } from './models';
+import { cardForFiles, importModelFiles } from '../src/session/open-model';
+import { photoInput, seenImage, tensorInput } from '../src/session/model-input';
 import type {
   BackendInfo,
   BackendPreference,
@@ -74,74 +77,42 @@ let input: { readonly data: Float32Array } | { readonly error: string } | null =
 // ---------------------------------------------------------------------------------------------------------------
 // Backend
 
-function isSoftwareAdapter(info: GPUAdapterInfo | undefined): boolean {
-  if (!info) return false;
-  if ((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter) return true;
-  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
-  return /swiftshader|llvmpipe|lavapipe|softpipe|software|microsoft basic render|warp/i.test(text);
-}
-
-function adapterName(info: GPUAdapterInfo | undefined): string {
-  if (!info) return 'WebGPU adapter';
-  return [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'WebGPU adapter';
-}
-
 /** The status line's name of the fast CPU backend (float32, WASM SIMD GEMM). */
 const FAST_CPU = 'CPU (fast, WASM SIMD)';
 
 /**
- * Starts the engine. 'auto' picks what gives the first heatmap sooner here (README.md, "Backend";
- * docs/performance.md): a hardware WebGPU adapter; else (a software adapter such as SwiftShader, or no WebGPU) the
- * fast CPU backend where WebAssembly SIMD runs, else the float64 CPU backend. An explicit choice is kept as it is.
+ * The fast CPU backend's GEMM threads, started now (the first model takes them), for the status line: "2 threads",
+ * or "1 thread (why)" where helpers cannot run (a page that is not cross-origin isolated) or did not start.
+ */
+async function fastCpuThreads(): Promise<string> {
+  const { threads, note } = await startFastCpuThreads();
+  return `${threads} thread${threads === 1 ? '' : 's'}${note ? ` (${note})` : ''}`;
+}
+
+/**
+ * Starts the engine. 'auto' is the engine's policy (src/engine/backend-choice.ts), which picks what gives the first
+ * heatmap sooner here (README.md, "Backend"; docs/performance.md): a hardware WebGPU adapter; else (a software
+ * adapter such as SwiftShader, or no WebGPU) the fast CPU backend where WebAssembly SIMD runs, else the float64 CPU
+ * backend. An explicit choice is kept as it is (or fails, saying why).
  */
 async function init(preference: BackendPreference): Promise<BackendInfo> {
   engine?.dispose();
   engine = null;
   const gpu = typeof navigator !== 'undefined' ? navigator.gpu : undefined;
   const onDeviceLost = (message: string) => post({ id: -1, kind: 'notice', message });
+  engine = await createEngine({
+    backend: preference,
+    ...(gpu ? { gpu } : { gpuProblem: 'this browser has no WebGPU' }),
+    onDeviceLost,
+  });
   /** Why a CPU backend runs: the status line's text after "CPU…: ". */
-  let why = 'this browser has no WebGPU';
-  if (preference === 'cpu' || preference === 'cpu-fast') {
-    why = 'chosen in the backend menu';
-  } else if (gpu) {
-    let useGpu = true;
-    if (preference === 'auto') {
-      const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' }).catch(() => null);
-      if (!adapter) {
-        useGpu = false;
-        why = 'this browser has no WebGPU';
-      } else if (isSoftwareAdapter(adapter.info)) {
-        // A software WebGPU (SwiftShader) gives the first heatmap much later than the CPU backends (README.md, "Backend").
-        useGpu = false;
-        why = `the WebGPU adapter is ${adapterName(adapter.info)}, a software renderer`;
-      }
-    }
-    if (useGpu) {
-      try {
-        engine = await createEngine({ backend: 'webgpu', gpu, onDeviceLost });
-        backendInfo = { backend: 'webgpu', description: `WebGPU: ${engine.description}` };
-      } catch (e) {
-        if (preference === 'webgpu') throw e;
-        why = `WebGPU failed to start (${(e as Error).message})`;
-      }
-    }
-  } else if (preference === 'webgpu') {
-    throw new Error('this browser has no WebGPU');
-  }
-  if (!engine && preference !== 'cpu') {
-    try {
-      // Fails where WebAssembly SIMD is missing or WebAssembly compilation is blocked (a CSP without 'wasm-unsafe-eval').
-      engine = await createEngine({ backend: 'cpu-fast' });
-      backendInfo = { backend: 'cpu-fast', description: `${FAST_CPU}: ${why}` };
-    } catch (e) {
-      if (preference === 'cpu-fast') throw e;
-      why += `; no WebAssembly SIMD here (${(e as Error).message}), so the float64 CPU backend runs`;
-    }
-  }
-  if (!engine) {
-    engine = await createEngine({ backend: 'cpu' });
-    backendInfo = { backend: 'cpu', description: `CPU: ${why}` };
-  }
+  const why = engine.reason ?? 'chosen in the backend menu';
+  backendInfo =
+    engine.backend === 'webgpu'
+      ? { backend: 'webgpu', description: `WebGPU: ${engine.description}` }
+      : engine.backend === 'cpu-fast'
+        ? { backend: 'cpu-fast', description: `${FAST_CPU}: ${why}; ${await fastCpuThreads()}` }
+        : { backend: engine.backend, description: `CPU: ${why}` };
   // A model open on the old engine is reloaded on the new one.
   if (model) {
     const old = model;
@@ -221,8 +192,7 @@ async function openModel(
   if (!engine) throw new Error('the engine is not started');
   progress({ phase: 'import', loaded: 0, total: 0 });
   const imported = importModelFiles(files);
-  const batchNorms = imported.graph.nodes.filter((n) => n.op === 'batchnorm').length;
-  const graph = mergeBatchNorm && batchNorms > 0 ? foldBatchNorm(imported.graph) : imported.graph;
+  const { graph, batchNorms, note: batchNormNote } = applyBatchNorm(imported.graph, mergeBatchNorm);
   const layers = describe(graph);
   const classes = inferShapes(graph).get(graph.output)![1]!;
   if (card) checkCardFitsGraph(card, graph);
@@ -230,15 +200,7 @@ async function openModel(
   progress({ phase: 'prepare', loaded: 0, total: 0 });
   const loaded = await engine.load(graph);
 
-  const notes = [...imported.notes];
-  if (batchNorms > 0) {
-    const left = graph.nodes.filter((n) => n.op === 'batchnorm').length;
-    notes.push(
-      mergeBatchNorm
-        ? `${batchNorms - left} of ${batchNorms} BatchNorm layers are merged into the layer before them (as Zennit does), so their rules are that layer's.`
-        : `${batchNorms} BatchNorm layers are kept as layers of their own (as Captum does).`,
-    );
-  }
+  const notes = [...imported.notes, ...(batchNormNote ? [batchNormNote] : [])];
   const id = builtin ?? `user:${files.map((f) => f.name).join('+')}`;
   const info: ModelInfo = {
     id,
@@ -414,10 +376,9 @@ let seen: { readonly image: CurrentImage; readonly card: ModelCard; readonly gra
  * 8-bit RGB (opaque RGBA). Null without a photo or for a model whose input is not an image.
  */
 function seenRgba(): SeenRgba | null {
-  const size = inputSize();
-  if (!model || !image || image.kind !== 'photo' || !size) return null;
+  if (!model || !image || image.kind !== 'photo' || !inputSize()) return null;
   if (seen?.image !== image || seen.card !== model.card || seen.graph !== model.graph) {
-    seen = { image, card: model.card, graph: model.graph, rgba: resizeRgba(image.rgba, size.width, size.height, model.card.preprocessing.resize) };
+    seen = { image, card: model.card, graph: model.graph, rgba: seenImage(image.rgba, model.graph, model.card) };
   }
   return seen.rgba;
 }
@@ -440,18 +401,12 @@ function currentInput(): Float32Array {
   if (!image) throw new Error('no image is chosen');
   if (!input) {
     try {
-      const expected = shapeSize(model.graph.input.shape);
-      if (image.kind === 'tensor') {
-        if (image.data.length !== expected) {
-          throw new Error(`${image.name} holds a tensor of shape [${image.shape.join(', ')}]; this model takes [${model.graph.input.shape.join(', ')}]`);
-        }
-        input = { data: image.data };
-      } else {
-        if (!inputSize()) throw new Error(`this model's input [${model.graph.input.shape.join(', ')}] is not an image: give it a .npy tensor`);
-        // The model sees the photo as 8-bit RGB at its input size (what a share link carries), normalised.
-        const data = preprocessImage(seenRgba()!, model.card);
-        if (data.length !== expected) throw new Error(`preprocessing gave ${data.length} values; the model takes ${expected}`);
-        input = { data };
+      // src/session/model-input.ts: one photo gives the app, its links and the CLI one input.
+      if (image.kind === 'tensor') input = { data: tensorInput(image.name, image.shape, image.data, model.graph) };
+      else {
+        const photo = photoInput(image.rgba, model.graph, model.card);
+        seen = { image, card: model.card, graph: model.graph, rgba: photo.seen };
+        input = { data: photo.data };
       }
     } catch (e) {
       input = { error: (e as Error).message };

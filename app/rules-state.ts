@@ -9,7 +9,7 @@ import { findRule, registerCustomRules, ruleDefinitions, type LayerClass, type P
 import { parseRuleDefinitions, type CustomRuleDefinition, type CustomRuleSpec } from '../src/rules/custom-rules';
 import { create } from 'zustand';
 import type { ModelCard } from '../src/models/model-card';
-import { inputBounds, presetParams } from '../src/rules/preset-params';
+import { inputBounds, presetAssignment, presetParams } from '../src/rules/preset-params';
 
 export { inputBounds, presetParams };
 import type { GraphSkeleton, ModelInfo } from './protocol';
@@ -40,14 +40,7 @@ export function asGraph(skeleton: GraphSkeleton): Graph {
 
 export function toAssignment(rules: Pick<RulesSlice, 'preset' | 'overrides'>, model: ModelInfo): RuleAssignment {
   const layers: LayerRuleEntry[] = Object.entries(rules.overrides).map(([layer, o]) => ({ layer, rule: o.rule, ...o.params }));
-  const params = presetParams(rules.preset, model.card);
-  const ruleDefs = customRuleSpecs(Object.values(rules.overrides).map((o) => o.rule));
-  return {
-    preset: rules.preset,
-    ...(Object.keys(params).length ? { presetParams: params } : {}),
-    ...(layers.length ? { layers } : {}),
-    ...(ruleDefs.length ? { ruleDefs } : {}),
-  };
+  return presetAssignment(rules.preset, model.card, layers, customRuleSpecs(Object.values(rules.overrides).map((o) => o.rule)));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

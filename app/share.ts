@@ -14,6 +14,7 @@
  */
 import { create } from 'zustand';
 import { decodeShareState, encodeShareState } from '../src/share/share-codec';
+import { fitLinkOverrides } from '../src/share/link-overrides';
 import { ShareLinkError, linkVersion, type ShareImage, type ShareModel, type ShareState } from '../src/share/share-state';
 import type { RuleParams } from '../src/rules/rules';
 import { chooseBuiltin, chooseSample, engineClient, openedModelFiles, openImagePixels, openModelFiles, start, type StartOptions } from './actions';
@@ -309,26 +310,15 @@ function canonical(v: unknown): string {
  */
 function fittingOverrides(model: ModelInfo, preset: string, overrides: ShareState['overrides'], notes: string[], whose: string): Record<string, LayerOverride> {
   const rules = useStore.getState().rules;
-  const layers = new Set(model.layers.map((l) => l.name));
-  const kept: [string, LayerOverride][] = [];
-  const missing: string[] = [];
-  const misfit: string[] = [];
-  for (const [layer, o] of Object.entries(overrides)) {
-    if (!layers.has(layer)) {
-      missing.push(quote(layer));
-      continue;
-    }
-    const override: LayerOverride = { rule: o.rule, params: o.params as RuleParams };
-    const problem = validateAssignment(model, toAssignment({ ...rules, preset, overrides: Object.fromEntries([[layer, override]]) }, model));
-    if (problem) {
-      misfit.push(`${quote(o.rule)} for ${quote(layer)} (${problem.length > 120 ? `${problem.slice(0, 117)}…` : problem})`);
-      continue;
-    }
-    kept.push([layer, override]);
-  }
+  const asOverride = (o: ShareState['overrides'][string]): LayerOverride => ({ rule: o.rule, params: o.params as RuleParams });
+  const fit = fitLinkOverrides(overrides, new Set(model.layers.map((l) => l.name)), (layer, o) =>
+    validateAssignment(model, toAssignment({ ...rules, preset, overrides: Object.fromEntries([[layer, asOverride(o)]]) }, model)),
+  );
+  const missing = fit.missing.map(quote);
+  const misfit = fit.misfit.map(({ layer, rule, problem }) => `${quote(rule)} for ${quote(layer)} (${problem.length > 120 ? `${problem.slice(0, 117)}…` : problem})`);
   if (missing.length) notes.push(`${whose} sets rules for layers this model does not have, which were left out: ${list(missing)}.`);
   if (misfit.length) notes.push(`Rules in ${whose.charAt(0).toLowerCase()}${whose.slice(1)} that do not fit this model were left out: ${list(misfit)}.`);
-  return Object.fromEntries(kept);
+  return Object.fromEntries(fit.kept.map(([layer, o]) => [layer, asOverride(o)]));
 }
 
 /** Sets the link's compare view (B's rules and the pixel-flipping settings) and shows the Compare tab. */

@@ -1,41 +1,17 @@
-// Keyboard use and accessibility of the app (dist/app on port 4173, issue 17): axe-core finds no serious or critical
-// violation with each evaluation tab selected and with the layer panel open; the evaluation tabs follow the WAI-ARIA
-// tabs pattern; the skip links move the focus; the probed pixel of the heatmap is marked; the focus ring contrasts
-// with the page.
+// Keyboard use and accessibility of the app (dist/app on port 4173, issue 17), each test at the laptop's and at the
+// phone's size (the 'app' and 'app-phone' projects): axe-core finds no serious or critical violation with each
+// evaluation tab selected, with the layer panel and with the custom-rule editor open; the evaluation tabs follow the
+// WAI-ARIA tabs pattern; the skip links move the focus; the probed pixel of the heatmap is marked; the focus ring
+// contrasts with the page.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Locator, type Page } from 'playwright/test';
+import { analysis, BOTH, guardPage, heatmap, open as openApp, status } from './helpers';
 
-const pageErrors = new WeakMap<Page, string[]>();
-
-test.beforeEach(async ({ page, baseURL }) => {
-  const origin = new URL(baseURL!).origin;
-  const errors: string[] = [];
-  pageErrors.set(page, errors);
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) errors.push(m.text());
-  });
-  await page.context().route(/.*/, (route) => {
-    const url = route.request().url();
-    if (url.startsWith(`${origin}/`)) return route.continue();
-    errors.push(`request to another origin: ${url}`);
-    return route.abort('blockedbyclient');
-  });
-});
-
-test.afterEach(async ({ page }) => {
-  expect(pageErrors.get(page), 'uncaught errors, CSP violations or foreign requests').toEqual([]);
-});
-
-const status = (page: Page) => page.getByRole('status', { name: 'Status' });
-const analysis = (page: Page) => page.getByRole('region', { name: 'Evaluate and compare' });
-const heatmap = (page: Page) => page.getByRole('img', { name: 'Relevance heatmap', exact: true });
+guardPage();
 
 /** Opens the app and waits for the first heatmap to be drawn. */
 async function open(page: Page, query: string): Promise<void> {
-  await page.goto(`/${query}`);
-  await page.waitForFunction(() => (window.__lrpLens?.explanations ?? 0) > 0, undefined, { timeout: 90_000 });
-  await expect(status(page)).not.toContainText('computing', { timeout: 60_000 });
+  await openApp(page, query, 90_000);
   await expect.poll(() => page.evaluate(() => window.__lrpLens?.lastHeatmap?.width ?? 0)).toBeGreaterThan(0);
 }
 
@@ -135,7 +111,7 @@ async function pressUntilFocused(page: Page, target: Locator, max: number): Prom
 
 // ---------------------------------------------------------------------------------------------------------------
 
-test('axe-core finds no serious or critical violation with each tab selected and with the layer panel open', async ({ page }) => {
+test('axe-core finds no serious or critical violation with each tab selected, with the layer panel and the custom-rule editor open', BOTH, async ({ page }) => {
   test.setTimeout(300_000);
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
   const findings: Finding[] = [];
@@ -172,26 +148,16 @@ test('axe-core finds no serious or critical violation with each tab selected and
   await expect(page.getByRole('combobox', { name: /^Rule for / }).first()).toBeVisible();
   findings.push(...(await seriousViolations(page, 'layer panel open')));
 
-  expect(findings, `axe-core violations (serious or critical):\n${report(findings)}`).toEqual([]);
-});
-
-test('axe-core finds no serious or critical violation on a phone (390x844), with the rules and the custom-rule editor open', async ({ page }) => {
-  test.setTimeout(240_000);
-  await page.setViewportSize({ width: 390, height: 844 });
-  await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
-  const findings: Finding[] = [];
-  findings.push(...(await seriousViolations(page, 'phone: first heatmap')));
-  const preset = page.getByRole('combobox', { name: 'Preset', exact: true });
-  await preset.scrollIntoViewIfNeeded();
-  await expect(preset).toBeVisible();
+  // The custom-rule editor open.
   const editor = page.getByText('Custom rules', { exact: true }).first();
   await editor.scrollIntoViewIfNeeded();
   await editor.click();
-  findings.push(...(await seriousViolations(page, 'phone: rules and custom-rule editor')));
+  findings.push(...(await seriousViolations(page, 'custom-rule editor open')));
+
   expect(findings, `axe-core violations (serious or critical):\n${report(findings)}`).toEqual([]);
 });
 
-test('the evaluation tabs follow the WAI-ARIA tabs pattern: arrow keys, Home and End, one tab stop', async ({ page }) => {
+test('the evaluation tabs follow the WAI-ARIA tabs pattern: arrow keys, Home and End, one tab stop', BOTH, async ({ page }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
   const panel = analysis(page);
   const tab = (name: string) => panel.getByRole('tab', { name, exact: true });
@@ -234,7 +200,7 @@ test('the evaluation tabs follow the WAI-ARIA tabs pattern: arrow keys, Home and
   await expectSelected('Channels');
 });
 
-test('the skip links come first and move the focus to the heatmap and to the rules', async ({ page }) => {
+test('the skip links come first and move the focus to the heatmap and to the rules', BOTH, async ({ page }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
   const hashBefore = await page.evaluate(() => window.location.hash);
   const toHeatmap = page.getByRole('link', { name: 'Skip to heatmap' });
@@ -266,7 +232,7 @@ test('the skip links come first and move the focus to the heatmap and to the rul
   expect(await page.evaluate(() => window.location.hash)).toBe(hashBefore);
 });
 
-test('the probed pixel is marked on the heatmap, from the arrow keys and from the mouse', async ({ page }) => {
+test('the probed pixel is marked on the heatmap, from the arrow keys and from the mouse', BOTH, async ({ page }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
   const canvas = heatmap(page);
   const marker = page.getByTestId('probe-marker');
@@ -309,7 +275,7 @@ test('the probed pixel is marked on the heatmap, from the arrow keys and from th
   expect(await markerPixel(page)).toEqual({ x: size.width - 5, y: 6 });
 });
 
-test('the focus ring contrasts 3:1 or more with white and with the page background, and the heatmap shows it unclipped', async ({ page }) => {
+test('the focus ring contrasts 3:1 or more with white and with the page background, and the heatmap shows it unclipped', BOTH, async ({ page }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');
   const background = parseColour(await page.evaluate(() => getComputedStyle(document.documentElement).backgroundColor));
   expect(background[3]).toBe(1);

@@ -3,6 +3,7 @@
 // float64 CPU backend's (chosen in the Backend menu) within float32 rounding; choosing "CPU (fast)" explicitly gives
 // auto's relevance bit for bit. window.__lrpLens reports the backend of each explanation.
 import { expect, test, type Page } from 'playwright/test';
+import { relL2 } from './helpers';
 
 const errors = new WeakMap<Page, string[]>();
 
@@ -34,17 +35,6 @@ async function latest(page: Page): Promise<{ relevance: number[]; target: number
     const h = window.__lrpLens!;
     return { relevance: Array.from(h.lastRelevance!), target: h.lastTarget!, backend: h.lastBackend };
   });
-}
-
-function relL2(actual: readonly number[], reference: readonly number[]): number {
-  expect(actual.length).toBe(reference.length);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < reference.length; i++) {
-    d += (actual[i]! - reference[i]!) ** 2;
-    n += reference[i]! ** 2;
-  }
-  return Math.sqrt(d / n);
 }
 
 /** The adapter WebGPU gives this page, as the engine worker sees it (null: none). */

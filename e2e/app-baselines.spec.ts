@@ -2,44 +2,12 @@
 // Integrated Gradients, its map with its scale, the progress while it runs, and a share link that carries the choice
 // (and a link whose method is out of range: a note, and the rest of the link applies).
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Page } from 'playwright/test';
+import { expect, test } from 'playwright/test';
 import { decodeShareState, encodeShareState } from '../src/share/share-codec';
 import type { ShareState } from '../src/share/share-state';
+import { analysis, distinctColours, fastSettings, guardPage, open } from './helpers';
 
-const pageErrors = new WeakMap<Page, string[]>();
-
-test.beforeEach(async ({ page }) => {
-  const errors: string[] = [];
-  pageErrors.set(page, errors);
-  page.on('pageerror', (err) => errors.push(err.message));
-});
-
-test.afterEach(async ({ page }) => {
-  expect(pageErrors.get(page), 'uncaught errors in the page').toEqual([]);
-});
-
-async function open(page: Page, query: string): Promise<void> {
-  await page.goto(`/${query}`);
-  await page.waitForFunction(() => (window.__lrpLens?.explanations ?? 0) > 0, undefined, { timeout: 60_000 });
-}
-
-const analysis = (page: Page) => page.getByRole('region', { name: 'Evaluate and compare' });
-
-async function fastSettings(page: Page): Promise<void> {
-  const panel = analysis(page);
-  await panel.getByLabel('Patch').selectOption('16');
-  await panel.getByLabel('Steps', { exact: true }).selectOption('4');
-  await panel.getByLabel('Baseline').selectOption('mean');
-}
-
-/** Canvas pixels as drawn: how many distinct RGB values. */
-const distinctColours = (page: Page, testId: string) =>
-  page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => {
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < d.length; i += 4) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-    return { width: c.width, height: c.height, colours: seen.size };
-  });
+guardPage();
 
 test('B as Integrated Gradients: its map and scale, and a link that carries the choice', async ({ page, browser, baseURL }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');

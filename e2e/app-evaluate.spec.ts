@@ -1,41 +1,9 @@
 // The evaluation views of the app (dist/app on port 4173): pixel flipping, the comparison of two rule assignments,
 // the model-randomisation sanity check and the channel ranking, with tinyvgg (64x64) and fast settings.
-import { expect, test, type Page } from 'playwright/test';
+import { expect, test } from 'playwright/test';
+import { analysis, distinctColours, fastSettings, guardPage, open } from './helpers';
 
-const pageErrors = new WeakMap<Page, string[]>();
-
-test.beforeEach(async ({ page }) => {
-  const errors: string[] = [];
-  pageErrors.set(page, errors);
-  page.on('pageerror', (err) => errors.push(err.message));
-});
-
-test.afterEach(async ({ page }) => {
-  expect(pageErrors.get(page), 'uncaught errors in the page').toEqual([]);
-});
-
-async function open(page: Page, query: string): Promise<void> {
-  await page.goto(`/${query}`);
-  await page.waitForFunction(() => (window.__lrpLens?.explanations ?? 0) > 0, undefined, { timeout: 60_000 });
-}
-
-const analysis = (page: Page) => page.getByRole('region', { name: 'Evaluate and compare' });
-
-async function fastSettings(page: Page): Promise<void> {
-  const panel = analysis(page);
-  await panel.getByLabel('Patch').selectOption('16');
-  await panel.getByLabel('Steps').selectOption('4');
-  await panel.getByLabel('Baseline').selectOption('mean');
-}
-
-/** Canvas pixels as drawn: how many distinct RGBA values. */
-const distinctColours = (page: Page, testId: string) =>
-  page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => {
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    const seen = new Set<number>();
-    for (let i = 0; i < d.length; i += 4) seen.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
-    return { width: c.width, height: c.height, colours: seen.size };
-  });
+guardPage();
 
 test('the evaluation chart shows the relevance-order and random-order curves with their AOPC', async ({ page }) => {
   await open(page, '?model=tinyvgg&image=coffee.png&backend=cpu');

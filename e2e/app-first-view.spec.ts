@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from 'playwright/test';
 import { encodeShareState } from '../src/share/share-codec';
 import type { ShareState } from '../src/share/share-state';
+import { BOTH, guardPage, modelMenu, nextExplanation, open } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shared = resolve(here, '..', '../shared');
@@ -14,39 +15,8 @@ const goldens = resolve(here, '..', process.env.LRP_LENS_GOLDENS ?? '../shared/g
 const RESNET20 = resolve(shared, 'models/resnet20-cifar10');
 const CIFAR10 = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
-const pageErrors = new WeakMap<Page, string[]>();
+guardPage();
 
-test.beforeEach(async ({ page, baseURL }) => {
-  const origin = new URL(baseURL!).origin;
-  const errors: string[] = [];
-  pageErrors.set(page, errors);
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.context().route(/.*/, (route) => {
-    const url = route.request().url();
-    if (url.startsWith(`${origin}/`)) return route.continue();
-    errors.push(`request to another origin: ${url}`);
-    return route.abort('blockedbyclient');
-  });
-});
-
-test.afterEach(async ({ page }) => {
-  expect(pageErrors.get(page), 'uncaught errors or foreign requests').toEqual([]);
-});
-
-const explanations = (page: Page) => page.evaluate(() => window.__lrpLens?.explanations ?? 0);
-
-async function nextExplanation(page: Page, after: number, timeout = 60_000): Promise<number> {
-  await page.waitForFunction((n) => (window.__lrpLens?.explanations ?? 0) > n, after, { timeout });
-  await expect(page.getByRole('status', { name: 'Status' })).not.toContainText('computing', { timeout });
-  return explanations(page);
-}
-
-async function open(page: Page, query: string): Promise<number> {
-  await page.goto(`/${query}`);
-  return nextExplanation(page, 0);
-}
-
-const modelMenu = (page: Page) => page.getByRole('combobox', { name: 'Model', exact: true });
 const predictions = (page: Page) => page.getByRole('list', { name: 'Predictions', exact: true }).getByRole('listitem');
 const topClass = (page: Page) => predictions(page).first().locator('.class-name');
 const notes = (page: Page) => page.getByRole('list', { name: 'Notes on this model', exact: true });
@@ -54,7 +24,7 @@ const guessNotice = (page: Page) => page.getByRole('note', { name: 'The preproce
 
 // ---------------------------------------------------------------------------------------------------------------
 
-test('the page starts with EpsilonPlusFlat, and TinyVGG says its 10 classes have no cat', async ({ page }) => {
+test('the page starts with EpsilonPlusFlat, and TinyVGG says its 10 classes have no cat', BOTH, async ({ page }) => {
   await open(page, '?model=tinyvgg&image=chelsea.png');
   const preset = page.getByRole('combobox', { name: 'Preset', exact: true });
   await expect(preset).toHaveValue('EpsilonPlusFlat');
@@ -73,7 +43,7 @@ test('the page starts with EpsilonPlusFlat, and TinyVGG says its 10 classes have
   await expect(guessNotice(page)).toHaveCount(0);
 });
 
-test('a model folder: X.onnx is opened, its variant and LICENSE are named as not used, classes.json names the classes, and the guessed preprocessing is said', async ({ page }) => {
+test('a model folder: X.onnx is opened, its variant and LICENSE are named as not used, classes.json names the classes, and the guessed preprocessing is said', BOTH, async ({ page }) => {
   const n = await open(page, '?model=tinyvgg&image=chelsea.png');
   await page
     .getByLabel('Open model', { exact: true })
@@ -110,7 +80,7 @@ test('a model folder: X.onnx is opened, its variant and LICENSE are named as not
   await expect(topClass(page)).toHaveText('cat');
 });
 
-test('several unrelated models at once are refused, naming them; the model before stays open', async ({ page }) => {
+test('several unrelated models at once are refused, naming them; the model before stays open', BOTH, async ({ page }) => {
   await page.goto('/?model=tinyvgg&image=none');
   await expect(modelMenu(page)).toHaveValue('tinyvgg');
   await page.getByLabel('Open model', { exact: true }).setInputFiles([resolve(goldens, 'cnn.onnx'), resolve(goldens, 'cnn.onnx.data'), resolve(goldens, 'lenet.onnx'), resolve(goldens, 'lenet.onnx.data')]);
@@ -121,7 +91,7 @@ test('several unrelated models at once are refused, naming them; the model befor
   await expect(modelMenu(page)).toHaveValue('tinyvgg');
 });
 
-test('a model opened from its file alone gets a preprocessing notice and unnamed classes said so', async ({ page }) => {
+test('a model opened from its file alone gets a preprocessing notice and unnamed classes said so', BOTH, async ({ page }) => {
   await page.goto('/?model=tinyvgg&image=none');
   await expect(modelMenu(page)).toHaveValue('tinyvgg');
   await page.getByLabel('Open model', { exact: true }).setInputFiles(resolve(RESNET20, 'resnet20_cifar10.legacy.onnx'));
@@ -130,7 +100,7 @@ test('a model opened from its file alone gets a preprocessing notice and unnamed
   await expect(page.getByLabel('Classes of this model', { exact: true })).toContainText('10 classes without names');
 });
 
-test('a photo given under a sample’s name does not light up the sample; the sample itself does', async ({ page }) => {
+test('a photo given under a sample’s name does not light up the sample; the sample itself does', BOTH, async ({ page }) => {
   let n = await open(page, '?model=tinyvgg&image=coffee.png');
   const chelsea = page.getByRole('button', { name: 'Chelsea the cat', exact: true });
   await expect(chelsea).toHaveAttribute('aria-pressed', 'false');
@@ -152,7 +122,7 @@ test('a photo given under a sample’s name does not light up the sample; the sa
   await expect(chelsea).toHaveAttribute('aria-pressed', 'true');
 });
 
-test('the drop hint hides the page under it: an opaque background', async ({ page }) => {
+test('the drop hint hides the page under it: an opaque background', BOTH, async ({ page }) => {
   await page.goto('/?model=tinyvgg&image=none');
   await expect(modelMenu(page)).toHaveValue('tinyvgg');
   await page.evaluate(() => {
@@ -170,7 +140,7 @@ test('the drop hint hides the page under it: an opaque background', async ({ pag
   expect(alpha).toBeGreaterThanOrEqual(0.9);
 });
 
-test('a link with its sender’s own model says what it waits for; its image’s size is said once', async ({ page }) => {
+test('a link with its sender’s own model says what it waits for; its image’s size is said once', BOTH, async ({ page }) => {
   const rgb = new Uint8Array(64 * 64 * 3).map((_, i) => (i * 37) % 256);
   const state: ShareState = {
     version: 1,

@@ -15,6 +15,7 @@ import { expect, test, type Browser, type BrowserContext, type Page } from 'play
 import { parseNpy, toFloat32 } from '../src/engine/io/npy';
 import { decodeShareState, encodeShareState } from '../src/share/share-codec';
 import type { ShareState } from '../src/share/share-state';
+import { relL2 } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..');
@@ -159,16 +160,6 @@ async function copyLink(page: Page, confirmation: RegExp = /Link copied|selected
 }
 
 const ruleFor = (page: Page, layer: string) => page.getByRole('combobox', { name: `Rule for ${layer}`, exact: true });
-
-function relL2(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < reference.length; i++) {
-    d += (actual[i]! - reference[i]!) ** 2;
-    n += reference[i]! ** 2;
-  }
-  return Math.sqrt(d / n);
-}
 
 /** Runs the real command line. */
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -4,61 +4,25 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, test, type Page } from 'playwright/test';
+import { analysis, BOTH, explanations, guardPage, modelMenu, nextExplanation, open, requests, ruleFor, status } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const goldens = resolve(here, '..', process.env.LRP_LENS_GOLDENS ?? '../shared/goldens');
 const RESNET18 = resolve(goldens, 'torchvision/resnet18.onnx');
 
-const pageErrors = new WeakMap<Page, string[]>();
-
-test.beforeEach(async ({ page, baseURL }) => {
-  const origin = new URL(baseURL!).origin;
-  const errors: string[] = [];
-  pageErrors.set(page, errors);
-  page.on('pageerror', (err) => errors.push(err.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) errors.push(m.text());
-  });
-  await page.context().route(/.*/, (route) => {
-    const url = route.request().url();
-    if (url.startsWith(`${origin}/`)) return route.continue();
-    errors.push(`request to another origin: ${url}`);
-    return route.abort('blockedbyclient');
-  });
-});
-
-test.afterEach(async ({ page }) => {
-  expect(pageErrors.get(page), 'uncaught errors, CSP violations or foreign requests').toEqual([]);
-});
-
-const explanations = (page: Page) => page.evaluate(() => window.__lrpLens?.explanations ?? 0);
-const requests = (page: Page) => page.evaluate(() => window.__lrpLens?.requests ?? 0);
-const status = (page: Page) => page.getByRole('status', { name: 'Status' });
-
-async function nextExplanation(page: Page, after: number, timeout = 60_000): Promise<number> {
-  await page.waitForFunction((n) => (window.__lrpLens?.explanations ?? 0) > n, after, { timeout });
-  await expect(status(page)).not.toContainText('computing', { timeout });
-  return explanations(page);
-}
-
-async function nextExplanationAfterOpen(page: Page, query: string): Promise<number> {
-  await page.goto(`/${query}`);
-  return nextExplanation(page, 0);
-}
-
-const ruleFor = (page: Page, layer: string) => page.getByRole('combobox', { name: `Rule for ${layer}`, exact: true });
+guardPage();
 
 // ---------------------------------------------------------------------------------------------------------------
 
-test('a failed explanation is shown once and not retried until the next change', async ({ page }) => {
+test('a failed explanation is shown once and not retried until the next change', BOTH, async ({ page }) => {
   await page.goto('/?model=tinyvgg&image=none');
-  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue('tinyvgg');
+  await expect(modelMenu(page)).toHaveValue('tinyvgg');
   await page.getByLabel('Open model', { exact: true }).setInputFiles([resolve(goldens, 'cnn.onnx'), resolve(goldens, 'cnn.onnx.data')]);
-  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/);
+  await expect(modelMenu(page)).toHaveValue(/^user:/);
   await page.getByLabel('Upload image', { exact: true }).setInputFiles(resolve(goldens, 'cnn.input.npy'));
   const n = await nextExplanation(page, 0);
   // TinyVGG takes 64x64 inputs: the 16x16 tensor cannot be explained.
-  await page.getByRole('combobox', { name: 'Model', exact: true }).selectOption('tinyvgg');
+  await modelMenu(page).selectOption('tinyvgg');
   const alert = page.getByRole('alert').filter({ hasText: 'The explanation failed' });
   await expect(alert).toContainText('[1, 3, 16, 16]');
   await expect(status(page)).not.toContainText('computing');
@@ -98,9 +62,9 @@ test('a failed explanation is shown once and not retried until the next change',
 
 test('the layer panel groups a real model by module, filters it and sets a rule on a whole group', async ({ page }) => {
   await page.goto('/?model=tinyvgg&image=none');
-  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue('tinyvgg');
+  await expect(modelMenu(page)).toHaveValue('tinyvgg');
   await page.getByLabel('Open model', { exact: true }).setInputFiles(RESNET18);
-  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/, { timeout: 90_000 });
+  await expect(modelMenu(page)).toHaveValue(/^user:/, { timeout: 90_000 });
   // Captum's default preset, named (the page starts with EpsilonPlusFlat, whose Flat on conv1 the filter for "flat"
   // below would find too).
   await page.getByRole('combobox', { name: 'Preset', exact: true }).selectOption('captum-default');
@@ -216,7 +180,7 @@ test('a large model (45 MB) loads with its progress shown, and the page keeps re
   await expect(button).toBeFocused();
   await page.getByRole('combobox', { name: 'Colormap', exact: true }).selectOption('magnitude');
   await expect(page.getByRole('combobox', { name: 'Colormap', exact: true })).toHaveValue('magnitude');
-  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/, { timeout: 90_000 });
+  await expect(modelMenu(page)).toHaveValue(/^user:/, { timeout: 90_000 });
   await expect(loading).toHaveCount(0);
   const watch = await page.evaluate(() => {
     const w = (window as unknown as { __watch: { texts: string[]; maxGap: number; stop: () => void } }).__watch;
@@ -232,8 +196,8 @@ test('a large model (45 MB) loads with its progress shown, and the page keeps re
   expect(watch.maxGap).toBeLessThan(1000);
 });
 
-test('number boxes are edited as text and checked when committed, with an inline message', async ({ page }) => {
-  let n = await nextExplanationAfterOpen(page, '?model=tinyvgg&image=coffee.png');
+test('number boxes are edited as text and checked when committed, with an inline message', BOTH, async ({ page }) => {
+  let n = await open(page, '?model=tinyvgg&image=coffee.png');
   const clip = page.getByRole('checkbox', { name: 'Clip at percentile' });
   const box = page.getByRole('textbox', { name: 'Clip percentile', exact: true });
   const scale = page.getByText(/percentile of \|relevance\| saturate/);
@@ -330,12 +294,11 @@ test('number boxes are edited as text and checked when committed, with an inline
   await expect(low).toHaveValue('-2.1, -2, -1.8');
 });
 
-test('a sanity check shows progress that moves every second, and how long it took', async ({ page }) => {
-  // resnet20 on the CPU backend: ~20 randomisation steps of an explanation each, so the run lasts a few seconds.
-  await nextExplanationAfterOpen(page, '?model=resnet20-cifar10&image=chelsea.png&backend=cpu');
-  const panel = page.getByRole('region', { name: 'Evaluate and compare' });
-  await panel.getByRole('tab', { name: 'Sanity check' }).click();
-  // Sample the progress row every 50 ms while it is there: its text, and when it last changed.
+/**
+ * Starts a run with `start` and samples its progress row every 50 ms while it is there: its texts, each with the time
+ * it appeared, then "(done)" when the row went. Empty if no row appeared within 30 s.
+ */
+async function progressOf(page: Page, start: () => Promise<void>): Promise<{ t: number; text: string }[]> {
   const watching = page.evaluate(async () => {
     const changes: { t: number; text: string }[] = [];
     const row = () => document.querySelector('progress[aria-label="Progress"]')?.parentElement ?? null;
@@ -352,21 +315,40 @@ test('a sanity check shows progress that moves every second, and how long it too
     changes.push({ t: performance.now(), text: '(done)' });
     return changes;
   });
-  await panel.getByRole('button', { name: 'Run sanity check' }).click();
-  const changes = await watching;
-  console.log(`sanity check progress: ${changes.map((c) => `${Math.round(c.t - changes[0]!.t)} ms ${c.text}`).join(' | ')}`);
-  expect(changes.length).toBeGreaterThan(1);
-  expect(changes[0]!.text).toMatch(/\d+%.*elapsed/);
-  for (let i = 1; i < changes.length; i++) expect(changes[i]!.t - changes[i - 1]!.t, changes[i]!.text).toBeLessThan(1000);
-  await expect(panel.getByRole('status').filter({ hasText: /^Finished after \d+\.\d s\.$/ })).toBeVisible();
+  await start();
+  return watching;
+}
+
+test('Evaluate, Compare and the sanity check show progress that moves every second, and how long they took', BOTH, async ({ page }) => {
+  // resnet20 on the CPU backend: each run lasts a few seconds (the sanity check: ~20 randomisation steps of an
+  // explanation each; Evaluate and Compare with their fastest settings, still a few seconds).
+  await open(page, '?model=resnet20-cifar10&image=chelsea.png&backend=cpu');
+  const panel = analysis(page);
+  await panel.getByRole('tab', { name: 'Evaluate', exact: true }).click();
+  await panel.getByLabel('Patch').selectOption('16');
+  await panel.getByLabel('Steps').selectOption('4');
+  const runs: [tab: string, button: string][] = [
+    ['Evaluate', 'Evaluate'],
+    ['Compare', 'Compare'],
+    ['Sanity check', 'Run sanity check'],
+  ];
+  for (const [tab, button] of runs) {
+    await panel.getByRole('tab', { name: tab, exact: true }).click();
+    const changes = await progressOf(page, () => panel.getByRole('button', { name: button, exact: true }).click());
+    console.log(`${tab} progress: ${changes.map((c) => `${Math.round(c.t - changes[0]!.t)} ms ${c.text}`).join(' | ')}`);
+    expect(changes.length, `${tab}: a progress row, then its end`).toBeGreaterThan(1);
+    expect(changes[0]!.text).toMatch(/\d+%.*elapsed/);
+    for (let i = 1; i < changes.length; i++) expect(changes[i]!.t - changes[i - 1]!.t, `${tab}: ${changes[i]!.text}`).toBeLessThan(1000);
+    await expect(panel.getByRole('status').filter({ hasText: /^Finished after \d+\.\d s\.$/ })).toBeVisible();
+  }
   await expect(page.getByTestId('randomization-maps').locator('figure').first()).toBeVisible();
 });
 
 test('a model with many layers (MobileNetV2, 100) opens with its groups collapsed; the filter finds any layer', async ({ page }) => {
   await page.goto('/?model=tinyvgg&image=none');
-  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue('tinyvgg');
+  await expect(modelMenu(page)).toHaveValue('tinyvgg');
   await page.getByLabel('Open model', { exact: true }).setInputFiles(resolve(goldens, 'torchvision/mobilenet_v2.onnx'));
-  await expect(page.getByRole('combobox', { name: 'Model', exact: true })).toHaveValue(/^user:/, { timeout: 90_000 });
+  await expect(modelMenu(page)).toHaveValue(/^user:/, { timeout: 90_000 });
   const groups = page.getByRole('button', { name: /^features\.\d+ \(\d+ layers\)$/ });
   await expect(groups).toHaveCount(19);
   await expect(page.getByRole('button', { name: /layers\)$/, expanded: true })).toHaveCount(0);

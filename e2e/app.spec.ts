@@ -11,6 +11,7 @@ import { renderHeatmap, sumChannels, symmetricMax, type ColormapId } from '../sr
 import { encodeNpy, parseNpy, toFloat32, toFloat64 } from '../src/engine/io/npy';
 import { CHROMIUM, CHROMIUM_ARGS } from '../playwright.config';
 import { adam7, animatedPng, flatJpeg, pngjsPng, rawPng, rgbJpeg, scanlines } from '../tests/fixtures/image-files';
+import { BOTH, relL2 } from './helpers';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const shared = resolve(here, '..', '../shared');
@@ -83,16 +84,6 @@ async function lastRelevance(page: Page): Promise<{ data: Float32Array; shape: n
     return { data: Array.from(h.lastRelevance!), shape: [...h.lastInputShape!], target: h.lastTarget! };
   });
   return { ...r, data: Float32Array.from(r.data) };
-}
-
-function relL2(actual: ArrayLike<number>, reference: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < reference.length; i++) {
-    d += (actual[i]! - reference[i]!) ** 2;
-    n += reference[i]! ** 2;
-  }
-  return Math.sqrt(d / n);
 }
 
 const predictions = (page: Page) => page.getByRole('list', { name: 'Predictions', exact: true }).getByRole('listitem');
@@ -396,7 +387,7 @@ test('hostile and unusual images are refused with a message or decoded, and the 
   expect(dialogs).toEqual([]);
 });
 
-test('the controls work from the keyboard, with a visible focus', async ({ page }) => {
+test('the controls work from the keyboard, with a visible focus', BOTH, async ({ page }) => {
   let n = await open(page, '?model=tinyvgg&image=coffee.png');
   // A sample photo: Tab to it, Enter.
   const chelsea = page.getByRole('button', { name: 'Chelsea the cat' });
@@ -444,7 +435,7 @@ test('in a browser without WebGPU, the fast CPU backend explains and the status 
     page.on('pageerror', (e) => errors.push(e.message));
     expect(await page.evaluate(async () => !!(await navigator.gpu?.requestAdapter()))).toBe(false);
     await open(page, '?model=tinyvgg&image=coffee.png');
-    await expect(page.getByRole('status', { name: 'Status' })).toContainText('CPU (fast, WASM SIMD): this browser has no WebGPU');
+    await expect(page.getByRole('status', { name: 'Status' })).toContainText('CPU (fast, WASM SIMD): no WebGPU adapter is available');
     expect(await page.evaluate(() => window.__lrpLens!.lastBackend)).toBe('cpu-fast');
     await expect(predictions(page).first()).toContainText('espresso');
     expect(errors).toEqual([]);

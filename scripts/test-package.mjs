@@ -336,7 +336,7 @@ model.dispose();
     const c = line ? JSON.parse(line.slice('LRP_CHECK '.length)) : null;
     const ok =
       c !== null &&
-      c.backend === 'cpu' &&
+      c.backend === 'cpu-fast' &&
       c.target === golden.target &&
       Math.abs(c.sum - golden.relevance_sum) <= 1e-4 * Math.abs(golden.relevance_sum) &&
       /^LrpLensError: cannot fetch the model http:\/\/127\.0\.0\.1:\d+\/models\/no-such-model\.onnx: HTTP 404/.test(c.missing);

@@ -1,128 +1,40 @@
 /**
  * The custom rule editor: a form that defines a rule as data (src/rules/custom-rules.ts): its id and name, the layer
- * classes it applies to, its stabiliser epsilon, and its groups (output mask, coefficient, bias modifier, terms of an
- * input modifier and a weight modifier). The definition is checked as a --rule-def file is; problems show inline.
- * A defined rule joins the Rule menus of the layers it applies to, and travels in share links.
+ * classes it applies to, its epsilon and gamma, and its groups (output mask, coefficient, stabiliser, bias modifier,
+ * terms of an input modifier and a weight modifier; a modifier is a named one, Gamma's up or down, or any affine
+ * plain·w + pos·w⁺ + neg·w⁻). The definition is checked as a --rule-def file is; problems show inline. A defined
+ * rule joins the Rule menus of the layers it applies to, and travels in share links. The form <-> definition
+ * mapping is app/rule-form.ts; Edit says what of a rule the form cannot show rather than changing it silently.
  */
 import { useId, useState, type FormEvent } from 'react';
-import { INPUT_MODIFIERS, LAYER_CLASSES, NAMED_MODIFIERS, OUTPUT_MASKS, parseRuleDefinition, type CustomModifier, type CustomRuleSpec } from '../../src/rules/custom-rules';
-import type { LayerClass } from '../../src/rules/rules';
+import { LAYER_CLASSES, OUTPUT_MASKS, parseRuleDefinition } from '../../src/rules/custom-rules';
+import {
+  AFFINE_PARTS,
+  blankForm,
+  DECIMAL,
+  FORM_INPUTS,
+  formGaps,
+  formOf,
+  gapsMessage,
+  MOD_CHOICES,
+  newGroup,
+  newTerm,
+  specOf,
+  TEMPLATES,
+  withChoice,
+  type GroupForm,
+  type ModChoice,
+  type ModForm,
+  type RuleForm,
+  type StabiliserChoice,
+  type TermForm,
+} from '../rule-form';
 import { defineCustomRule, removeCustomRule, useCustomRules } from '../rules-state';
 
-/** A weight or bias modifier as the form offers it: a named one, or Gamma's up (w + γ w+) and down (w + γ w-). */
-type ModChoice = (typeof NAMED_MODIFIERS)[number] | 'gamma-up' | 'gamma-down';
-const MOD_CHOICES: readonly { value: ModChoice; label: string }[] = [
-  ...NAMED_MODIFIERS.map((m) => ({ value: m, label: m })),
-  { value: 'gamma-up', label: 'gamma up (w + γ w+)' },
-  { value: 'gamma-down', label: 'gamma down (w + γ w−)' },
+const STABILISERS: readonly { value: StabiliserChoice; label: string }[] = [
+  { value: 'epsilon', label: 'ε (z + ε·sign(z))' },
+  { value: 'none', label: 'none (no division)' },
 ];
-
-interface TermForm {
-  input: (typeof INPUT_MODIFIERS)[number];
-  weight: ModChoice;
-}
-interface GroupForm {
-  mask: (typeof OUTPUT_MASKS)[number];
-  coefficient: string;
-  bias: ModChoice;
-  terms: TermForm[];
-}
-interface RuleForm {
-  id: string;
-  label: string;
-  appliesTo: LayerClass[];
-  epsilon: string;
-  gamma: string;
-  groups: GroupForm[];
-}
-
-const TEMPLATES: Readonly<Record<'epsilon' | 'zplus' | 'gamma', { label: string; form: Omit<RuleForm, 'id' | 'label'> }>> = {
-  epsilon: {
-    label: 'Epsilon',
-    form: { appliesTo: ['weighted'], epsilon: '1e-6', gamma: '0.25', groups: [{ mask: 'all', coefficient: '1', bias: 'identity', terms: [{ input: 'identity', weight: 'identity' }] }] },
-  },
-  zplus: {
-    label: 'ZPlus',
-    form: {
-      appliesTo: ['weighted'],
-      epsilon: '1e-6',
-      gamma: '0.25',
-      groups: [{ mask: 'all', coefficient: '1', bias: 'positive', terms: [{ input: 'positive', weight: 'positive' }, { input: 'negative', weight: 'negative' }] }],
-    },
-  },
-  gamma: {
-    label: 'Gamma',
-    form: {
-      appliesTo: ['weighted'],
-      epsilon: '1e-6',
-      gamma: '0.25',
-      groups: [
-        { mask: 'positive', coefficient: '1', bias: 'gamma-up', terms: [{ input: 'positive', weight: 'gamma-up' }, { input: 'negative', weight: 'gamma-down' }] },
-        { mask: 'negative', coefficient: '1', bias: 'gamma-down', terms: [{ input: 'positive', weight: 'gamma-down' }, { input: 'negative', weight: 'gamma-up' }] },
-      ],
-    },
-  },
-};
-
-const blankForm = (): RuleForm => ({ id: '', label: '', ...structuredClone(TEMPLATES.epsilon.form) });
-
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-/** A number typed in the form: the number, or the text itself (the definition's check then names the field). */
-const numberOf = (text: string): number | string => (DECIMAL.test(text.trim()) ? Number(text.trim()) : text.trim());
-
-function modifierSpec(m: ModChoice): CustomModifier {
-  if (m === 'gamma-up') return { plain: 1, pos: '$gamma' };
-  if (m === 'gamma-down') return { plain: 1, neg: '$gamma' };
-  return m;
-}
-
-function modChoiceOf(m: CustomModifier): ModChoice {
-  if (typeof m === 'string') return (NAMED_MODIFIERS as readonly string[]).includes(m) ? (m as ModChoice) : 'identity';
-  if (m.plain === 1 && m.pos === '$gamma' && !m.neg) return 'gamma-up';
-  if (m.plain === 1 && m.neg === '$gamma' && !m.pos) return 'gamma-down';
-  return 'identity';
-}
-
-/** The definition the form describes (the parameters: epsilon, and gamma when a gamma modifier is used). */
-function specOf(form: RuleForm): CustomRuleSpec {
-  const usesGamma = form.groups.some((g) => g.bias.startsWith('gamma') || g.terms.some((t) => t.weight.startsWith('gamma')));
-  return {
-    id: form.id.trim(),
-    label: form.label.trim(),
-    appliesTo: form.appliesTo,
-    params: [
-      { name: 'epsilon', default: numberOf(form.epsilon) as number, min: 0, description: 'stabiliser added to the denominator in the direction of its sign' },
-      ...(usesGamma ? [{ name: 'gamma', default: numberOf(form.gamma) as number, min: 0, description: 'how much the gamma modifiers boost' }] : []),
-    ],
-    program: {
-      groups: form.groups.map((g) => ({
-        terms: g.terms.map((t) => ({ input: t.input, weight: modifierSpec(t.weight) })),
-        bias: modifierSpec(g.bias),
-        mask: g.mask,
-        coefficient: numberOf(g.coefficient),
-        stabilizer: { epsilon: '$epsilon' },
-      })),
-    },
-  };
-}
-
-/** A defined rule back in the form (rules the form cannot show exactly fall back to its nearest choices). */
-function formOf(spec: CustomRuleSpec): RuleForm {
-  const param = (name: string, fallback: string) => String(spec.params?.find((p) => p.name === name)?.default ?? fallback);
-  return {
-    id: spec.id,
-    label: spec.label,
-    appliesTo: spec.appliesTo.filter((c): c is LayerClass => (LAYER_CLASSES as readonly string[]).includes(c)),
-    epsilon: param('epsilon', '1e-6'),
-    gamma: param('gamma', '0.25'),
-    groups: (spec.program.groups ?? []).map((g) => ({
-      mask: (g.mask ?? 'all') as GroupForm['mask'],
-      coefficient: String(g.coefficient ?? 1),
-      bias: modChoiceOf(g.bias),
-      terms: g.terms.map((t) => ({ input: t.input as TermForm['input'], weight: modChoiceOf(t.weight) })),
-    })),
-  };
-}
 
 export function RuleEditor() {
   const id = useId();
@@ -130,6 +42,8 @@ export function RuleEditor() {
   const [form, setForm] = useState<RuleForm>(blankForm);
   const [problem, setProblem] = useState<string | null>(null);
   const [done, setDone] = useState('');
+  /** What of the rule last opened with Edit the form cannot show (null: nothing, or no rule opened). */
+  const [gaps, setGaps] = useState<{ id: string; text: string } | null>(null);
   const edit = (change: (f: RuleForm) => void) =>
     setForm((f) => {
       const next = structuredClone(f);
@@ -162,15 +76,28 @@ export function RuleEditor() {
       const replaced = defs.some((d) => d.id === def.id);
       defineCustomRule(def);
       setProblem(null);
+      setGaps(null);
       setDone(`${replaced ? 'Updated' : 'Defined'} “${def.label}” (${def.id}): choose it in the Rule menu of a layer it applies to.`);
     } catch (err) {
       // The definition's check names fields of the JSON; the form's names for them read better here.
       const text = (err instanceof Error ? err.message : String(err))
+        .replace(/program\.groups\[(\d+)\]\.terms\[(\d+)\]\.weight/g, (_m, g: string, t: string) => `Group ${Number(g) + 1} term ${Number(t) + 1} weight`)
+        .replace(/program\.groups\[(\d+)\]\.bias/g, (_m, g: string) => `Group ${Number(g) + 1} bias`)
+        .replace(/ (weight|bias)\.(plain|pos|neg)\b/g, ' $1: $2 coefficient')
         .replace(/program\.groups\[(\d+)\]\.terms\[(\d+)\]/g, (_m, g: string, t: string) => `group ${Number(g) + 1}, term ${Number(t) + 1},`)
         .replace(/program\.groups\[(\d+)\]/g, (_m, g: string) => `group ${Number(g) + 1}`)
         .replace(/\bid\b(?= ")/, 'the rule id');
       setProblem(text);
     }
+  };
+
+  /** Edit: the rule back in the form, and what of it the form cannot show said plainly (the rule stays as it is). */
+  const openInForm = (d: (typeof defs)[number]) => {
+    const missing = formGaps(d.spec);
+    setForm(formOf(d.spec));
+    setGaps(missing.length ? { id: d.id, text: gapsMessage(missing) } : null);
+    setProblem(null);
+    setDone(`Editing “${d.label}” (${d.id}).`);
   };
 
   return (
@@ -183,10 +110,13 @@ export function RuleEditor() {
               <span>
                 {d.label} <code>{d.id}</code>
               </span>{' '}
-              <button type="button" className="small" onClick={() => setForm(formOf(d.spec))} aria-label={`Edit custom rule ${d.label}`}>
+              <button type="button" className="small" onClick={() => openInForm(d)} aria-label={`Edit custom rule ${d.label}`}>
                 Edit
               </button>{' '}
-              <button type="button" className="small" onClick={() => removeCustomRule(d.id)} aria-label={`Remove custom rule ${d.label}`}>
+              <button type="button" className="small" onClick={() => {
+                  removeCustomRule(d.id);
+                  if (gaps?.id === d.id) setGaps(null);
+                }} aria-label={`Remove custom rule ${d.label}`}>
                 Remove
               </button>
               <details>
@@ -197,7 +127,19 @@ export function RuleEditor() {
           ))}
         </ul>
       )}
-      <form onSubmit={submit} aria-label="Define a custom rule" aria-describedby={problem ? `${id}-problem` : undefined} noValidate>
+      <form
+        onSubmit={submit}
+        aria-label="Define a custom rule"
+        aria-describedby={[gaps ? `${id}-gaps` : '', problem ? `${id}-problem` : ''].filter(Boolean).join(' ') || undefined}
+        noValidate
+      >
+        <div aria-live="polite">
+          {gaps && (
+            <p id={`${id}-gaps`} className="notice rule-gaps">
+              {gaps.text}
+            </p>
+          )}
+        </div>
         <div className="row">
           <label htmlFor={`${id}-template`}>Start from</label>
           <select
@@ -205,7 +147,9 @@ export function RuleEditor() {
             value=""
             onChange={(e) => {
               const t = TEMPLATES[e.target.value as keyof typeof TEMPLATES];
-              if (t) edit((f) => Object.assign(f, structuredClone(t.form)));
+              if (!t) return;
+              edit((f) => Object.assign(f, structuredClone(t.form)));
+              setGaps(null);
             }}
           >
             <option value="">a template…</option>
@@ -257,7 +201,7 @@ export function RuleEditor() {
             onChange={(e) => edit((f) => void (f.gamma = e.target.value))}
           />
           <span id={`${id}-eps-hint`} className="hint">
-            stab(z) = z + ε sign(z), sign(0) = +1; γ is used by the gamma modifiers. Both can then be changed per layer.
+            stab(z) = z + ε sign(z), sign(0) = +1; γ is used by the gamma modifiers and by $gamma (or -$gamma) in affine ones. Both can then be changed per layer.
           </span>
         </div>
         {problems.epsilon && (
@@ -295,9 +239,20 @@ export function RuleEditor() {
                 />
               </label>
               <label>
-                Bias{' '}
-                <ModSelect label={`Group ${gi + 1} bias modifier`} value={g.bias} onChange={(v) => editGroup(gi, (x) => void (x.bias = v))} />
+                Stabiliser{' '}
+                <select
+                  aria-label={`Group ${gi + 1} stabiliser`}
+                  value={g.stabiliser}
+                  onChange={(e) => editGroup(gi, (x) => void (x.stabiliser = e.target.value as StabiliserChoice))}
+                >
+                  {STABILISERS.map((m) => (
+                    <option key={m.value} value={m.value}>
+                      {m.label}
+                    </option>
+                  ))}
+                </select>
               </label>
+              <ModField visible="Bias" name={`Group ${gi + 1} bias`} value={g.bias} onChange={(v) => editGroup(gi, (x) => void (x.bias = v))} />
               {form.groups.length > 1 && (
                 <button type="button" className="small" onClick={() => edit((f) => void f.groups.splice(gi, 1))}>
                   Remove group {gi + 1}
@@ -314,17 +269,14 @@ export function RuleEditor() {
                     value={t.input}
                     onChange={(e) => editGroup(gi, (x) => void (x.terms[ti]!.input = e.target.value as TermForm['input']))}
                   >
-                    {INPUT_MODIFIERS.filter((m) => m !== 'low' && m !== 'high').map((m) => (
+                    {FORM_INPUTS.map((m) => (
                       <option key={m} value={m}>
                         {m}
                       </option>
                     ))}
                   </select>
                 </label>
-                <label>
-                  weight{' '}
-                  <ModSelect label={`Group ${gi + 1} term ${ti + 1} weight modifier`} value={t.weight} onChange={(v) => editGroup(gi, (x) => void (x.terms[ti]!.weight = v))} />
-                </label>
+                <ModField visible="weight" name={`Group ${gi + 1} term ${ti + 1} weight`} value={t.weight} onChange={(v) => editGroup(gi, (x) => void (x.terms[ti]!.weight = v))} />
                 {g.terms.length > 1 && (
                   <button type="button" className="small" onClick={() => editGroup(gi, (x) => void x.terms.splice(ti, 1))}>
                     Remove term {ti + 1} of group {gi + 1}
@@ -332,13 +284,13 @@ export function RuleEditor() {
                 )}
               </div>
             ))}
-            <button type="button" className="small" onClick={() => editGroup(gi, (x) => void x.terms.push({ input: 'identity', weight: 'identity' }))}>
+            <button type="button" className="small" onClick={() => editGroup(gi, (x) => void x.terms.push(newTerm()))}>
               Add a term to group {gi + 1}
             </button>
           </fieldset>
         ))}
         <div className="row">
-          <button type="button" onClick={() => edit((f) => void f.groups.push({ mask: 'all', coefficient: '1', bias: 'identity', terms: [{ input: 'identity', weight: 'identity' }] }))}>
+          <button type="button" onClick={() => edit((f) => void f.groups.push(newGroup()))}>
             Add a group
           </button>
           <button type="submit">Define rule</button>
@@ -356,14 +308,41 @@ export function RuleEditor() {
   );
 }
 
-function ModSelect({ label, value, onChange }: { label: string; value: ModChoice; onChange: (v: ModChoice) => void }) {
+/**
+ * A weight or bias modifier: its menu (accessible name "<name> modifier"), and for the affine choice its three
+ * coefficients, each a number, $gamma or -$gamma ("<name>: plain coefficient", "... pos ...", "... neg ...").
+ */
+function ModField({ visible, name, value, onChange }: { visible: string; name: string; value: ModForm; onChange: (v: ModForm) => void }) {
   return (
-    <select aria-label={label} value={value} onChange={(e) => onChange(e.target.value as ModChoice)}>
-      {MOD_CHOICES.map((m) => (
-        <option key={m.value} value={m.value}>
-          {m.label}
-        </option>
-      ))}
-    </select>
+    <span className="mod-field">
+      <label>
+        {visible}{' '}
+        <select aria-label={`${name} modifier`} value={value.choice} onChange={(e) => onChange(withChoice(value, e.target.value as ModChoice))}>
+          {MOD_CHOICES.map((m) => (
+            <option key={m.value} value={m.value}>
+              {m.label}
+            </option>
+          ))}
+        </select>
+      </label>
+      {value.choice === 'affine' && (
+        <span className="affine" role="group" aria-label={`${name}: affine coefficients`}>
+          {AFFINE_PARTS.map(({ key, label, name: part }) => (
+            <label key={key}>
+              {label}{' '}
+              <input
+                aria-label={`${name}: ${part}`}
+                value={value[key]}
+                size={7}
+                placeholder="0"
+                spellCheck={false}
+                autoComplete="off"
+                onChange={(e) => onChange({ ...value, [key]: e.target.value })}
+              />
+            </label>
+          ))}
+        </span>
+      )}
+    </span>
   );
 }

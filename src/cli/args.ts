@@ -64,12 +64,19 @@ export interface ExplainCommand {
 /** --method: LRP, or a gradient baseline of src/engine/attribution-methods.ts. */
 export const METHODS = ['lrp', 'gradient', 'gradient-x-input', 'smoothgrad', 'integrated-gradients'] as const;
 export type MethodName = (typeof METHODS)[number];
+/** --integration: Integrated Gradients' points (src/engine/attribution-methods.ts IntegrationRule). */
+export const INTEGRATION_RULES = ['midpoint', 'trapezoid'] as const;
+type IntegrationRule = (typeof INTEGRATION_RULES)[number];
 
 export interface MethodOptions {
   /** SmoothGrad: noisy samples. */
   readonly samples?: number;
   /** SmoothGrad: the noise's standard deviation as a fraction of the input's range. */
   readonly noiseLevel?: number;
+  /** SmoothGrad: the noise's seed. */
+  readonly seed?: number;
+  /** Integrated Gradients: the Riemann sum's points. */
+  readonly integration?: IntegrationRule;
   /** Integrated Gradients: points of the Riemann sum. */
   readonly steps?: number;
   /** Integrated Gradients: 'zeros' or a .npy file of the input's shape. */
@@ -370,6 +377,22 @@ const opt = {
       return n;
     },
   },
+  seed: {
+    name: 'seed',
+    type: 'string',
+    value: '<N>',
+    default: '0',
+    help: 'smoothgrad: the seed of the noise (the same seed gives the same attribution)',
+    parse: wholeNumber(0, 0xffffffff),
+  },
+  integration: {
+    name: 'integration',
+    type: 'string',
+    value: '<rule>',
+    default: 'midpoint',
+    help: "integrated-gradients: the Riemann sum's points, midpoint (Captum's riemann_middle) or trapezoid (riemann_trapezoid)",
+    choices: INTEGRATION_RULES,
+  },
   concept: {
     name: 'concept',
     type: 'string',
@@ -415,6 +438,8 @@ export const EXPLAIN_OPTIONS: readonly OptionSpec[] = [
   opt.method,
   opt.samples,
   opt.noiseLevel,
+  opt.seed,
+  opt.integration,
   opt.concept,
   opt.out,
   opt.colormap,
@@ -743,7 +768,14 @@ function evaluate(p: Parsed): EvaluateCommand {
 
 /** Options that only mean something to LRP (rules, BatchNorm handling, a layer's relevance, concepts). */
 const LRP_ONLY = ['composite', 'rule', 'rule-def', 'batchnorm', 'concept', 'layer', 'layer-out'];
-const METHOD_OPTIONS: Readonly<Record<string, MethodName>> = { samples: 'smoothgrad', 'noise-level': 'smoothgrad', steps: 'integrated-gradients', baseline: 'integrated-gradients' };
+const METHOD_OPTIONS: Readonly<Record<string, MethodName>> = {
+  samples: 'smoothgrad',
+  'noise-level': 'smoothgrad',
+  seed: 'smoothgrad',
+  steps: 'integrated-gradients',
+  baseline: 'integrated-gradients',
+  integration: 'integrated-gradients',
+};
 
 /** --method and its options, checked against each other (one input; --images explains with LRP). */
 function methodChoice(p: Parsed, images: boolean): { method?: MethodName; methodOptions?: MethodOptions } {
@@ -751,7 +783,7 @@ function methodChoice(p: Parsed, images: boolean): { method?: MethodName; method
   const name = method ?? 'lrp';
   if (images) {
     if (name !== 'lrp') throw new UsageError(`--method ${name} is for one input (--image or --input): --images explains with LRP`);
-    for (const o of ['samples', 'noise-level']) if (p.given.includes(o)) throw new UsageError(`--${o} is for --method smoothgrad, which --images does not run`);
+    for (const o of ['samples', 'noise-level', 'seed', 'integration']) if (p.given.includes(o)) throw new UsageError(`--${o} is for --method ${METHOD_OPTIONS[o]}, which --images does not run`);
     return {};
   }
   if (name !== 'lrp') {
@@ -774,7 +806,8 @@ function methodChoice(p: Parsed, images: boolean): { method?: MethodName; method
   if (baseline !== undefined && baseline !== 'zeros' && !/\.npy$/i.test(baseline)) {
     throw new UsageError(`--baseline for integrated-gradients must be zeros or a .npy file of the input's shape, got "${baseline}"`);
   }
-  const methodOptions = defined({ samples: num(p, 'samples'), noiseLevel: num(p, 'noise-level'), steps: num(p, 'steps'), baseline });
+  const integration = str(p, 'integration') as IntegrationRule | undefined;
+  const methodOptions = defined({ samples: num(p, 'samples'), noiseLevel: num(p, 'noise-level'), seed: num(p, 'seed'), steps: num(p, 'steps'), baseline, integration });
   return { ...(method !== undefined ? { method } : {}), ...(Object.keys(methodOptions).length > 0 ? { methodOptions } : {}) };
 }
 

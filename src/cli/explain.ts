@@ -8,25 +8,26 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BackendKind, Explanation, LayerRelevance, LoadedModel } from '../engine/api';
-import { foldBatchNorm } from '../engine/canonicalize';
+import { applyBatchNorm, mergeBatchNormByDefault } from '../session/batchnorm';
 import { shapeSize, type Graph } from '../engine/graph';
 import { createEngine, type Engine } from '../engine/index';
 import { gradientTimesInput, inputGradient, integratedGradients, smoothGrad, type Attribution } from '../engine/attribution-methods';
 import { explainConcept, type ConceptExplanation } from '../engine/concepts';
 import { inferShapes } from '../engine/compile';
 import { encodeNpy, parseNpy, toFloat32, type NpyArray } from '../engine/io/npy';
-import { openModelFiles, type ModelFile } from '../models/builtin';
-import { ModelFileError, readModelFilesAt } from '../node/model-files';
+import type { ModelFile } from '../models/builtin';
+import { ModelFileError, readClassListsBeside, readModelFilesAt } from '../node/model-files';
+import { cardForFiles, importModelFiles, type ImportedModel } from '../session/open-model';
 import { heatmapImage, type ColormapId } from '../models/colormap';
-import { preprocess, resizeRgba } from '../models/image';
-import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, inputBounds, parseModelCard, type ModelCard } from '../models/model-card';
+import { InputError, photoInput, tensorInput } from '../session/model-input';
+import { checkCardFitsGraph, graphClasses, graphInputSize, parseModelCard, type ModelCard } from '../models/model-card';
 import type { LayerRuleEntry, RuleAssignment } from '../rules/assignment';
 import { resolveAssignment } from '../engine/rule-assignment';
+import { presetAssignment, withCardBounds } from '../rules/preset-params';
 import { composites, findComposite } from '../rules/composites';
 import { CUSTOM_RULE_LIMITS, parseRuleDefinitionText, type CustomRuleSpec } from '../rules/custom-rules';
 import { DEFAULT_COMPOSITE, orList, type ConceptChoice, type ExplainCommand, type MethodName } from './args';
 import { decodeImage, encodePng } from './image-io';
-import { wasmSimdSupported } from '../engine/wasm/fast-wasm';
 
 export { DEFAULT_COMPOSITE };
 
@@ -79,9 +80,11 @@ export interface MethodReport {
   readonly gradients: number;
   readonly samples?: number;
   readonly noiseLevel?: number;
-  /** SmoothGrad's noise seed (fixed: a run reproduces). */
+  /** SmoothGrad's noise seed (--seed, default 0: a run reproduces). */
   readonly seed?: number;
   readonly steps?: number;
+  /** Integrated Gradients' points: midpoint or trapezoid. */
+  readonly integration?: 'midpoint' | 'trapezoid';
   /** 'zeros' or the .npy file. */
   readonly baseline?: string;
   /** Integrated Gradients: f(x) - f(baseline) and the attributions' sum minus it. */
@@ -147,60 +150,48 @@ export async function readCard(cmd: ExplainCommand): Promise<{ card: ModelCard; 
 
 export async function readInput(cmd: ExplainCommand, graph: Graph, card: ModelCard): Promise<{ x: Float32Array; info: ExplainReport['input'] }> {
   const shape = graph.input.shape;
-  if (cmd.image !== undefined) {
-    const size = graphInputSize(graph);
-    if (!size.image) {
-      throw new ExplainError(`the model takes ${shapeSize(shape)} features [${shape.join(', ')}], not an image: give its input with --input <x.npy>`);
-    }
-    const img = decodeImage(await readBytes(cmd.image, 'the image '), cmd.image);
-    // As the app does: the image the model sees is rounded to 8-bit RGB at the input size first, so the app, its
-    // share links and the CLI give one photo the same input.
-    const seen = resizeRgba(img, card.input.width, card.input.height, card.preprocessing.resize);
-    return { x: preprocess(seen, card), info: { file: cmd.image, kind: 'image', shape, imageSize: [img.width, img.height] } };
-  }
-  const file = cmd.input!;
-  let arr: NpyArray;
   try {
-    arr = parseNpy(await readBytes(file, 'the input '));
+    if (cmd.image !== undefined) {
+      if (!graphInputSize(graph).image) {
+        throw new ExplainError(`the model takes ${shapeSize(shape)} features [${shape.join(', ')}], not an image: give its input with --input <x.npy>`);
+      }
+      const img = decodeImage(await readBytes(cmd.image, 'the image '), cmd.image);
+      // src/session/model-input.ts: as the app does, so the app, its share links and the CLI give one photo one input.
+      return { x: photoInput(img, graph, card).data, info: { file: cmd.image, kind: 'image', shape, imageSize: [img.width, img.height] } };
+    }
+    const file = cmd.input!;
+    const arr = await readNpyFile(file, 'the input ');
+    return { x: tensorInput(file, arr.shape, toFloat32(arr), graph), info: { file, kind: 'npy', shape } };
   } catch (e) {
-    if (e instanceof ExplainError) throw e;
-    throw new ExplainError(`${file}: ${message(e)}`);
+    throw e instanceof InputError ? new ExplainError(e.message) : e;
   }
-  const got = arr.shape;
-  const same = (a: readonly number[]): boolean => a.length === got.length && a.every((d, i) => d === got[i]);
-  if (!same(shape) && !same(shape.slice(1))) {
-    throw new ExplainError(`${file} has shape [${arr.shape.join(', ')}]; the model takes [${shape.join(', ')}]`);
-  }
-  return { x: toFloat32(arr), info: { file, kind: 'npy', shape } };
 }
 
 /**
- * WebGPU on a hardware adapter; when there is none or only a software one (SwiftShader), the fast float32 CPU
- * backend (cpu-fast: it matches the float64 one within every golden's tolerance), or the float64 one where this
- * JavaScript engine lacks WebAssembly SIMD. `--backend cpu` asks for the float64 reference itself.
+ * Starts the engine on the asked-for backend; 'auto' is the engine's policy (src/engine/backend-choice.ts): WebGPU on
+ * a hardware adapter, else the fast float32 CPU backend (it matches the float64 one within every golden's
+ * tolerance), else the float64 one. Dawn is loaded only when WebGPU may be used; why it failed is the engine's
+ * reason. `--backend cpu` asks for the float64 reference itself.
  */
-const cpuFallback = (): BackendKind => (wasmSimdSupported() ? 'cpu-fast' : 'cpu');
-
-export async function chooseBackend(wanted: BackendKind | 'auto', verbose: (s: string) => void): Promise<{ backend: BackendKind; gpu?: GPU }> {
-  if (wanted === 'cpu' || wanted === 'cpu-fast') return { backend: wanted };
-  try {
-    const { createNodeGpu } = await import('../node/node-gpu');
-    const gpu = await createNodeGpu();
-    if (wanted === 'webgpu') return { backend: 'webgpu', gpu };
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    const info = adapter?.info;
-    const text = [info?.vendor, info?.architecture, info?.device, info?.description].join(' ').toLowerCase();
-    const software = !adapter || text.includes('swiftshader') || (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
-    if (software) {
-      verbose('backend: only a software WebGPU adapter here; the CPU backend is faster (pass --backend webgpu to use it anyway)');
-      return { backend: cpuFallback() };
+export async function startEngine(wanted: BackendKind | 'auto', verbose: (s: string) => void): Promise<Engine> {
+  let gpu: GPU | undefined;
+  let gpuProblem: string | undefined;
+  if (wanted === 'auto' || wanted === 'webgpu') {
+    try {
+      const { createNodeGpu } = await import('../node/node-gpu');
+      gpu = await createNodeGpu();
+    } catch (e) {
+      gpuProblem = message(e);
     }
-    return { backend: 'webgpu', gpu };
-  } catch (e) {
-    if (wanted === 'webgpu') throw new ExplainError(`WebGPU is not available: ${message(e)}`);
-    verbose(`backend: no WebGPU (${message(e)}); using the CPU backend`);
-    return { backend: cpuFallback() };
   }
+  let engine: Engine;
+  try {
+    engine = await createEngine({ backend: wanted, ...(gpu ? { gpu } : {}), ...(gpuProblem !== undefined ? { gpuProblem } : {}) });
+  } catch (e) {
+    throw new ExplainError(wanted === 'webgpu' ? `WebGPU is not available: ${message(e).replace(/^WebGPU is not available: /, '')}` : message(e));
+  }
+  if (engine.reason !== null) verbose(`backend: ${engine.backend}, because ${engine.reason}${wanted === 'auto' && gpu ? ' (pass --backend webgpu to use WebGPU anyway)' : ''}`);
+  return engine;
 }
 
 export function softmax(logits: ArrayLike<number>): Float64Array {
@@ -260,22 +251,8 @@ export function assignmentFor(
   const name = cmd.composite ?? DEFAULT_COMPOSITE;
   const comp = findComposite(name);
   if (!comp) throw new ExplainError(`unknown composite "${name}" (known: ${composites.map((c) => c.id).join(', ')})`);
-  const { low, high } = inputBounds(card);
-  const bound = (v: number[]): number | number[] => (v.every((x) => x === v[0]) ? v[0]! : v);
-  const layers: LayerRuleEntry[] = cmd.rules.map((r) => {
-    const params: Record<string, unknown> = { ...r.params };
-    if (r.rule === 'zbox') {
-      params.low ??= bound(low);
-      params.high ??= bound(high);
-    }
-    return { layer: r.layer, rule: r.rule, ...params } as LayerRuleEntry;
-  });
-  const assignment: RuleAssignment = {
-    preset: comp.id,
-    ...(comp.params.includes('low') ? { presetParams: { low: bound(low), high: bound(high) } } : {}),
-    ...(layers.length > 0 ? { layers } : {}),
-    ...(ruleDefs.length > 0 ? { ruleDefs } : {}),
-  };
+  const layers: LayerRuleEntry[] = cmd.rules.map((r) => withCardBounds({ layer: r.layer, rule: r.rule, ...r.params } as LayerRuleEntry, card));
+  const assignment = presetAssignment(comp.id, card, layers, ruleDefs);
   return { composite: comp.id, assignment, layers };
 }
 
@@ -307,38 +284,38 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
   const ruleDefs = await readRuleDefs(cmd.ruleDefFiles ?? []);
   const missingShards: string[] = [];
   const files = await readModelFiles(cmd, missingShards);
-  let opened: ReturnType<typeof openModelFiles>;
+  const given = await readCard(cmd);
+  // Without a card, a class list beside the model names the classes, as in the app (src/session/open-model.ts).
+  const withLists = given ? files : [...files, ...(await readClassListsBeside(cmd.model)).filter((l) => !files.some((f) => f.name === l.name))];
+  let opened: ImportedModel;
   try {
-    opened = openModelFiles(files);
+    opened = importModelFiles(withLists);
   } catch (e) {
     if (missingShards.length > 0 && e instanceof Error && / missing: /.test(e.message)) throw new ExplainError(`${message(e)} (not found in ${dirname(cmd.model)})`);
     throw e;
   }
-  const given = await readCard(cmd);
   let graph = opened.graph;
-  const card = given?.card ?? defaultCard(graph, basename(cmd.model), opened.format, files.map((f) => f.name));
+  const card = given?.card ?? cardForFiles(graph, opened, withLists);
   try {
     checkCardFitsGraph(card, graph);
   } catch (e) {
     throw new ExplainError(message(e));
   }
   const { composite, assignment, layers } = assignmentFor(cmd, card, ruleDefs);
-  const batchNorms = graph.nodes.filter((n) => n.op === 'batchnorm').map((n) => n.name);
-  const namedBatchNorm = layers.map((l) => l.layer).filter((name) => batchNorms.includes(name));
-  // --batchnorm, as the app's BatchNorm choice; by default Zennit's composites explain the model with BatchNorm merged
-  // into the layer before it, Captum's keeps it, and so does a --rule for a BatchNorm layer.
-  const merge = cmd.batchnorm !== undefined ? cmd.batchnorm === 'merge' : composite !== 'captum-default' && namedBatchNorm.length === 0;
-  if (merge && batchNorms.length > 0) {
-    const folded = foldBatchNorm(graph);
-    const gone = namedBatchNorm.filter((name) => !folded.nodes.some((n) => n.name === name));
+  // --batchnorm, as the app's BatchNorm choice; by default merged (src/session/batchnorm.ts, as the app and the
+  // library), unless a --rule names a BatchNorm layer.
+  const ruleLayers = layers.map((l) => l.layer);
+  const merge = cmd.batchnorm !== undefined ? cmd.batchnorm === 'merge' : mergeBatchNormByDefault(graph, ruleLayers);
+  const bn = applyBatchNorm(graph, merge);
+  if (bn.batchNorms > 0) {
+    const gone = ruleLayers.filter((name) => graph.nodes.some((n) => n.name === name && n.op === 'batchnorm') && !bn.graph.nodes.some((n) => n.name === name));
     if (gone.length > 0) {
       throw new ExplainError(`--rule names the BatchNorm layer "${gone[0]}", which --batchnorm merge merges into the layer before it: use --batchnorm keep to give it a rule`);
     }
-    if (folded.nodes.length !== graph.nodes.length) verbose(`BatchNorm merged into the layer before it (${graph.nodes.length - folded.nodes.length} layers)`);
-    graph = folded;
-  } else if (batchNorms.length > 0) {
-    verbose(`BatchNorm kept as layers of their own (${batchNorms.length} layers)`);
+    verbose(bn.note!);
   }
+  const batchNorms = bn.batchNorms;
+  graph = bn.graph;
   try {
     resolveAssignment(graph, assignment); // every rule exists and fits its layer, before any compute
   } catch (e) {
@@ -349,8 +326,8 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
   if (cmd.contrast !== undefined && cmd.contrast >= classes) throw new ExplainError(`--contrast ${cmd.contrast} is not a class of this model (0 to ${classes - 1})`);
   if (cmd.layer !== undefined && !graph.nodes.some((n) => n.name === cmd.layer)) throw unknownLayer(cmd.layer, graph.nodes.map((n) => n.name));
   if (cmd.concept !== undefined) checkConcept(cmd.concept, graph);
-  const { backend, gpu } = await chooseBackend(cmd.backend, verbose);
-  const engine = await createEngine(gpu ? { backend, gpu } : { backend });
+  const engine = await startEngine(cmd.backend, verbose);
+  const backend = engine.backend;
   let model: LoadedModel;
   try {
     model = await engine.load(graph);
@@ -367,7 +344,7 @@ export async function openSession(cmd: ExplainCommand, log: (line: string) => vo
     composite,
     assignment,
     layers,
-    ...(batchNorms.length > 0 ? { batchnorm: merge ? ('merged' as const) : ('kept' as const) } : {}),
+    ...(batchNorms > 0 ? { batchnorm: merge ? ('merged' as const) : ('kept' as const) } : {}),
     backend,
     engine,
     model,
@@ -526,20 +503,25 @@ export async function runExplain(cmd: ExplainCommand, log: (line: string) => voi
 /** --baseline of Integrated Gradients: zeros (undefined or 'zeros') or a .npy of the input's shape. */
 export async function readBaseline(file: string | undefined, graph: Graph, size: number): Promise<Float32Array> {
   if (file === undefined || file === 'zeros') return new Float32Array(size);
-  let arr: NpyArray;
+  const arr = await readNpyFile(file, 'the baseline ');
   try {
-    arr = parseNpy(await readBytes(file, 'the baseline '));
+    return tensorInput(`the baseline ${file}`, arr.shape, toFloat32(arr), graph);
+  } catch (e) {
+    throw e instanceof InputError ? new ExplainError(e.message) : e;
+  }
+}
+
+/** A .npy file; ExplainError naming it (and `what`) when it cannot be read or parsed. */
+async function readNpyFile(file: string, what: string): Promise<NpyArray> {
+  try {
+    return parseNpy(await readBytes(file, what));
   } catch (e) {
     if (e instanceof ExplainError) throw e;
     throw new ExplainError(`${file}: ${message(e)}`);
   }
-  const shape = graph.input.shape;
-  const same = (a: readonly number[]): boolean => a.length === arr.shape.length && a.every((d, i) => d === arr.shape[i]);
-  if (!same(shape) && !same(shape.slice(1))) throw new ExplainError(`the baseline ${file} has shape [${arr.shape.join(', ')}]; the model takes [${shape.join(', ')}]`);
-  return toFloat32(arr);
 }
 
-/** The SmoothGrad seed the CLI uses (the engine's default): the same command gives the same attribution. */
+/** The SmoothGrad seed without --seed (the engine's default): the same command gives the same attribution. */
 export const SMOOTHGRAD_SEED = 0;
 
 /** Runs a gradient baseline (--method) with the command's target, contrast and method options. */
@@ -570,15 +552,24 @@ export async function runMethod(
     case 'smoothgrad': {
       const samples = o.samples ?? 25;
       const noiseLevel = o.noiseLevel ?? 0.15;
-      const a = await guard(() => smoothGrad(model, x, { ...common, samples, noiseLevel, seed: SMOOTHGRAD_SEED }));
-      return { attribution: a, report: { name: 'smoothgrad', gradients: a.gradients, samples, noiseLevel, seed: SMOOTHGRAD_SEED } };
+      const seed = o.seed ?? SMOOTHGRAD_SEED;
+      const a = await guard(() => smoothGrad(model, x, { ...common, samples, noiseLevel, seed }));
+      return { attribution: a, report: { name: 'smoothgrad', gradients: a.gradients, samples, noiseLevel, seed } };
     }
     case 'integrated-gradients': {
       const steps = o.steps ?? 50;
-      const a = await guard(() => integratedGradients(model, x, { ...common, steps, ...(baseline ? { baseline } : {}) }));
+      const integration = o.integration ?? 'midpoint';
+      const a = await guard(() => integratedGradients(model, x, { ...common, steps, rule: integration, ...(baseline ? { baseline } : {}) }));
       return {
         attribution: a,
-        report: { name: 'integrated-gradients', gradients: a.gradients, steps, baseline: o.baseline ?? 'zeros', ...(a.completeness ? { completeness: a.completeness } : {}) },
+        report: {
+          name: 'integrated-gradients',
+          gradients: a.gradients,
+          steps,
+          integration,
+          baseline: o.baseline ?? 'zeros',
+          ...(a.completeness ? { completeness: a.completeness } : {}),
+        },
       };
     }
     default:
@@ -596,7 +587,7 @@ const METHOD_NAMES: Record<MethodReport['name'], string> = {
 /** "SmoothGrad (25 samples, noise level 0.15, seed 0)" and the like. */
 export function describeMethod(m: MethodReport): string {
   if (m.name === 'smoothgrad') return `${METHOD_NAMES[m.name]} (${m.samples} samples, noise level ${m.noiseLevel}, seed ${m.seed})`;
-  if (m.name === 'integrated-gradients') return `${METHOD_NAMES[m.name]} (${m.steps} steps, midpoint rule, baseline ${m.baseline})`;
+  if (m.name === 'integrated-gradients') return `${METHOD_NAMES[m.name]} (${m.steps} steps, ${m.integration ?? 'midpoint'} rule, baseline ${m.baseline})`;
   return METHOD_NAMES[m.name];
 }
 

@@ -16,19 +16,20 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { presetParams } from '../rules/preset-params';
-import { foldBatchNorm } from '../engine/canonicalize';
+import { presetAssignment, presetParams } from '../rules/preset-params';
+import { applyBatchNorm } from '../session/batchnorm';
 import type { Graph } from '../engine/graph';
-import { createEngine } from '../engine/index';
 import { findBuiltinModel, openModelFiles, SAMPLE_IMAGES, type ModelFile } from '../models/builtin';
-import { preprocess, resizeRgba, rgbToRgba, type RgbaImage } from '../models/image';
+import { rgbToRgba, type RgbaImage } from '../models/image';
+import { photoInput } from '../session/model-input';
 import { checkCardFitsGraph, defaultCard, graphClasses, graphInputSize, parseModelCard, type ModelCard } from '../models/model-card';
 import { type LayerRuleEntry, type RuleAssignment } from '../rules/assignment';
 import { resolveAssignment } from '../engine/rule-assignment';
 import { decodeShareState } from '../share/share-codec';
+import { fitLinkOverrides } from '../share/link-overrides';
 import { ShareLinkError, type ShareState } from '../share/share-state';
 import type { ExplainLinkCommand } from './args';
-import { chooseBackend, ExplainError, explainOptions, formatReport, readBytes, readModelFiles, softmax, unknownLayer, warnContrast, writeOutputs, type ExplainReport } from './explain';
+import { startEngine, ExplainError, explainOptions, formatReport, readBytes, readModelFiles, softmax, unknownLayer, warnContrast, writeOutputs, type ExplainReport } from './explain';
 import { decodeImage } from './image-io';
 
 export interface LinkReport extends ExplainReport {
@@ -192,28 +193,19 @@ async function linkImage(state: ShareState, root: string): Promise<{ rgba: RgbaI
 function linkAssignment(state: ShareState, graph: Graph, card: ModelCard, warnings: string[]): { assignment: RuleAssignment; layers: LayerRuleEntry[] } {
   const params = presetParams(state.preset, card);
   // The link's custom rules (version 4) travel with the assignment, as every rule definition does.
-  const base: RuleAssignment = {
-    preset: state.preset,
-    ...(Object.keys(params).length ? { presetParams: params } : {}),
-    ...(state.ruleDefs?.length ? { ruleDefs: state.ruleDefs } : {}),
-  };
-  const names = new Set(graph.nodes.map((n) => n.name));
-  const layers: LayerRuleEntry[] = [];
-  const missing: string[] = [];
-  for (const [layer, o] of Object.entries(state.overrides)) {
-    if (!names.has(layer)) {
-      missing.push(quote(layer));
-      continue;
-    }
-    const entry = { layer, rule: o.rule, ...o.params } as LayerRuleEntry;
+  const base = presetAssignment(state.preset, card, [], state.ruleDefs ?? []);
+  const entryOf = (layer: string, o: ShareState['overrides'][string]) => ({ layer, rule: o.rule, ...o.params }) as LayerRuleEntry;
+  const fit = fitLinkOverrides(state.overrides, new Set(graph.nodes.map((n) => n.name)), (layer, o) => {
     try {
-      resolveAssignment(graph, { ...base, layers: [entry] });
-      layers.push(entry);
+      resolveAssignment(graph, { ...base, layers: [entryOf(layer, o)] });
+      return null;
     } catch (e) {
-      warnings.push(`the rule ${quote(o.rule)} for layer ${quote(layer)} does not fit this model and was left out (${message(e)})`);
+      return message(e);
     }
-  }
-  if (missing.length) warnings.push(`the link sets rules for layers this model does not have, which were left out: ${missing.join(', ')}`);
+  });
+  const layers = fit.kept.map(([layer, o]) => entryOf(layer, o));
+  for (const { layer, rule, problem } of fit.misfit) warnings.push(`the rule ${quote(rule)} for layer ${quote(layer)} does not fit this model and was left out (${problem})`);
+  if (fit.missing.length) warnings.push(`the link sets rules for layers this model does not have, which were left out: ${fit.missing.map(quote).join(', ')}`);
   const sorted = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort()) : x));
   if (Object.keys(state.presetParams).length && sorted(state.presetParams) !== sorted(params)) {
     warnings.push(`the link's preset parameters (ZBox bounds) ${sorted(state.presetParams)} differ from the card's ${sorted(params)}, which are used`);
@@ -235,9 +227,8 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
     log(s);
   };
   const m = await openLinkModel(cmd, state, root, warn);
-  const batchNorms = m.graph.nodes.filter((n) => n.op === 'batchnorm').length;
-  const graph = state.mergeBatchNorm && batchNorms > 0 ? foldBatchNorm(m.graph) : m.graph;
-  if (batchNorms > 0) verbose(`BatchNorm ${state.mergeBatchNorm ? 'merged into the layer before it' : 'kept as layers of their own'}, as the link says`);
+  const { graph, note: batchNormNote } = applyBatchNorm(m.graph, state.mergeBatchNorm);
+  if (batchNormNote) verbose(`${batchNormNote} (as the link says)`);
 
   const size = graphInputSize(graph);
   if (!size.image) throw new ExplainError(`the model takes [${graph.input.shape.join(', ')}], not an image: a share link's image cannot be its input`);
@@ -245,9 +236,8 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
   if (state.image.kind === 'pixels' && (state.image.width !== size.width || state.image.height !== size.height)) {
     warn(`note: the link's image is ${state.image.width}x${state.image.height}; the model takes ${size.width}x${size.height}, so it is resized`);
   }
-  // As the page's engine worker: the photo at the model's input size as 8-bit RGB, then normalised.
-  const seen = resizeRgba(rgba, size.width, size.height, m.card.preprocessing.resize);
-  const x = preprocess(seen, m.card);
+  // As the page's engine worker (src/session/model-input.ts): the photo at the model's input size as 8-bit RGB, then normalised.
+  const x = photoInput(rgba, graph, m.card).data;
 
   const ruleWarnings: string[] = [];
   const { assignment, layers } = linkAssignment(state, graph, m.card, ruleWarnings);
@@ -272,8 +262,8 @@ export async function runExplainLink(cmd: ExplainLinkCommand, log: (line: string
   const contrast = classOk(state.contrast, 'contrast class');
   if (cmd.layer !== undefined && !graph.nodes.some((n) => n.name === cmd.layer)) throw unknownLayer(cmd.layer, graph.nodes.map((n) => n.name));
 
-  const { backend, gpu } = await chooseBackend(cmd.backend, verbose);
-  const engine = await createEngine(gpu ? { backend, gpu } : { backend });
+  const engine = await startEngine(cmd.backend, verbose);
+  const backend = engine.backend;
   try {
     const model = await engine.load(graph);
     const loadMs = performance.now() - t0;

@@ -89,8 +89,9 @@ export interface Explanation {
   /** Wall time of the call; GPU time of its compute pass where the adapter has timestamp queries. */
   readonly timings: { readonly totalMs: number; readonly gpuMs: number | null };
   /** What this explanation recomputed: the forward pass or not (cached for the same input), and how many of the
-   * program's relevance steps (the layers above the first changed rule are reused). */
-  readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly ofRelevanceSteps: number };
+   * program's relevance steps (the layers above the first changed rule are reused); of those, `cachedSteps` were
+   * skipped because their layer's denominators were cached for this input (src/engine/denominator.ts). */
+  readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly ofRelevanceSteps: number; readonly cachedSteps?: number };
   readonly backend: BackendKind;
   /** One per ExplainOptions.hooks entry, in that order; absent when no hooks were given. */
   readonly hooks?: readonly HookObservation[];

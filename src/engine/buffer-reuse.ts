@@ -3,7 +3,8 @@
  * live only while their layer's relevance is computed, so tensors whose lifetimes do not overlap share storage.
  * On VGG16 that turns one z and one s per layer into a few buffers of the largest layer's size.
  *
- * Only temporaries that the relevance steps alone touch are shared. The forward state (input, parameters,
+ * Only temporaries that the relevance steps alone touch are shared, and not the cached denominators
+ * (Program.denominators), which must survive until the next explanation. The forward state (input, parameters,
  * activations, every value's relevance, the chosen target) is shared between programs and kept for re-explanation;
  * modified parameters (w+, w-) are written once in the param phase and read throughout. Both keep their storage.
  *
@@ -28,10 +29,21 @@ export function stepRefs(step: Step): TensorRef[] {
   return out;
 }
 
-/** The step with its TensorRefs' ids replaced (shapes and sizes kept). */
+/** The step with its TensorRefs' ids replaced (shapes and sizes kept); the step itself where no id changes. */
 function remapStep<S extends Step>(step: S, id: (old: number) => number): S {
-  const map = (v: unknown): unknown => (isRef(v) ? { ...v, id: id(v.id) } : Array.isArray(v) ? v.map(map) : v);
-  return Object.fromEntries(Object.entries(step).map(([k, v]) => [k, map(v)])) as unknown as S;
+  let changed = false;
+  const map = (v: unknown): unknown => {
+    if (isRef(v)) {
+      const to = id(v.id);
+      if (to === v.id) return v;
+      changed = true;
+      return { ...v, id: to };
+    }
+    return Array.isArray(v) ? v.map(map) : v;
+  };
+  const out: Record<string, unknown> = {};
+  for (const k in step) out[k] = map(step[k]);
+  return changed ? (out as S) : step;
 }
 
 interface Lifetime {
@@ -48,9 +60,11 @@ interface Lifetime {
  */
 export function reuseBuffersByLifetime(program: Program): Program {
   const pinned = new Set<number>();
-  for (const step of [...program.paramSteps, ...program.forwardSteps]) for (const r of stepRefs(step)) pinned.add(r.id);
+  // (The forward steps name forward state alone, which is never shared.)
+  for (const step of program.paramSteps) for (const r of stepRefs(step)) pinned.add(r.id);
   const o = program.outputs;
   const hookRefs = (o.hooks ?? []).flatMap((h) => [h.activation, h.relevance]);
+  for (const part of program.denominators ?? []) for (const id of part.tensors) pinned.add(id);
   for (const r of [o.logits, o.relevance, o.target, program.input, program.control, ...o.layers.map((l) => l.ref), ...hookRefs, ...(program.hookScales ?? [])]) pinned.add(r.id);
   const eligible = (t: TensorDecl) => t.id >= program.forwardTensors && t.kind === 'temp' && !t.data && !pinned.has(t.id);
 
@@ -87,7 +101,8 @@ export function reuseBuffersByLifetime(program: Program): Program {
   for (const t of program.tensors) {
     if (lifetimes.has(t.id)) continue;
     newId.set(t.id, tensors.length);
-    tensors.push({ ...t, id: tensors.length });
+    // (Declarations that keep their id are kept as they are: the forward state, and all before the first shared one.)
+    tensors.push(t.id === tensors.length ? t : { ...t, id: tensors.length });
   }
   for (const [k, slot] of slots.entries()) {
     const id = tensors.length;
@@ -103,9 +118,11 @@ export function reuseBuffersByLifetime(program: Program): Program {
     input: ref(program.input),
     control: ref(program.control),
     paramSteps: program.paramSteps.map((s) => remapStep(s, id)),
-    forwardSteps: program.forwardSteps.map((s) => remapStep(s, id)),
+    // The forward state keeps its ids (every shared temporary comes after it), so the forward steps stay as they are.
+    forwardSteps: program.forwardSteps,
     relevanceSteps: program.relevanceSteps.map((s) => remapStep(s, id)),
     segments: program.segments.map((s) => ({ ...s, writes: s.writes.map(id) })),
+    ...(program.denominators ? { denominators: program.denominators.map((d) => ({ ...d, tensors: d.tensors.map(id) })) } : {}),
     outputs: {
       logits: ref(o.logits),
       relevance: ref(o.relevance),

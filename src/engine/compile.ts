@@ -5,6 +5,7 @@
 import { shapeSize, type Graph, type Shape } from './graph';
 import { ops } from './ops/registry';
 import { ShapeError, type RelevanceTarget } from './ops/op';
+import { findDenominators, type PartKeyMemo } from './denominator';
 import { ProgramBuilder, type Program, type Segment, type TensorRef } from './program';
 import type { ResolvedLayerRule } from '../rules/assignment';
 import { reuseBuffersByLifetime } from './buffer-reuse';
@@ -82,6 +83,14 @@ export interface HookSite {
   readonly mode: 'observe' | 'channel' | 'element';
   /** The channel axis, non-negative (mode 'channel'). */
   readonly axis?: number;
+}
+
+/** Per graph, the denominator part keys of the segments compiled so far (denominator.ts PartKeyMemo). */
+const partKeyMemos = new WeakMap<Graph, PartKeyMemo>();
+function partKeys(graph: Graph): PartKeyMemo {
+  let memo = partKeyMemos.get(graph);
+  if (!memo) partKeyMemos.set(graph, (memo = new Map()));
+  return memo;
 }
 
 export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>, options: CompileOptions = {}): Program {
@@ -232,5 +241,7 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
     },
     ...(hooks.length ? { hookScales: [...hookAt.values()].flatMap((h) => (h.factors ? [h.factors] : [])) } : {}),
   };
-  return options.reuseBuffers === false ? program : reuseBuffersByLifetime(program);
+  // Each layer's denominators, computed from the forward state alone, are cached across runs (denominator.ts).
+  const marked = findDenominators(program, partKeys(graph));
+  return options.reuseBuffers === false ? marked : reuseBuffersByLifetime(marked);
 }

@@ -9,6 +9,7 @@ import { resolveAssignment } from './rule-assignment';
 import { CpuProgramRunner } from './cpu/cpu-backend';
 import { createFastSharedForward, disposeFastShared, FastCpuProgramRunner } from './cpu/fast-backend';
 import { WasmArena } from './wasm/fast-wasm';
+import { adapterName, softwareAdapterReason } from './backend-choice';
 import { checkLimits, createGpuSharedForward, GpuError, GpuProgramRunner, type GpuSharedForward } from './gpu/gpu-backend';
 import { SharedForward, type ProgramRunner, type RunRequest, type RunResult } from './runner';
 import { PipelineCache } from './gpu/pipeline-cache';
@@ -36,10 +37,16 @@ export {
 } from './attribution-methods';
 
 export interface EngineOptions {
-  /** 'auto' (default): WebGPU when an adapter is available, else the CPU backend. */
+  /**
+   * 'auto' (default): WebGPU on a hardware adapter; else (a software adapter, none, or one that fails to start) the
+   * fast CPU backend, or the float64 one where WebAssembly SIMD is missing (./backend-choice.ts; Engine.reason
+   * says why).
+   */
   readonly backend?: BackendKind | 'auto';
   /** The WebGPU entry point: navigator.gpu in browsers, the `webgpu` package's create() result in Node. */
   readonly gpu?: GPU;
+  /** Why there is no `gpu` (e.g. Dawn failed to load), for the message: 'webgpu' fails with it, 'auto' reports it. */
+  readonly gpuProblem?: string;
   /** Told when the GPU device was lost and what the engine did about it. */
   readonly onDeviceLost?: (message: string) => void;
 }
@@ -47,8 +54,10 @@ export interface EngineOptions {
 export interface Engine {
   readonly backend: BackendKind;
   readonly gpu?: GPU | undefined;
-  /** Adapter description, or why the CPU backend runs. */
+  /** Adapter description; for a CPU backend 'auto' chose, the backend's name and why. */
   readonly description: string;
+  /** Why 'auto' did not run on WebGPU (no adapter, a software one...); null when it did, or when a backend was named. */
+  readonly reason: string | null;
   load(graph: Graph): Promise<LoadedModel>;
   /** Destroys the device as a driver reset would (tests of the recovery path). */
   simulateDeviceLoss(): void;
@@ -70,8 +79,10 @@ interface DeviceState {
   lost: boolean;
 }
 
-async function requestDevice(gpu: GPU): Promise<{ device: GPUDevice; description: string }> {
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+const requestAdapter = (gpu: GPU): Promise<GPUAdapter | null> => gpu.requestAdapter({ powerPreference: 'high-performance' });
+
+async function requestDevice(gpu: GPU, found?: GPUAdapter): Promise<{ device: GPUDevice; description: string }> {
+  const adapter = found ?? (await requestAdapter(gpu));
   if (!adapter) throw new GpuError('no WebGPU adapter is available');
   const limits = adapter.limits;
   const device = await adapter.requestDevice({
@@ -84,8 +95,7 @@ async function requestDevice(gpu: GPU): Promise<{ device: GPUDevice; description
     },
   });
   const info = adapter.info;
-  const description = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'WebGPU adapter';
-  return { device, description };
+  return { device, description: adapterName(info) };
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -154,34 +164,51 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       if (!disposed && state === s) options.onDeviceLost?.(`the GPU device was lost (${info.reason}: ${info.message || 'no details'}); it is recreated for the next explanation`);
     });
   };
-  const newDevice = async (generation: number): Promise<DeviceState> => {
-    const { device, description: d } = await requestDevice(gpu!);
+  const newDevice = async (generation: number, adapter?: GPUAdapter): Promise<DeviceState> => {
+    const { device, description: d } = await requestDevice(gpu!, adapter);
     description = d;
     const s: DeviceState = { device, cache: new PipelineCache(device), generation, lost: false };
     watch(s);
     return s;
   };
 
-  if (wanted !== 'cpu' && wanted !== 'cpu-fast') {
+  /** Why 'auto' runs on a CPU backend (./backend-choice.ts). */
+  let reason: string | null = null;
+  const failure = (e: unknown): string => (e as Error).message.replace(/^WebGPU is not available: /, '');
+  if (wanted === 'webgpu') {
     try {
-      if (!gpu) throw new GpuError('this environment has no WebGPU');
+      if (!gpu) throw new GpuError(options.gpuProblem ?? 'this environment has no WebGPU');
       state = await newDevice(0);
     } catch (e) {
-      if (wanted === 'webgpu') throw e instanceof GpuError ? e : new GpuError(`WebGPU is not available: ${(e as Error).message}`);
-      description = `CPU: ${(e as Error).message}`;
+      throw e instanceof GpuError ? e : new GpuError(`WebGPU is not available: ${(e as Error).message}`);
+    }
+  } else if (wanted === 'auto') {
+    const adapter = gpu ? await requestAdapter(gpu).catch(() => null) : null;
+    if (!gpu) reason = options.gpuProblem ?? 'this environment has no WebGPU';
+    else if (!adapter) reason = 'no WebGPU adapter is available';
+    else reason = softwareAdapterReason(adapter.info);
+    if (adapter && reason === null) {
+      try {
+        state = await newDevice(0, adapter);
+      } catch (e) {
+        reason = `WebGPU failed to start (${failure(e)})`;
+      }
     }
   }
-  const backend: BackendKind = state ? 'webgpu' : wanted === 'cpu-fast' ? 'cpu-fast' : 'cpu';
+  let backend: BackendKind = state ? 'webgpu' : wanted === 'cpu' ? 'cpu' : 'cpu-fast';
   if (backend === 'cpu-fast') {
     // Fails here, not at the first explanation, where WebAssembly SIMD is missing or blocked (a CSP without
     // 'wasm-unsafe-eval').
     try {
       await WasmArena.create();
+      description = 'CPU (float32, WASM SIMD)';
     } catch (e) {
-      throw new Error(`the cpu-fast backend needs WebAssembly with SIMD: ${(e as Error).message}`, { cause: e });
+      if (wanted === 'cpu-fast') throw new Error(`the cpu-fast backend needs WebAssembly with SIMD: ${(e as Error).message}`, { cause: e });
+      backend = 'cpu';
+      reason = `${reason}; no WebAssembly SIMD here (${(e as Error).message}), so the float64 CPU backend runs`;
     }
-    description = 'CPU (float32, WASM SIMD)';
   }
+  if (reason !== null) description = `${description}: ${reason}`;
 
   /** The live device, recreated after a loss. */
   let recovering: Promise<DeviceState> | null = null;
@@ -206,6 +233,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     get description() {
       return description;
     },
+    reason,
     // Holding the GPU object keeps Dawn's instance alive as long as the engine (Node crashes otherwise).
     gpu: state ? gpu : undefined,
     async load(graph) {
@@ -329,7 +357,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           layers,
           nonFinite: findNonFinite(result.relevance, layers),
           timings: { totalMs: performance.now() - start, gpuMs: result.work.gpuMs ?? null },
-          work: { forward: result.work.forward, relevanceSteps: result.work.relevanceSteps, ofRelevanceSteps: entry.program.relevanceSteps.length },
+          work: { forward: result.work.forward, relevanceSteps: result.work.relevanceSteps, ofRelevanceSteps: entry.program.relevanceSteps.length, cachedSteps: result.work.cachedSteps ?? 0 },
           backend,
         };
       };

@@ -50,6 +50,23 @@ export interface Segment {
   readonly writes: readonly number[];
 }
 
+/**
+ * The steps of one segment that depend on the forward state alone (denominator.ts): each layer's stabilised
+ * denominators z and what else its rule computes from the input, parameters and modified parameters, never from
+ * relevance, target or hook factors. Their results are cached per input: a program whose segment has a part with
+ * the same key skips these steps while the model holds the same input (SharedForward.denominators).
+ */
+export interface DenominatorPart {
+  /** The steps with their tensors canonicalised: two parts with equal keys compute equal values. */
+  readonly key: string;
+  /** Index in Program.segments. */
+  readonly segment: number;
+  /** Indices in relevanceSteps, ascending. */
+  readonly steps: readonly number[];
+  /** Storage ids of the temporaries the steps write (the cached values), in the key's canonical order. */
+  readonly tensors: readonly number[];
+}
+
 export interface Program {
   readonly tensors: readonly TensorDecl[];
   /**
@@ -70,6 +87,8 @@ export interface Program {
   readonly relevanceSteps: readonly Step[];
   /** relevanceSteps cut per layer, in the order they run (seed first). */
   readonly segments: readonly Segment[];
+  /** Per segment that has any, its cached denominator part; absent or empty: nothing is cached. */
+  readonly denominators?: readonly DenominatorPart[];
   readonly outputs: ProgramOutputs;
 }
 

@@ -3,7 +3,7 @@
  * and the CLI do), fold BatchNorm or not, load the graph on a backend (createEngine), and explain. Browser-safe;
  * ./index.ts and ./node.ts only differ in where files and the GPU come from.
  */
-import { foldBatchNorm } from '../engine/canonicalize';
+import { applyBatchNorm } from '../session/batchnorm';
 import { shapeSize } from '../engine/graph';
 import { createEngine } from '../engine/index';
 import { encodeNpy as encodeNpyArray, parseNpy as parseNpyArray, toFloat32 } from '../engine/io/npy';
@@ -66,12 +66,11 @@ export async function loadModelFiles(files: readonly ModelFileBytes[], options: 
   const batchNorm = options.batchNorm ?? 'merge';
   if (batchNorm !== 'merge' && batchNorm !== 'layer') throw new LrpLensError(`batchNorm "${String(batchNorm)}" is not one of 'merge', 'layer'`);
   const opened = openModelFiles(files); // ModelImportError naming the file for anything wrong with the model
-  const graph = batchNorm === 'merge' ? foldBatchNorm(opened.graph) : opened.graph;
+  const { graph } = applyBatchNorm(opened.graph, batchNorm === 'merge');
 
   let engine: Awaited<ReturnType<typeof createEngine>>;
   try {
-    if (backend === 'webgpu' && gpuProblem !== undefined) throw new Error(gpuProblem);
-    engine = await createEngine({ backend, ...(gpu ? { gpu: gpu as unknown as GPU } : {}) });
+    engine = await createEngine({ backend, ...(gpu ? { gpu: gpu as unknown as GPU } : {}), ...(gpuProblem !== undefined ? { gpuProblem } : {}) });
   } catch (e) {
     if (backend !== 'webgpu') throw e;
     throw new LrpLensError(`backend 'webgpu' was asked for, but WebGPU is not available: ${message(e).replace(/^WebGPU is not available: /, '')}`);
@@ -92,13 +91,12 @@ export async function loadModelFiles(files: readonly ModelFileBytes[], options: 
   const live = (): void => {
     if (disposed) throw new LrpLensError('the model was disposed');
   };
-  const description = !gpu && gpuProblem !== undefined && engine.backend === 'cpu' ? `CPU: ${gpuProblem}` : engine.description;
 
   return {
     name: opened.modelFile.split(/[\\/]/).pop() ?? opened.modelFile,
     format: opened.format,
     backend: engine.backend,
-    backendDescription: description,
+    backendDescription: engine.description,
     inputShape,
     classes,
     layers: graph.nodes.map((n) => ({ name: n.name, op: n.op })),

@@ -5,8 +5,9 @@
  */
 
 /**
- * Where the explanation runs. 'auto': WebGPU when an adapter exists, else the float64 CPU backend; 'cpu-fast':
- * float32 on the CPU with WASM SIMD convolutions (faster, float32 rounding).
+ * Where the explanation runs. 'auto': WebGPU on a hardware adapter, else (a software adapter such as SwiftShader,
+ * or none) 'cpu-fast', else (no WebAssembly SIMD) 'cpu'; 'cpu-fast': float32 on the CPU with WASM SIMD convolutions
+ * (faster, float32 rounding); 'cpu': float64, the reference.
  */
 export type Backend = 'webgpu' | 'cpu' | 'cpu-fast';
 export type BackendChoice = Backend | 'auto';

@@ -4,10 +4,11 @@
  * Node entry (src/lib/node.ts); the bytes go to openModelFiles (src/models/builtin.ts) as the app's files do.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ModelFile } from '../models/builtin';
 import { modelCompanions } from '../models/model-companions';
+import { isClassListName } from '../models/model-files';
 
 /** A model file (or a companion) that cannot be read; the message names the path and why. */
 export class ModelFileError extends Error {
@@ -68,4 +69,21 @@ export async function readModelFilesAt(path: string, options: ReadModelFilesOpti
     files.push({ name: loc, bytes: await readFileBytes(p) });
   }
   return files;
+}
+
+/**
+ * The class lists beside a model (files named for classes, labels or synsets: src/models/model-files.ts), which
+ * the CLI gives with the model's files as the app does with a folder's; none when the folder cannot be listed.
+ */
+export async function readClassListsBeside(path: string): Promise<ModelFile[]> {
+  const dir = dirname(path);
+  let names: string[];
+  try {
+    names = (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && isClassListName(e.name)).map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+  const lists: ModelFile[] = [];
+  for (const name of names) lists.push({ name, bytes: await readFileBytes(join(dir, name)) });
+  return lists;
 }

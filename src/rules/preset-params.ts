@@ -5,6 +5,8 @@
 import type { ModelCard } from '../models/model-card';
 import { findComposite } from './composites';
 import type { RuleParams } from './rules';
+import type { LayerRuleEntry, RuleAssignment } from './assignment';
+import type { CustomRuleSpec } from './custom-rules';
 
 /**
  * The lowest and highest value a preprocessed input can take, per channel: ZBox's bounds. Scalars when all
@@ -29,4 +31,30 @@ export function presetParams(preset: string, card: ModelCard): RuleParams {
   const composite = findComposite(preset);
   if (!composite?.params.includes('low')) return {};
   return inputBounds(card);
+}
+
+/**
+ * The rule assignment of a preset with the card's parameters (ZBox bounds), per-layer entries over it, and the
+ * definitions of the custom rules used: what the app's rule state, share links and the CLI all explain with.
+ */
+export function presetAssignment(
+  preset: string,
+  card: ModelCard,
+  layers: readonly LayerRuleEntry[] = [],
+  ruleDefs: readonly CustomRuleSpec[] = [],
+): RuleAssignment {
+  const params = presetParams(preset, card);
+  return {
+    preset,
+    ...(Object.keys(params).length ? { presetParams: params } : {}),
+    ...(layers.length ? { layers: [...layers] } : {}),
+    ...(ruleDefs.length ? { ruleDefs: [...ruleDefs] } : {}),
+  };
+}
+
+/** A per-layer ZBox entry without bounds gets the card's (an explicit bound is kept). */
+export function withCardBounds(entry: LayerRuleEntry, card: ModelCard): LayerRuleEntry {
+  if (entry.rule !== 'zbox') return entry;
+  const { low, high } = inputBounds(card);
+  return { ...entry, low: entry.low ?? low, high: entry.high ?? high };
 }

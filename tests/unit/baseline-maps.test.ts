@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { baselineMap } from '../../app/baseline-maps';
 import { baselineLabel, baselineOf, compareMethodFrom, DEFAULT_COMPARE_METHOD, type BaselineMethod } from '../../app/compare-methods';
-import { importModelFiles } from '../../app/models';
+import { importModelFiles } from '../../src/session/open-model';
 import { gradientTimesInput, inputGradient, integratedGradients, smoothGrad, type Attribution } from '../../src/engine/attribution-methods';
 import type { LoadedModel } from '../../src/engine/index';
 import { parseNpy, toFloat32 } from '../../src/engine/io/npy';

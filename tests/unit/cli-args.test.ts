@@ -151,6 +151,8 @@ describe('the help is generated from the option tables', () => {
       method: 'gradient',
       samples: '3',
       'noise-level': '0.1',
+      seed: '7',
+      integration: 'trapezoid',
       concept: 'conv1:0',
     };
     for (const [command, options] of tables) {
@@ -167,7 +169,11 @@ describe('the help is generated from the option tables', () => {
           const model = o.name === 'model' ? [] : ['--model', 'm'];
           const input = o.name === 'image' || o.name === 'input' ? [] : ['--image', 'a.png'];
           const pair =
-            o.name === 'layer' ? ['--layer-out', 'l.npy'] : o.name === 'layer-out' ? ['--layer', 'l'] : ['samples', 'noise-level'].includes(o.name) ? ['--method', 'smoothgrad'] : [];
+            o.name === 'layer' ? ['--layer-out', 'l.npy'] : o.name === 'layer-out' ? ['--layer', 'l'] : ['samples', 'noise-level', 'seed'].includes(o.name)
+                ? ['--method', 'smoothgrad']
+                : o.name === 'integration'
+                  ? ['--method', 'integrated-gradients']
+                  : [];
           args = [command, ...model, ...input, ...flag, ...pair];
         }
         expect(() => parseArgs(args), `${args.join(' ')}`).not.toThrow();

@@ -280,13 +280,31 @@ describe('explain: the options the app has (cpu)', () => {
     const kept = await runExplain(explain([...bn, '--batchnorm', 'keep']));
     const captum = await runExplain(explain([...bn, '--composite', 'captum-default']));
     const captumMerged = await runExplain(explain([...bn, '--composite', 'captum-default', '--batchnorm', 'merge']));
-    expect([merged.batchnorm, kept.batchnorm, captum.batchnorm, captumMerged.batchnorm]).toEqual(['merged', 'kept', 'kept', 'merged']);
+    const captumKept = await runExplain(explain([...bn, '--composite', 'captum-default', '--batchnorm', 'keep']));
+    // One default everywhere (the app's BatchNorm choice, the library's batchNorm option): merged, whatever the composite.
+    expect([merged.batchnorm, kept.batchnorm, captum.batchnorm, captumMerged.batchnorm, captumKept.batchnorm]).toEqual(['merged', 'kept', 'merged', 'merged', 'kept']);
     expect(kept.model.layers - merged.model.layers).toBe(2);
     expect(formatReport(kept).join('\n')).toMatch(/^BatchNorm: kept as layers of their own$/m);
     await expect(runExplain(explain([...bn, '--batchnorm', 'merge', '--rule', 'bn1=epsilon']))).rejects.toThrow(
       /--rule names the BatchNorm layer "bn1", which --batchnorm merge merges into the layer before it: use --batchnorm keep/,
     );
     expect((await runExplain(explain([...bn, '--rule', 'bn1=epsilon']))).batchnorm).toBe('kept');
+  });
+
+  it('a class list beside a model without a card names its classes, as in the app; a wrong one is named and not used', async () => {
+    const dir = join(tmp, 'with-classes');
+    mkdirSync(dir, { recursive: true });
+    const shared = resolve(goldens, '..');
+    for (const f of ['cnn.onnx', 'cnn.onnx.data']) writeFileSync(join(dir, f), readFileSync(join(shared, f)));
+    const names = Array.from({ length: 10 }, (_, i) => `thing ${String.fromCharCode(97 + i)}`);
+    writeFileSync(join(dir, 'classes.json'), JSON.stringify(names));
+    writeFileSync(join(dir, 'class_names.txt'), 'only\ntwo\n'); // listed first, and refused
+    const r = await runExplain(explain(['--model', join(dir, 'cnn.onnx'), '--input', join(shared, 'cnn.input.npy')]));
+    expect(r.model.card).toBe('default');
+    expect(r.explained.label).toBe(names[r.explained.class]);
+    expect(r.top.every((t) => t.label === names[t.class])).toBe(true);
+    expect(r.notes).toContain('Class names from classes.json (10).');
+    expect(r.notes).toContain('class_names.txt was not used for class names: it has 2, but the model has 10 outputs.');
   });
 });
 

@@ -49,6 +49,8 @@ describe('explain --method and --concept arguments', () => {
       methodOptions: { steps: 300, baseline: 'b.npy' },
     });
     expect(explain([...one, '--method', 'integrated-gradients', '--baseline', 'zeros']).methodOptions).toEqual({ baseline: 'zeros' });
+    expect(explain([...one, '--method', 'smoothgrad', '--seed', '4294967295']).methodOptions).toEqual({ seed: 4294967295 });
+    expect(explain([...one, '--method', 'integrated-gradients', '--integration', 'trapezoid']).methodOptions).toEqual({ integration: 'trapezoid' });
     expect(explain([...one, '--concept', 'conv2:5,12,5'])).toMatchObject({ concept: { layer: 'conv2', channels: [5, 12] } });
     // The layer is split off at the last colon: ONNX names may hold colons.
     expect(parseConcept('model/block:1/conv:3')).toEqual({ layer: 'model/block:1/conv', channels: [3] });
@@ -71,6 +73,11 @@ describe('explain --method and --concept arguments', () => {
     [[...one, '--method', 'integrated-gradients', '--baseline', 'blur'], /--baseline for integrated-gradients must be zeros or a \.npy file of the input's shape, got "blur"/],
     [[...one, '--method', 'smoothgrad', '--samples', '0'], /--samples must be a whole number from 1 to 100000, got "0"/],
     [[...one, '--method', 'smoothgrad', '--noise-level', '-1'], /--noise-level must be a number of 0 or more/],
+    [[...one, '--method', 'smoothgrad', '--seed', '-3'], /--seed must be a whole number from 0 to 4294967295, got "-3"/],
+    [[...one, '--method', 'gradient', '--seed', '3'], /--seed is for --method smoothgrad \(the method is gradient\)/],
+    [[...one, '--method', 'integrated-gradients', '--integration', 'simpson'], /--integration must be midpoint or trapezoid \(got "simpson"\)/],
+    [[...one, '--method', 'smoothgrad', '--integration', 'midpoint'], /--integration is for --method integrated-gradients \(the method is smoothgrad\)/],
+    [['--model', 'm', '--images', 'd', '--out', 'o', '--seed', '2'], /--seed is for --method smoothgrad, which --images does not run/],
     [[...one, '--concept', 'conv2'], /--concept must be LAYER:CHANNEL\[,CHANNEL\.\.\.\]/],
     [[...one, '--concept', 'conv2:a'], /--concept must be LAYER:CHANNEL/],
     [['--model', 'm', '--images', 'd', '--out', 'o', '--method', 'gradient'], /--method gradient is for one input \(--image or --input\): --images explains with LRP/],
@@ -107,6 +114,8 @@ describe('explain --method and --concept against the engine (cpu)', () => {
     ['gradient-x-input', [], (m: LoadedModel, input: Float32Array) => gradientTimesInput(m, input, { target: 3 })],
     ['smoothgrad', ['--samples', '3', '--noise-level', '0.2'], (m: LoadedModel, input: Float32Array) => smoothGrad(m, input, { target: 3, samples: 3, noiseLevel: 0.2, seed: 0 })],
     ['integrated-gradients', ['--steps', '4'], (m: LoadedModel, input: Float32Array) => integratedGradients(m, input, { target: 3, steps: 4 })],
+    ['smoothgrad', ['--samples', '2', '--seed', '77'], (m: LoadedModel, input: Float32Array) => smoothGrad(m, input, { target: 3, samples: 2, seed: 77 })],
+    ['integrated-gradients', ['--steps', '3', '--integration', 'trapezoid'], (m: LoadedModel, input: Float32Array) => integratedGradients(m, input, { target: 3, steps: 3, rule: 'trapezoid' })],
   ] as const)('--method %s writes the engine function\'s attribution (npy and heatmap)', async (method, extra, reference) => {
     const rel = join(tmp, `${method}.npy`);
     const out = join(tmp, `${method}.png`);
@@ -124,8 +133,10 @@ describe('explain --method and --concept against the engine (cpu)', () => {
     if (method === 'integrated-gradients') expect(r.method!.completeness).toEqual(a.completeness);
     const text = formatReport(r).join('\n');
     expect(text).toContain('Attribution sum:');
-    if (method === 'smoothgrad') expect(text).toContain('with SmoothGrad (3 samples, noise level 0.2, seed 0)');
-    if (method === 'integrated-gradients') expect(text).toMatch(/with Integrated Gradients \(4 steps, midpoint rule, baseline zeros\)\nCompleteness: /);
+    if (method === 'smoothgrad') expect(text).toContain((extra as readonly string[]).includes('--seed') ? 'with SmoothGrad (2 samples, noise level 0.15, seed 77)' : 'with SmoothGrad (3 samples, noise level 0.2, seed 0)');
+    if (method === 'integrated-gradients') {
+      expect(text).toMatch((extra as readonly string[]).includes('trapezoid') ? /with Integrated Gradients \(3 steps, trapezoid rule, baseline zeros\)\nCompleteness: / : /with Integrated Gradients \(4 steps, midpoint rule, baseline zeros\)\nCompleteness: /);
+    }
   });
 
   it('--method integrated-gradients --baseline FILE.npy integrates from that baseline; a wrong shape is refused', async () => {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conceptChannels, conceptMaps } from '../../app/concept-maps';
 import { CONCEPT_TOP, conceptReader, conceptSource } from '../../app/evaluation';
-import { importModelFiles } from '../../app/models';
+import { importModelFiles } from '../../src/session/open-model';
 import type { ConceptMap, ModelInfo } from '../../app/protocol';
 import { inferShapes } from '../../src/engine/compile';
 import { explainConcept, rankConcepts, type LoadedModel } from '../../src/engine/index';

@@ -4,7 +4,6 @@
  * relevance bit for bit on the CPU and WebGPU backends.
  */
 import { describe, expect, it } from 'vitest';
-import type { Graph, GraphNode } from '../../src/engine/graph';
 import type { Engine } from '../../src/engine/index';
 import type { RuleAssignment } from '../../src/rules/assignment';
 import { resolveAssignment } from '../../src/engine/rule-assignment';
@@ -19,6 +18,7 @@ import {
 import { cpuEngine, gpuEngine, randomArray, rng } from './helpers/engines';
 import { loadModel } from '../../src/lib/node';
 import type { CustomRuleDefinition } from '../../src/lib/types';
+import { smallNet } from './helpers/small-nets';
 
 const [EPSILON, ZPLUS, GAMMA] = EXAMPLE_RULE_SPECS as [CustomRuleSpec, CustomRuleSpec, CustomRuleSpec];
 
@@ -158,35 +158,6 @@ describe('custom rule definitions: validation', () => {
     expect(message(() => parseRuleDefinitionText('[{"id": "x"}]', 'one.json'))).toMatch(/^one\.json\[0\] "x": label must be text/);
   });
 });
-
-/** conv -> relu -> avgpool -> flatten -> linear, with random weights and biases. */
-function smallNet(seed: number): Graph {
-  const random = rng(seed);
-  const [c, o, h, w, classes] = [3, 4, 6, 6, 5];
-  const features = o * 3 * 3;
-  const nodes: GraphNode[] = [
-    {
-      name: 'conv',
-      op: 'conv2d',
-      inputs: ['x'],
-      output: 'z1',
-      attrs: { stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1], groups: 1 },
-      params: { weight: { shape: [o, c, 3, 3], data: randomArray(o * c * 9, random) }, bias: { shape: [o], data: randomArray(o, random, 0.3) } },
-    },
-    { name: 'relu', op: 'relu', inputs: ['z1'], output: 'a1', attrs: {}, params: {} },
-    { name: 'pool', op: 'avgpool2d', inputs: ['a1'], output: 'p1', attrs: { kernel: [2, 2], stride: [2, 2], pads: [0, 0, 0, 0] }, params: {} },
-    { name: 'flatten', op: 'reshape', inputs: ['p1'], output: 'f', attrs: { shape: [1, features] }, params: {} },
-    {
-      name: 'fc',
-      op: 'linear',
-      inputs: ['f'],
-      output: 'logits',
-      attrs: {},
-      params: { weight: { shape: [classes, features], data: randomArray(classes * features, random) }, bias: { shape: [classes], data: randomArray(classes, random, 0.2) } },
-    },
-  ];
-  return { name: 'small', input: { name: 'x', shape: [1, c, h, w] }, output: 'logits', nodes };
-}
 
 /** Pairs of assignments, built-in and custom, that must give the same relevance bit for bit. */
 const PAIRS: readonly { name: string; builtin: RuleAssignment; custom: RuleAssignment }[] = [

@@ -98,9 +98,9 @@ function tiny(spec: { dims?: (number | string)[]; nodes: TinyNode[]; inits?: Rec
 const i64 = (name: string, v: (number | string)[]) => ({ name, dims: [v.length], dataType: 7, int64Data: v });
 const f32 = (name: string, dims: number[], n = dims.reduce((a, b) => a * b, 1)) => ({ name, dims, dataType: 1, rawData: new Uint8Array(4 * n) });
 
-/** Imports and expects a clear ModelImportError within `ms`; returns its message. */
-function refused(bytes: Uint8Array, ms = 1000, side?: Map<string, Uint8Array>): string {
-  const started = performance.now();
+/** Imports and expects a clear ModelImportError; returns its message. (No wall-clock bound: a guard that does not
+ * hold shows as the allocation it guards, or the test's timeout.) */
+function refused(bytes: Uint8Array, side?: Map<string, Uint8Array>): string {
   let message = '';
   try {
     importOnnx({ name: 'limits.onnx', bytes }, side);
@@ -110,7 +110,6 @@ function refused(bytes: Uint8Array, ms = 1000, side?: Map<string, Uint8Array>): 
     message = (e as Error).message;
   }
   expect(message, 'expected a ModelImportError').toMatch(/^limits\.onnx/);
-  expect(performance.now() - started).toBeLessThan(ms);
   return message;
 }
 
@@ -160,7 +159,7 @@ describe('ONNX import limits', () => {
     nodes.push({ op: 'Relu', inputs: ['x'], outputs: ['y'] });
     const bytes = tiny({ nodes, inits: [f32('W', [2 ** 20])], output: 'y' });
     expect(bytes.length).toBeGreaterThan(4 * 2 ** 20);
-    expect(refused(bytes, 3000)).toMatch(/would take the memory the import uses past 1\.01e\+8 bytes \(6\.71e\+7 plus 8 per byte of the files, at most 2\.15e\+9\)/);
+    expect(refused(bytes)).toMatch(/would take the memory the import uses past 1\.01e\+8 bytes \(6\.71e\+7 plus 8 per byte of the files, at most 2\.15e\+9\)/);
   });
 
   it('refuses nodes that redefine a value, and external data outside the model folder', () => {
@@ -175,13 +174,13 @@ describe('ONNX import limits', () => {
       });
       expect(onnxExternalFiles(bytes)).toEqual([]);
       const side = new Map([[location, new Uint8Array(32)], ['passwd', new Uint8Array(32)]]);
-      expect(refused(bytes, 1000, side)).toMatch(/is not a file name beside the model/);
+      expect(refused(bytes, side)).toMatch(/is not a file name beside the model/);
     }
     const offset = tiny({
       nodes: [{ op: 'Gemm', inputs: ['x', 'W'], outputs: ['y'], attrs: [{ name: 'transB', type: 2, i: 1 }] }],
       inits: [{ name: 'W', dims: [2, 4], dataType: 1, dataLocation: 1, externalData: [{ key: 'location', value: 'w.bin' }, { key: 'offset', value: '-8' }] }],
     });
-    expect(refused(offset, 1000, new Map([['w.bin', new Uint8Array(64)]]))).toMatch(/external data offset "-8" is not a non-negative integer/);
+    expect(refused(offset, new Map([['w.bin', new Uint8Array(64)]]))).toMatch(/external data offset "-8" is not a non-negative integer/);
   });
 
   // No wall-clock bound (performance is the benchmark's to measure): a quadratic naming would still run past the

@@ -144,9 +144,9 @@ describe('TF.js importer fuzzing', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // The documented limits (docs/security.md), each refused before the allocation it guards, quickly.
 
-/** Imports and expects a clear ModelImportError within `ms`; returns its message. */
-function refused(text: string, shards: ReadonlyMap<string, Uint8Array> = new Map(), ms = 1000): string {
-  const started = performance.now();
+/** Imports and expects a clear ModelImportError; returns its message. (No wall-clock bound: a guard that does not
+ * hold shows as the allocation it guards, or the test's timeout.) */
+function refused(text: string, shards: ReadonlyMap<string, Uint8Array> = new Map()): string {
   let message = '';
   try {
     importTfjs({ name: 'model.json', text }, shards);
@@ -156,7 +156,6 @@ function refused(text: string, shards: ReadonlyMap<string, Uint8Array> = new Map
     message = (e as Error).message;
   }
   expect(message, 'expected a ModelImportError').toMatch(/^model\.json: /);
-  expect(performance.now() - started).toBeLessThan(ms);
   return message;
 }
 
@@ -212,7 +211,7 @@ describe('TF.js import limits', () => {
   });
 
   it('refuses JSON nested over 64 levels or over 64 MiB, Object.prototype names as layer classes, control characters in names', () => {
-    expect(refused(`{"modelTopology": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`, new Map(), 200)).toMatch(/nests more than 64 levels/);
+    expect(refused(`{"modelTopology": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`)).toMatch(/nests more than 64 levels/);
     expect(refused(`{"modelTopology": {}, "pad": "${' '.repeat(IMPORT_LIMITS.maxJsonBytes)}"}`)).toMatch(/MiB; a model\.json of at most 64 MiB/);
     for (const cls of ['constructor', '__proto__', 'toString']) {
       const text = buildTfjs(sequential([inputLayer([4]), { class_name: cls, config: { name: 'odd' } }]), []).text;

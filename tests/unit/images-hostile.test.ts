@@ -25,10 +25,10 @@ function decodeOrError(bytes: Uint8Array, name = 'photo'): RgbaImage | ImageDeco
   }
 }
 
-function refused(bytes: Uint8Array, ms = 200): string {
-  const started = performance.now();
+// No test here bounds wall-clock time (that is the benchmark's job): "refused before decoding" is judged by the
+// memory the refusal allocates, and a decoder that hangs fails by the test's timeout.
+function refused(bytes: Uint8Array): string {
   const r = decodeOrError(bytes, 'hostile.png');
-  expect(performance.now() - started).toBeLessThan(ms);
   expect(r).toBeInstanceOf(ImageDecodeError);
   const message = (r as Error).message;
   expect(message).toMatch(/^hostile\.png: /);
@@ -49,13 +49,11 @@ const pixel = (img: RgbaImage, x: number, y: number) => Array.from(img.data.suba
 
 describe('huge declared sizes are refused before decoding', () => {
   it('a PNG header saying 20000x20000 (and other sizes past the limit)', () => {
-    const started = performance.now();
     const before = process.memoryUsage().arrayBuffers;
     expect(refused(rawPng({ width: 20000, height: 20000, raw: new Uint8Array(100) }))).toBe(
       'hostile.png: the PNG declares 20000x20000 pixels, more than the 64 megapixels (at most 16384 on a side) accepted',
     );
     expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 * 2 ** 20);
-    expect(performance.now() - started).toBeLessThan(100);
     expect(refused(rawPng({ width: 2 ** 31, height: 1 }))).toMatch(/2147483648x1 pixels, more than/);
     expect(refused(rawPng({ width: 1, height: 20000 }))).toMatch(/1x20000 pixels, more than/);
     expect(refused(rawPng({ width: 0, height: 5 }))).toMatch(/declares 0x5 pixels, which is no image/);
@@ -76,7 +74,7 @@ describe('huge declared sizes are refused before decoding', () => {
     // An interlaced 64x64 PNG whose pixels inflate to 50 MB: pngjs would inflate them all.
     const bomb = rawPng({ width: 64, height: 64, interlace: 1, idat: deflateSync(new Uint8Array(50 * 2 ** 20)) });
     expect(bomb.length).toBeLessThan(100_000);
-    expect(refused(bomb, 1000)).toMatch(/not a valid PNG image \(its compressed pixels inflate to more than the image holds\)/);
+    expect(refused(bomb)).toMatch(/not a valid PNG image \(its compressed pixels inflate to more than the image holds\)/);
   });
 
   it('checkImageSize and readImageHeader, for the app (PNG, JPEG, GIF, WebP, BMP headers)', () => {
@@ -241,7 +239,7 @@ describe('image fuzzing', () => {
     }
   });
 
-  it('mutated PNGs and JPEGs decode to a consistent image or give an ImageDecodeError, quickly', () => {
+  it('mutated PNGs and JPEGs decode to a consistent image or give an ImageDecodeError', () => {
     const arb = fc.record({ seed: fc.nat({ max: seeds.length - 1 }), mutations: byteMutations });
     const make = (m: { seed: number; mutations: Parameters<typeof mutateBytes>[1] }) => mutateBytes(seeds[m.seed]!, m.mutations);
     let images = 0;
@@ -251,7 +249,6 @@ describe('image fuzzing', () => {
       600,
       (m) => {
         const bytes = make(m);
-        const started = performance.now();
         let r: RgbaImage | ImageDecodeError;
         try {
           readImageHeader(bytes);
@@ -263,8 +260,6 @@ describe('image fuzzing', () => {
         } catch (e) {
           throw new PropertyViolation(`decodeImage threw ${(e as Error).constructor?.name}: ${(e as Error).message}`);
         }
-        const ms = performance.now() - started;
-        if (ms > 1000) throw new PropertyViolation(`took ${ms.toFixed(0)} ms`);
         if (r instanceof ImageDecodeError) {
           if (!r.message.startsWith('fuzz.png: ') || r.message.includes('\n')) throw new PropertyViolation(`unclear message: ${r.message}`);
           return;

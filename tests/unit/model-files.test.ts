@@ -13,7 +13,7 @@ import {
   preferredOnnx,
   skippedMessage,
 } from '../../src/models/model-files';
-import { cardForFiles, importModelFiles } from '../../app/models';
+import { cardForFiles, importModelFiles } from '../../src/session/open-model';
 import { initialState } from '../../app/store';
 import { DEFAULT_PRESET } from '../../src/rules/assignment';
 import { resolveAssignment } from '../../src/engine/rule-assignment';

@@ -112,8 +112,10 @@ describe('GPU failures', () => {
     const noAdapter = { requestAdapter: async () => null } as unknown as GPU;
     await expect(createEngine({ backend: 'webgpu', gpu: noAdapter })).rejects.toThrow(GpuError);
     const auto = await createEngine({ gpu: noAdapter });
-    expect(auto.backend).toBe('cpu');
-    expect(auto.description).toMatch(/^CPU: no WebGPU adapter/);
+    expect(auto.backend).toBe('cpu-fast');
+    expect(auto.reason).toBe('no WebGPU adapter is available');
+    expect(auto.description).toBe('CPU (float32, WASM SIMD): no WebGPU adapter is available');
+    auto.dispose();
   });
 });
 

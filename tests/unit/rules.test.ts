@@ -1,10 +1,11 @@
 /** Rules as data: validation, compiled programs, and conservation where a rule conserves relevance. */
 import { describe, expect, it } from 'vitest';
-import type { Graph, GraphNode } from '../../src/engine/graph';
+import type { Graph } from '../../src/engine/graph';
 import { compileRule, findRule, ruleDefinitions, RuleError } from '../../src/rules/rules';
 import type { RuleAssignment } from '../../src/rules/assignment';
 import { resolveAssignment } from '../../src/engine/rule-assignment';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng, sum } from './helpers/engines';
+import { residualGraph } from './helpers/small-nets';
 
 describe('rule catalogue', () => {
   it('has every Captum and Zennit rule the tool promises', () => {
@@ -48,39 +49,8 @@ describe('rule catalogue', () => {
   });
 });
 
-/** conv (3 -> 4 channels, 3x3, fan-in 27) -> relu -> avgpool -> add(shortcut) -> flatten -> linear */
-function testGraph(seed: number): Graph {
-  const random = rng(seed);
-  const conv = (name: string, input: string, output: string, c: number, o: number): GraphNode => ({
-    name,
-    op: 'conv2d',
-    inputs: [input],
-    output,
-    attrs: { stride: [1, 1], pads: [1, 1, 1, 1], dilation: [1, 1], groups: 1 },
-    params: { weight: { shape: [o, c, 3, 3], data: randomArray(o * c * 9, random) }, bias: { shape: [o], data: randomArray(o, random, 0.3) } },
-  });
-  return {
-    name: 'conservation',
-    input: { name: 'x', shape: [1, 3, 6, 6] },
-    output: 'logits',
-    nodes: [
-      conv('conv1', 'x', 'z1', 3, 4),
-      { name: 'relu1', op: 'relu', inputs: ['z1'], output: 'a1', attrs: {}, params: {} },
-      conv('conv2', 'a1', 'z2', 4, 4),
-      { name: 'add', op: 'add', inputs: ['z2', 'a1'], output: 's', attrs: {}, params: {} },
-      { name: 'pool', op: 'avgpool2d', inputs: ['s'], output: 'p', attrs: { kernel: [2, 2], stride: [2, 2], pads: [0, 0, 0, 0] }, params: {} },
-      { name: 'flatten', op: 'reshape', inputs: ['p'], output: 'f', attrs: { shape: [1, 36] }, params: {} },
-      {
-        name: 'fc',
-        op: 'linear',
-        inputs: ['f'],
-        output: 'logits',
-        attrs: {},
-        params: { weight: { shape: [5, 36], data: randomArray(180, random) }, bias: { shape: [5], data: randomArray(5, random, 0.3) } },
-      },
-    ],
-  };
-}
+/** conv (3 -> 4 channels, 3x3, fan-in 27) -> relu -> conv -> add(shortcut) -> avgpool -> flatten -> linear */
+const testGraph = (seed: number): Graph => residualGraph(seed, 'conservation');
 
 describe('conservation: input relevance sums to the output relevance where the rule conserves it', () => {
   const conserving: Record<string, Record<string, unknown>> = {

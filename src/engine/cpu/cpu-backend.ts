@@ -24,7 +24,10 @@ export class CpuProgramRunner implements ProgramRunner {
   ) {
     const forward = shared.storage;
     if (forward.length === 0) forward.push(...program.tensors.slice(0, program.forwardTensors).map(allocate));
-    this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map(allocate)];
+    // Cached denominators and modified parameters live in shared caches (one storage per key, across programs).
+    const cached = shared.denominators.acquire(program, allocate, 8);
+    const modified = shared.modified.acquire(program, allocate, 8);
+    this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map((t) => cached.get(t.id) ?? modified.get(t.id) ?? allocate(t))];
     // A tensor sharing storage by lifetime (buffer-reuse.ts) uses a prefix of it.
     this.mem = {
       get: (ref: TensorRef) => {
@@ -35,13 +38,21 @@ export class CpuProgramRunner implements ProgramRunner {
   }
 
   async run(request: RunRequest): Promise<RunResult> {
+    // The modified parameters no other program of the model has computed yet (ModifiedParamCache).
+    let paramSteps = 0;
     if (!this.paramsReady) {
-      for (const step of this.program.paramSteps) kernelFor(step).cpu(step, this.mem);
+      const steps = this.program.paramSteps;
+      for (const i of this.shared.modified.pending(this.program)) {
+        kernelFor(steps[i]!).cpu(steps[i]!, this.mem);
+        paramSteps++;
+      }
+      this.shared.modified.computed(this.program);
       this.paramsReady = true;
     }
     return runOnHost(
       {
         program: this.program,
+        paramSteps,
         shared: this.shared,
         get: (ref) => this.mem.get(ref),
         read: (ref) => Float32Array.from(this.mem.get(ref)),
@@ -52,6 +63,10 @@ export class CpuProgramRunner implements ProgramRunner {
   }
 
   dispose(): void {
+    if (this.memory.length) {
+      this.shared.denominators.release(this.program);
+      this.shared.modified.release(this.program);
+    }
     this.memory.length = 0;
   }
 }

@@ -11,17 +11,19 @@ import type { CpuMemory } from '../kernels/kernel';
 import type { Step } from '../kernels/steps';
 import { SharedForward, type ProgramRunner, type RunRequest, type RunResult } from '../runner';
 import { runOnHost } from './run-on-host';
-import { nodeCores, WasmArena } from '../wasm/fast-wasm';
+import { defaultGemmThreads, WasmArena } from '../wasm/fast-wasm';
 import { fastKernelFor, type FastContext, type FastMemory } from './fast-kernels';
 
 /** The forward state of every program of one graph, and the WASM arena they share (its cached weights). */
 export interface FastStore {
   tensors: Float32Array[];
   context: FastContext | null;
+  /** The context being made (its arena's threads starting): runners created meanwhile wait for the same one. */
+  pending: Promise<FastContext> | null;
 }
 export type FastSharedForward = SharedForward<FastStore>;
 
-export const createFastSharedForward = (): FastSharedForward => new SharedForward<FastStore>({ tensors: [], context: null });
+export const createFastSharedForward = (): FastSharedForward => new SharedForward<FastStore>({ tensors: [], context: null, pending: null });
 
 const allocate = (t: Program['tensors'][number]) => (t.data ? Float32Array.from(t.data) : new Float32Array(t.size));
 
@@ -29,8 +31,9 @@ let threadsForNew: number | null = null;
 
 /**
  * How many threads the GEMMs of cpu-fast models loaded from now on use: null (the default) every core of the
- * machine in Node (os.availableParallelism), 1 the calling thread alone; more than 1 runs worker threads on a shared
- * WASM memory, in Node only (elsewhere one thread). Returns the previous value.
+ * machine (Node: os.availableParallelism; a browser: navigator.hardwareConcurrency, where the page is cross-origin
+ * isolated and the engine runs in a worker, else 1), 1 the calling thread alone; more than 1 runs helper threads
+ * (worker_threads, Web Workers) on a shared WASM memory (../wasm/fast-wasm.ts). Returns the previous value.
  */
 export function setFastCpuThreads(threads: number | null): number | null {
   const before = threadsForNew;
@@ -38,10 +41,42 @@ export function setFastCpuThreads(threads: number | null): number | null {
   return before;
 }
 
+/** An arena started by startFastCpuThreads and not yet used by a model. */
+let spare: { threads: number; arena: WasmArena } | null = null;
+
+/** The threads a model loaded now gets (setFastCpuThreads, else every core). */
+const threadsWanted = (): number => threadsForNew ?? defaultGemmThreads();
+
+/**
+ * Starts the GEMM threads of the next cpu-fast model now and says how many run and, where fewer than asked for, why:
+ * the app's status line, before a model loads. The next model takes them, so nothing starts twice.
+ */
+export async function startFastCpuThreads(): Promise<{ threads: number; note: string | null }> {
+  const threads = threadsWanted();
+  if (spare?.threads !== threads) {
+    spare?.arena.dispose();
+    spare = { threads, arena: await WasmArena.create(threads) };
+  }
+  return { threads: spare.arena.threadCount, note: spare.arena.threadNote };
+}
+
+/** A new model's arena: the spare one where its thread count is still the one wanted. */
+async function newArena(): Promise<WasmArena> {
+  const threads = threadsWanted();
+  const s = spare;
+  spare = null;
+  if (s?.threads === threads) return s.arena;
+  s?.arena.dispose();
+  return WasmArena.create(threads);
+}
+
 /** Ends the worker threads of a model's shared state (cpu-fast models' dispose). */
 export function disposeFastShared(shared: FastSharedForward): void {
   shared.storage.context?.arena.dispose();
+  // Threads still starting end once they have started.
+  if (!shared.storage.context) void shared.storage.pending?.then((c) => c.arena.dispose(), () => undefined);
   shared.storage.context = null;
+  shared.storage.pending = null;
   shared.storage.tensors.length = 0;
 }
 
@@ -59,7 +94,10 @@ export class FastCpuProgramRunner implements ProgramRunner {
   ) {
     const forward = shared.storage.tensors;
     if (forward.length === 0) forward.push(...program.tensors.slice(0, program.forwardTensors).map(allocate));
-    this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map(allocate)];
+    // Cached denominators and modified parameters live in shared caches (one storage per key, across programs).
+    const cached = shared.denominators.acquire(program, allocate, 4);
+    const modified = shared.modified.acquire(program, allocate, 4);
+    this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map((t) => cached.get(t.id) ?? modified.get(t.id) ?? allocate(t))];
     this.mem = {
       get: (ref: TensorRef) => {
         const m = this.memory[ref.id]!;
@@ -72,8 +110,10 @@ export class FastCpuProgramRunner implements ProgramRunner {
 
   static async create(program: Program, shared?: FastSharedForward): Promise<FastCpuProgramRunner> {
     const own = shared ?? createFastSharedForward();
-    own.storage.context ??= { arena: await WasmArena.create(threadsForNew ?? nodeCores()), weights: new WeakMap(), buffers: [] };
-    return new FastCpuProgramRunner(program, own, own.storage.context, !shared);
+    const store = own.storage;
+    store.pending ??= newArena().then((arena) => (store.context = { arena, weights: new WeakMap(), buffers: [] }));
+    const context = store.context ?? (await store.pending);
+    return new FastCpuProgramRunner(program, own, context, !shared);
   }
 
   private exec(step: Step): void {
@@ -84,17 +124,28 @@ export class FastCpuProgramRunner implements ProgramRunner {
   }
 
   async run(request: RunRequest): Promise<RunResult> {
+    // The modified parameters no other program of the model has computed yet (ModifiedParamCache).
+    let paramSteps = 0;
     if (!this.paramsReady) {
-      for (const step of this.program.paramSteps) this.exec(step);
+      const steps = this.program.paramSteps;
+      for (const i of this.shared.modified.pending(this.program)) {
+        this.exec(steps[i]!);
+        paramSteps++;
+      }
+      this.shared.modified.computed(this.program);
       this.paramsReady = true;
     }
     return runOnHost(
-      { program: this.program, shared: this.shared, get: (ref) => this.mem.get(ref), read: (ref) => this.mem.get(ref).slice(), exec: (step) => this.exec(step) },
+      { program: this.program, shared: this.shared, paramSteps, get: (ref) => this.mem.get(ref), read: (ref) => this.mem.get(ref).slice(), exec: (step) => this.exec(step) },
       request,
     );
   }
 
   dispose(): void {
+    if (this.memory.length) {
+      this.shared.denominators.release(this.program);
+      this.shared.modified.release(this.program);
+    }
     this.memory.length = 0;
     if (this.ownsShared) disposeFastShared(this.shared);
   }

@@ -1,7 +1,7 @@
 /**
  * One run of a Program on host memory: the flow both CPU backends share (the float64 reference, ./cpu-backend.ts,
  * and the float32 cpu-fast, ./fast-backend.ts). They differ only in how a step executes and how a tensor is read
- * back; the order (control, hook factors, cached forward pass, reusable relevance segments) lives here once.
+ * back; the order (control, hook factors, cached forward pass, reusable relevance segments, cached denominators) lives here once.
  */
 import type { Program, TensorRef } from '../program';
 import type { Step } from '../kernels/steps';
@@ -15,6 +15,8 @@ export interface HostRun {
   /** A tensor's values as a fresh Float32Array. */
   read(ref: TensorRef): Float32Array;
   exec(step: Step): void;
+  /** Param steps the runner ran before this run (RunResult.work.paramSteps). */
+  readonly paramSteps?: number;
 }
 
 export function runOnHost(h: HostRun, request: RunRequest): RunResult {
@@ -35,12 +37,16 @@ export function runOnHost(h: HostRun, request: RunRequest): RunResult {
     h.shared.remember(request.input);
   }
   const read = (ref: TensorRef) => h.read(ref);
-  if (request.forwardOnly) return { logits: read(p.outputs.logits), relevance: new Float32Array(0), target: -1, layers: [], work: { forward, relevanceSteps: 0 } };
+  const paramSteps = h.paramSteps ?? 0;
+  if (request.forwardOnly) return { logits: read(p.outputs.logits), relevance: new Float32Array(0), target: -1, layers: [], work: { forward, relevanceSteps: 0, paramSteps } };
   const context = runContext(request);
   const skip = h.shared.reusableSegments(p, request.input, context);
   const from = skip < p.segments.length ? p.segments[skip]!.start : p.relevanceSteps.length;
+  // Denominator steps whose values the cache holds for this input are skipped (Program.denominators).
+  const plan = h.shared.denominators.plan(p, from);
   h.shared.invalidateRelevance();
-  for (const step of p.relevanceSteps.slice(from)) h.exec(step);
+  for (let i = from; i < p.relevanceSteps.length; i++) if (!plan.skip[i]) h.exec(p.relevanceSteps[i]!);
+  h.shared.denominators.computed(p, plan.parts);
   h.shared.ran(p, context);
   return {
     logits: read(p.outputs.logits),
@@ -48,6 +54,6 @@ export function runOnHost(h: HostRun, request: RunRequest): RunResult {
     target: h.get(p.outputs.target)[0]!,
     layers: request.layerRelevance ? p.outputs.layers.map((l) => read(l.ref)) : [],
     ...(p.outputs.hooks ? { hooks: p.outputs.hooks.map((hk) => ({ activation: read(hk.activation), relevance: read(hk.relevance) })) } : {}),
-    work: { forward, relevanceSteps: p.relevanceSteps.length - from },
+    work: { forward, relevanceSteps: p.relevanceSteps.length - from, denominatorSteps: plan.denominatorSteps, cachedSteps: plan.cachedSteps, paramSteps },
   };
 }

@@ -91,12 +91,22 @@ export class GpuProgramRunner implements ProgramRunner {
     device.pushErrorScope('validation');
     const forward = shared.storage.buffers;
     if (forward.length === 0) forward.push(...program.tensors.slice(0, program.forwardTensors).map((t) => createTensorBuffer(device, t)));
-    const owned = program.tensors.slice(program.forwardTensors).map((t) => createTensorBuffer(device, t));
-    const buffers = [...forward, ...owned];
+    // Cached denominators and modified parameters live in shared caches (one buffer per key, across programs).
+    const cached = shared.denominators.acquire(program, (t) => createTensorBuffer(device, t), 4);
+    const modified = shared.modified.acquire(program, (t) => createTensorBuffer(device, t), 4);
+    const own = program.tensors.slice(program.forwardTensors).map((t) => cached.get(t.id) ?? modified.get(t.id) ?? createTensorBuffer(device, t));
+    const buffers = [...forward, ...own];
+    const owned = own.filter((_, k) => !cached.has(program.forwardTensors + k) && !modified.has(program.forwardTensors + k));
+    const releaseShared = () => {
+      shared.denominators.release<GPUBuffer>(program, (b) => b.destroy());
+      shared.modified.release<GPUBuffer>(program, (b) => b.destroy());
+    };
+    // Only the modified parameters no other program of the model has computed are computed (ModifiedParamCache).
+    const paramSteps = shared.modified.pending(program).map((i) => program.paramSteps[i]!);
     const placeholder = device.createBuffer({ size: 16, usage: GPUBufferUsage.STORAGE, label: 'placeholder' });
     owned.push(placeholder);
 
-    const all: Step[] = [...program.paramSteps, ...program.forwardSteps, ...program.relevanceSteps];
+    const all: Step[] = [...paramSteps, ...program.forwardSteps, ...program.relevanceSteps];
     const uniformBuffer = device.createBuffer({ size: Math.max(1, all.length) * UNIFORM_SLOT, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' });
     owned.push(uniformBuffer);
     const uniformData = new Uint8Array(all.length * UNIFORM_SLOT);
@@ -114,7 +124,11 @@ export class GpuProgramRunner implements ProgramRunner {
         const bindGroup = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries, label: step.kernel });
         return { pipeline, bindGroup, workgroups: dispatchSize(spec, step, limit) };
       }),
-    );
+    ).catch((e: unknown) => {
+      // No runner will release the cached denominators and modified parameters this program acquired.
+      releaseShared();
+      throw e;
+    });
     device.queue.writeBuffer(uniformBuffer, 0, uniformData);
 
     // Outputs land in one staging buffer: logits, input relevance, chosen target, each hook's activation and
@@ -130,7 +144,7 @@ export class GpuProgramRunner implements ProgramRunner {
     const staging = device.createBuffer({ size: Math.max(8, offset), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: 'readback' });
     owned.push(staging);
 
-    const nParam = program.paramSteps.length;
+    const nParam = paramSteps.length;
     const nForward = program.forwardSteps.length;
     const runner = new GpuProgramRunner(
       shared,
@@ -162,8 +176,13 @@ export class GpuProgramRunner implements ProgramRunner {
       runner.dispose();
       throw new GpuError(`WebGPU rejected the prepared model: ${validation.message}`);
     }
+    shared.modified.computed(program);
+    runner.paramStepsPending = nParam;
     return runner;
   }
+
+  /** The param steps submitted when the runner was created, reported by its first run (RunResult.work). */
+  private paramStepsPending = 0;
 
   /** GPU time of the explanation's compute pass, where the adapter has timestamp queries. */
   private timestamps: { querySet: GPUQuerySet; resolve: GPUBuffer; read: GPUBuffer } | null = null;
@@ -215,18 +234,26 @@ export class GpuProgramRunner implements ProgramRunner {
     // Segments of the relevance pass that the last run already computed identically are skipped.
     const skip = request.forwardOnly ? 0 : this.shared.reusableSegments(p, request.input, context);
     const from = skip < p.segments.length ? p.segments[skip]!.start : p.relevanceSteps.length;
+    // Denominator steps whose values the cache holds for this input are skipped (Program.denominators).
+    const plan = request.forwardOnly ? null : this.shared.denominators.plan(p, from);
     if (!request.forwardOnly) this.shared.invalidateRelevance();
-    this.submit(request.forwardOnly ? forward : [...forward, ...this.relevance.slice(from)], (encoder) => {
+    const relevance = plan ? this.relevance.filter((_, i) => i >= from && !plan.skip[i]) : [];
+    this.submit([...forward, ...relevance], (encoder) => {
       for (const { ref, offset } of this.readout.slice(0, count)) {
         encoder.copyBufferToBuffer(this.buffers[ref.id]!, 0, this.staging, offset, ref.size * 4);
       }
     }, true);
+    const paramSteps = this.paramStepsPending;
+    this.paramStepsPending = 0;
     const error = await this.device.popErrorScope();
     if (error) {
       this.shared.forget();
       throw new GpuError(`WebGPU rejected the explanation: ${error.message}`);
     }
-    if (!request.forwardOnly) this.shared.ran(p, context);
+    if (plan) {
+      this.shared.denominators.computed(p, plan.parts);
+      this.shared.ran(p, context);
+    }
     const timed = this.timestamps;
     const [gpuMs] = await Promise.all([
       timed
@@ -241,7 +268,13 @@ export class GpuProgramRunner implements ProgramRunner {
     try {
       const mapped = this.staging.getMappedRange(0, Math.ceil(bytes / 8) * 8);
       const f32 = (i: number) => new Float32Array(mapped, this.readout[i]!.offset, this.readout[i]!.ref.size).slice();
-      const work = { forward: !cached, relevanceSteps: request.forwardOnly ? 0 : p.relevanceSteps.length - from, gpuMs };
+      const work = {
+        forward: !cached,
+        relevanceSteps: request.forwardOnly ? 0 : p.relevanceSteps.length - from,
+        ...(plan ? { denominatorSteps: plan.denominatorSteps, cachedSteps: plan.cachedSteps } : {}),
+        paramSteps,
+        gpuMs,
+      };
       if (request.forwardOnly) return { logits: f32(0), relevance: new Float32Array(0), target: -1, layers: [], work };
       const layers: Float32Array[] = [];
       for (let i = this.layersFrom; i < count; i++) layers.push(f32(i));
@@ -265,8 +298,9 @@ export class GpuProgramRunner implements ProgramRunner {
    * dispatches the forward pass and the whole relevance pass, and copies the outputs to a staging buffer at that run's
    * offset; the staging buffer is mapped once. The results equal run() on each request in turn. The forward pass is
    * skipped for a request whose input equals the one before it (or, for the first, the input the buffers hold), as
-   * run() skips it; every relevance step runs (no segment reuse). Forward-only requests are refused. Requests whose
-   * staging would pass the device's buffer limit are split into several such submissions.
+   * run() skips it; every relevance step runs (no segment reuse, no cached denominators: they are left holding the
+   * last input's). Forward-only requests are refused. Requests whose staging would pass the device's buffer limit are
+   * split into several such submissions.
    */
   runMany(requests: readonly RunRequest[]): Promise<RunResult[]> {
     const storage = this.shared.storage;
@@ -301,6 +335,8 @@ export class GpuProgramRunner implements ProgramRunner {
     const counts = requests.map((r) => (r.layerRelevance ? this.readout.length : this.layersFrom));
     const same = (a: Float32Array, b: Float32Array): boolean => a === b || (a.length === b.length && a.every((v, k) => v === b[k] || (Number.isNaN(v) && Number.isNaN(b[k]!))));
     const forward = requests.map((r, i) => (i === 0 ? !this.shared.holds(r.input) : !same(r.input, requests[i - 1]!.input)));
+    const paramSteps = this.paramStepsPending;
+    this.paramStepsPending = 0;
     try {
       this.device.pushErrorScope('validation');
       requests.forEach((r, i) => {
@@ -342,12 +378,14 @@ export class GpuProgramRunner implements ProgramRunner {
           target: new Int32Array(mapped, i * runBytes + this.readout[2]!.offset, 1)[0]!,
           layers,
           ...(p.outputs.hooks ? { hooks } : {}),
-          work: { forward: forward[i]!, relevanceSteps: p.relevanceSteps.length, gpuMs: null },
+          work: { forward: forward[i]!, relevanceSteps: p.relevanceSteps.length, denominatorSteps: (p.denominators ?? []).reduce((n, d) => n + d.steps.length, 0), cachedSteps: 0, paramSteps: i === 0 ? paramSteps : 0, gpuMs: null },
         };
       });
       staging.unmap();
       const lastRequest = requests[requests.length - 1]!;
       this.shared.remember(lastRequest.input);
+      // Every step ran for every request: the cached denominators hold the last input's.
+      this.shared.denominators.computed(p, (p.denominators ?? []).map((_, k) => k));
       this.shared.ran(p, runContext(lastRequest));
       return results;
     } finally {
@@ -356,8 +394,15 @@ export class GpuProgramRunner implements ProgramRunner {
     }
   }
 
+  private disposed = false;
+
   dispose(): void {
     for (const b of this.owned) b.destroy();
     this.owned.length = 0;
+    if (!this.disposed) {
+      this.shared.denominators.release<GPUBuffer>(this.program, (b) => b.destroy());
+      this.shared.modified.release<GPUBuffer>(this.program, (b) => b.destroy());
+    }
+    this.disposed = true;
   }
 }

@@ -6,11 +6,12 @@
  * callers take `f32` after their last `alloc` / `scratch` of a call.
  */
 import { GEMM_SHARED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemm-wasm';
-
-type GemmFn = (m: number, n: number, k: number, a: number, ars: number, acs: number, b: number, ldb: number, c: number, ldc: number, accumulate: number) => void;
+import { CONTROL_BYTES, gemmLoop, type GemmFn, type GemmHelperReady, type GemmHelperStart } from './gemm-protocol';
 
 const PAGE = 65536;
 const RESERVED = PAGE;
+/** How long helpers may take to start (a browser fetches and runs the helper's script) before one thread runs. */
+const START_TIMEOUT_MS = 5_000;
 
 function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
   const bin = atob(s);
@@ -22,10 +23,14 @@ function decodeBase64(s: string): Uint8Array<ArrayBuffer> {
 let compiled: Promise<WebAssembly.Module> | null = null;
 let compiledShared: Promise<WebAssembly.Module> | null = null;
 
+/** A helper thread, as much of it as the pool uses: a Node worker_threads Worker or a browser Web Worker. */
+interface Helper {
+  terminate(): unknown;
+}
+
 /** Node's worker_threads Worker, as much of it as the pool uses. */
-interface NodeWorker {
+interface NodeWorker extends Helper {
   unref(): void;
-  terminate(): Promise<number>;
   once(event: 'online' | 'error', listener: (e?: unknown) => void): void;
 }
 type WorkerConstructor = new (code: string, options: { eval: true; workerData: unknown }) => NodeWorker;
@@ -44,59 +49,117 @@ export function nodeCores(): number {
   return Math.max(1, os?.availableParallelism?.() ?? os?.cpus?.().length ?? 1);
 }
 
+/** True in the lrp-lens package's build (vite.lib.config.ts `define`); undefined elsewhere. */
+declare const __LRP_LENS_PACKAGE__: boolean | undefined;
+
 /**
- * A worker's loop: wait for a new sequence number in control[0], run the GEMM whose arguments are in control[2..12]
- * on its own instance over the shared memory, publish the sequence number in control[13]. control[1] != 0 ends it.
+ * Why a browser cannot run GEMM helpers here, or null where it can: helpers share the arena's memory
+ * (SharedArrayBuffer, which needs a cross-origin isolated page: COOP + COEP headers, docs/security.md) and the
+ * calling thread waits for them with Atomics.wait, which browsers allow in workers only (the app's engine worker),
+ * never on a page's main thread.
  */
-const WORKER_SOURCE = `
+export function browserThreadsUnavailable(): string | null {
+  // The lrp-lens package (vite.lib.config.ts defines this): a consumer's bundler does not carry the helper script
+  // that `new URL('./gemm-worker.ts', import.meta.url)` names, so the package runs one thread in browsers.
+  if (typeof __LRP_LENS_PACKAGE__ !== 'undefined' && __LRP_LENS_PACKAGE__) return 'the lrp-lens package runs one thread in browsers';
+  const g = globalThis as { crossOriginIsolated?: boolean; DedicatedWorkerGlobalScope?: unknown; Worker?: unknown; navigator?: { hardwareConcurrency?: number } };
+  if (typeof g.Worker !== 'function') return 'no Web Workers here';
+  if (typeof SharedArrayBuffer === 'undefined' || g.crossOriginIsolated !== true) return 'the page is not cross-origin isolated';
+  if (typeof g.DedicatedWorkerGlobalScope !== 'function') return 'not in a worker (Atomics.wait is refused on the main thread)';
+  if ((g.navigator?.hardwareConcurrency ?? 1) < 2) return 'one core';
+  return null;
+}
+
+/**
+ * The default thread count of the fast CPU backend's GEMMs: every core; in Node os.availableParallelism(), in a
+ * browser navigator.hardwareConcurrency (WasmArena.create runs one thread, and says why, where
+ * browserThreadsUnavailable() does not allow helpers), else 1.
+ */
+export function defaultGemmThreads(): number {
+  if (nodeWorker()) return nodeCores();
+  const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+  return Math.max(1, Math.floor(cores));
+}
+
+/** Node's helper: gemmLoop (./gemm-protocol.ts) from its source text, on the module and memory of workerData. */
+const NODE_WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control } = workerData;
 const gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
-const c = new Int32Array(control);
-let seen = 0;
-for (;;) {
-  Atomics.wait(c, 0, seen);
-  seen = Atomics.load(c, 0);
-  if (c[1] !== 0) break;
-  gemm(c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11], c[12]);
-  Atomics.store(c, 13, seen);
-  Atomics.notify(c, 13);
-}`;
+(${gemmLoop.toString()})(new Int32Array(control), gemm);`;
 
-/** Worker threads that each run a share of a GEMM's rows, synchronously for the caller (Atomics.wait). */
+/** Starts Node helpers; resolves when all are online. */
+async function startNodeHelpers(Worker: WorkerConstructor, controls: readonly SharedArrayBuffer[], module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Helper[]> {
+  const workers = controls.map((control) => new Worker(NODE_WORKER_SOURCE, { eval: true, workerData: { module, memory, control } }));
+  try {
+    await Promise.all(workers.map((w) => new Promise<void>((ok, fail) => {
+      w.once('online', () => ok());
+      w.once('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
+    })));
+  } catch (e) {
+    for (const w of workers) void w.terminate();
+    throw e;
+  }
+  for (const w of workers) w.unref();
+  return workers;
+}
+
+/**
+ * Starts browser helpers: module Web Workers from ./gemm-worker.ts, a same-origin script the bundler emits (the
+ * app's Content Security Policy allows workers from 'self' only); resolves when each has its GEMM instance.
+ */
+async function startBrowserHelpers(controls: readonly SharedArrayBuffer[], module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<Helper[]> {
+  const workers: Worker[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    for (let i = 0; i < controls.length; i++) workers.push(new Worker(new URL('./gemm-worker.ts', import.meta.url), { type: 'module', name: `lrp-lens GEMM ${i + 1}` }));
+    const started = Promise.all(workers.map((w, i) => new Promise<void>((ok, fail) => {
+      w.onmessage = (e: MessageEvent<GemmHelperReady>) => (e.data.ok ? ok() : fail(new Error(`a GEMM worker could not instantiate the module: ${e.data.error}`)));
+      w.onerror = (e) => {
+        e.preventDefault();
+        fail(new Error(`a GEMM worker did not start${e.message ? `: ${e.message}` : ''}`));
+      };
+      const start: GemmHelperStart = { module, memory, control: controls[i]! };
+      w.postMessage(start);
+    })));
+    const late = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => fail(new Error(`the GEMM workers did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    });
+    await Promise.race([started, late]);
+  } catch (e) {
+    for (const w of workers) w.terminate();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+  for (const w of workers) w.onmessage = w.onerror = null;
+  return workers;
+}
+
+/** Helper threads that each run a share of a GEMM's rows, synchronously for the caller (Atomics.wait). */
 class GemmThreads {
   private readonly controls: Int32Array[];
 
-  private constructor(private readonly workers: NodeWorker[], controls: SharedArrayBuffer[]) {
+  private constructor(private readonly helpers: Helper[], controls: readonly SharedArrayBuffer[]) {
     this.controls = controls.map((b) => new Int32Array(b));
   }
 
   get size(): number {
-    return this.workers.length;
+    return this.helpers.length;
   }
 
-  static async start(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<GemmThreads | null> {
+  /** `count` helpers on worker_threads (Node) or Web Workers (browsers); throws, saying why, where they do not start. */
+  static async start(count: number, module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<GemmThreads> {
+    const controls = Array.from({ length: count }, () => new SharedArrayBuffer(CONTROL_BYTES));
     const Worker = nodeWorker();
-    if (!Worker || count < 1) return null;
-    const controls = Array.from({ length: count }, () => new SharedArrayBuffer(16 * 4));
-    const workers = controls.map((control) => new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control } }));
-    try {
-      await Promise.all(workers.map((w) => new Promise<void>((ok, fail) => {
-        w.once('online', () => ok());
-        w.once('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
-      })));
-    } catch {
-      for (const w of workers) void w.terminate();
-      return null;
-    }
-    for (const w of workers) w.unref();
-    const threads = new GemmThreads(workers, controls);
-    // One empty round trip: a worker that cannot run (no instance) must not leave a later GEMM waiting forever.
+    const helpers = Worker ? await startNodeHelpers(Worker, controls, module, memory) : await startBrowserHelpers(controls, module, memory);
+    const threads = new GemmThreads(helpers, controls);
+    // One empty round trip: a helper that cannot run (no instance) must not leave a later GEMM waiting forever.
     for (let i = 0; i < count; i++) {
       threads.post(i, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
       if (!threads.finish(i, 10_000)) {
         threads.dispose();
-        return null;
+        throw new Error('a GEMM helper did not answer within 10 s');
       }
     }
     return threads;
@@ -109,7 +172,7 @@ class GemmThreads {
     Atomics.notify(c, 0);
   }
 
-  /** Waits until worker i has finished its last post; false on timeout. */
+  /** Waits until helper i has finished its last post; false on timeout. */
   finish(i: number, timeoutMs = Infinity): boolean {
     const c = this.controls[i]!;
     const want = Atomics.load(c, 0);
@@ -128,7 +191,7 @@ class GemmThreads {
       c[1] = 1;
       Atomics.store(c, 0, c[0]! + 1);
       Atomics.notify(c, 0);
-      void this.workers[i]!.terminate();
+      void this.helpers[i]!.terminate();
     });
   }
 }
@@ -158,26 +221,37 @@ export class WasmArena {
   }
 
   /**
-   * `threads` > 1: GEMMs are split by rows over that many threads (this one and threads - 1 worker threads on a
-   * shared memory), in Node only (worker_threads); elsewhere, or when the workers do not start, one thread.
+   * `threads` > 1: GEMMs are split by rows over that many threads (this one and threads - 1 helpers on a shared
+   * memory): worker_threads in Node, Web Workers in a browser's worker where browserThreadsUnavailable() allows
+   * them. Where they cannot or do not start (within START_TIMEOUT_MS), one thread, and `threadNote` says why.
    */
   static async create(threads = 1): Promise<WasmArena> {
-    if (threads > 1 && typeof SharedArrayBuffer !== 'undefined' && nodeWorker()) {
-      try {
-        compiledShared ??= WebAssembly.compile(decodeBase64(GEMM_SHARED_WASM_BASE64));
-        const module = await compiledShared;
-        // A shared memory reserves its maximum (4 GiB of address space) up front; where that fails, one thread.
-        const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
-        const arena = new WasmArena(await WebAssembly.instantiate(module, { env: { memory } }));
-        arena.threads = await GemmThreads.start(threads - 1, module, memory);
-        if (arena.threads) return arena;
-      } catch {
-        // one thread, below
+    let note: string | null = null;
+    if (threads > 1) {
+      const unavailable = nodeWorker() ? null : browserThreadsUnavailable();
+      if (unavailable !== null) note = unavailable;
+      else {
+        try {
+          compiledShared ??= WebAssembly.compile(decodeBase64(GEMM_SHARED_WASM_BASE64));
+          const module = await compiledShared;
+          // A shared memory reserves its maximum (4 GiB of address space) up front; where that fails, one thread.
+          const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+          const arena = new WasmArena(await WebAssembly.instantiate(module, { env: { memory } }));
+          arena.threads = await GemmThreads.start(threads - 1, module, memory);
+          return arena;
+        } catch (e) {
+          note = (e as Error).message || String(e);
+        }
       }
     }
     compiled ??= WebAssembly.compile(decodeBase64(GEMM_WASM_BASE64));
-    return new WasmArena(await WebAssembly.instantiate(await compiled, {}));
+    const arena = new WasmArena(await WebAssembly.instantiate(await compiled, {}));
+    arena.threadNote = note;
+    return arena;
   }
+
+  /** Why this arena runs on one thread though more were asked for (null: it got what it asked for). */
+  threadNote: string | null = null;
 
   /** Threads a GEMM runs on. */
   get threadCount(): number {
