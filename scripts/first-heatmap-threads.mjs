@@ -7,35 +7,13 @@
 // Headless Chromium (/usr/bin/chromium, or $LRP_LENS_CHROMIUM) without WebGPU, so `auto` picks cpu-fast. "page" is
 // from page.goto to the heatmap drawn (window.__lrpLens.lastHeatmap set); "engine" the explanation's time in the
 // engine as the status line reports it. The two modes alternate; the load average is printed with each run.
-import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright';
+import { arg, withPreview } from './preview-page.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-};
 const port = Number(arg('--port', '4183'));
 const rounds = Number(arg('--rounds', '3'));
-const base = `http://localhost:${port}/`;
 
-async function waitForServer(url, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`no server at ${url}`);
-}
-
-async function once(browser, isolated) {
+async function once(browser, base, isolated) {
   const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
   const page = await context.newPage();
   if (!isolated) {
@@ -61,21 +39,14 @@ async function once(browser, isolated) {
   return { ms, engine: v ? Number(v) * (unit === 's' ? 1000 : 1) : NaN };
 }
 
-const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
-let browser;
-try {
-  await waitForServer(base);
-  browser = await chromium.launch({
-    executablePath: process.env.LRP_LENS_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+await withPreview(port, { webgpu: false }, async (browser, base) => {
   console.log(`${new Date().toISOString()}: ${rounds} rounds`);
   const times = { true: [], false: [] };
   const engines = { true: [], false: [] };
-  await once(browser, true); // warm-up (the OS's file cache, the server)
+  await once(browser, base, true); // warm-up (the OS's file cache, the server)
   for (let r = 0; r < rounds; r++) {
     for (const isolated of [true, false]) {
-      const r = await once(browser, isolated);
+      const r = await once(browser, base, isolated);
       times[isolated].push(r.ms);
       engines[isolated].push(r.engine);
     }
@@ -83,11 +54,4 @@ try {
   const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
   console.log(`median page-to-heatmap: all threads ${median(times.true)} ms, one thread ${median(times.false)} ms`);
   console.log(`median engine: all threads ${median(engines.true)} ms, one thread ${median(engines.false)} ms`);
-} finally {
-  await browser?.close();
-  try {
-    process.kill(-server.pid);
-  } catch {
-    // already gone
-  }
-}
+});

@@ -6,47 +6,19 @@
 // It serves dist/app with `vite preview`, opens it in headless Chromium (/usr/bin/chromium, or $LRP_LENS_CHROMIUM;
 // WebGPU on SwiftShader where there is no GPU), waits for the first explanation and takes the first screen. It also
 // prints where the heatmap, the predictions and the rules' preset menu lie, and whether the page scrolls sideways.
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright';
+import { resolve } from 'node:path';
+import { arg, root, withPreview } from './preview-page.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-};
 const outDir = resolve(root, arg('--out', 'docs'));
 const port = Number(arg('--port', '4179'));
-const base = `http://localhost:${port}/`;
 
 const SHOTS = [
   { file: 'screenshot.png', width: 1366, height: 768 },
   { file: 'screenshot-phone.png', width: 390, height: 844 },
 ];
 
-async function waitForServer(url, ms = 60_000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
-  }
-  throw new Error(`no server at ${url}`);
-}
-
-const server = spawn('npx', ['vite', 'preview', '--port', String(port), '--strictPort'], { cwd: root, stdio: 'ignore', detached: true });
-let browser;
-try {
-  await waitForServer(base);
-  browser = await chromium.launch({
-    executablePath: process.env.LRP_LENS_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+await withPreview(port, {}, async (browser, base) => {
   mkdirSync(outDir, { recursive: true });
   for (const shot of SHOTS) {
     const page = await browser.newPage({ viewport: { width: shot.width, height: shot.height } });
@@ -70,11 +42,4 @@ try {
     console.log(`  wrote ${file}`);
     await page.close();
   }
-} finally {
-  await browser?.close();
-  try {
-    process.kill(-server.pid);
-  } catch {
-    // already gone
-  }
-}
+});
