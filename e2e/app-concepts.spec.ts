@@ -2,31 +2,15 @@
 // top channels' concept-conditional heatmaps appear, choosing one (by keyboard) enlarges it and puts it in the share
 // link, and the link reopens the Channels tab with that concept chosen and the same map; a link's concept that does
 // not fit the model is named and left out while the rest of the link applies.
-import { expect, test, type Browser, type Locator, type Page } from 'playwright/test';
+import { expect, test, type Locator, type Page } from 'playwright/test';
 import { decodeShareState, encodeShareState } from '../src/share/share-codec';
+import { analysis, freshPage, guardConsole } from './helpers';
 
-const problems = new WeakMap<Page, string[]>();
-
-function watch(page: Page): void {
-  const list: string[] = [];
-  problems.set(page, list);
-  page.on('pageerror', (e) => list.push(`uncaught: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') list.push(`console: ${m.text()}`);
-  });
-}
-
-test.beforeEach(({ page }) => watch(page));
-
-test.afterEach(({ page }) => {
-  expect(problems.get(page), 'uncaught errors or console errors').toEqual([]);
-});
+guardConsole();
 
 async function firstExplanation(page: Page): Promise<void> {
   await page.waitForFunction(() => (window.__lrpLens?.explanations ?? 0) > 0, undefined, { timeout: 60_000 });
 }
-
-const analysis = (page: Page) => page.getByRole('region', { name: 'Evaluate and compare' });
 
 /** The concept map buttons of a layer, once all of them are computed. */
 async function conceptButtons(page: Page, layer: string, count: number): Promise<Locator> {
@@ -51,19 +35,6 @@ async function copyLink(page: Page): Promise<string> {
   await page.getByRole('button', { name: 'Copy share link', exact: true }).click();
   await expect(page.getByRole('status').filter({ hasText: /Link copied|selected in the field/ })).toContainText(/\d[\d,]* characters/);
   return page.url();
-}
-
-async function freshPage(browser: Browser, baseURL: string): Promise<{ page: Page; close: () => Promise<void> }> {
-  const context = await browser.newContext({ baseURL });
-  const page = await context.newPage();
-  watch(page);
-  return {
-    page,
-    close: async () => {
-      expect(problems.get(page), 'uncaught errors or console errors in the receiver').toEqual([]);
-      await context.close();
-    },
-  };
 }
 
 test('the Channels tab shows the top channels’ concept maps; the chosen one is enlarged, carried by the link and restored', async ({ page, browser, baseURL }) => {

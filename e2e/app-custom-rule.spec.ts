@@ -2,30 +2,11 @@
 // layer through its Rule menu, gives the heatmap of the built-in Epsilon exactly; the definition travels in the share
 // link (version 4) and a fresh browser reopens it with the same relevance; bad definitions are named inline.
 import AxeBuilder from '@axe-core/playwright';
-import { expect, test, type Browser, type Page } from 'playwright/test';
+import { expect, test, type Page } from 'playwright/test';
 import { decodeShareState, encodeShareState } from '../src/share/share-codec';
+import { freshPage, guardConsole, nextExplanation, ruleFor } from './helpers';
 
-const problems = new Map<Page, string[]>();
-
-function watch(page: Page): void {
-  const list: string[] = [];
-  problems.set(page, list);
-  page.on('pageerror', (e) => list.push(`uncaught: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') list.push(`console: ${m.text()}`);
-  });
-}
-
-test.beforeEach(({ page }) => watch(page));
-test.afterEach(({ page }) => expect(problems.get(page), 'uncaught errors or console errors').toEqual([]));
-
-const explanations = (page: Page) => page.evaluate(() => window.__lrpLens?.explanations ?? 0);
-
-async function nextExplanation(page: Page, after: number): Promise<number> {
-  await page.waitForFunction((n) => (window.__lrpLens?.explanations ?? 0) > n, after, { timeout: 60_000 });
-  await expect(page.getByRole('status', { name: 'Status' })).not.toContainText('computing', { timeout: 60_000 });
-  return explanations(page);
-}
+guardConsole();
 
 function relevance(page: Page): Promise<number[]> {
   return page.evaluate(() => Array.from(window.__lrpLens!.lastRelevance!));
@@ -33,21 +14,6 @@ function relevance(page: Page): Promise<number[]> {
 
 function heatmapPixels(page: Page): Promise<number[]> {
   return page.getByRole('img', { name: 'Relevance heatmap', exact: true }).evaluate((c: HTMLCanvasElement) => Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data));
-}
-
-const ruleFor = (page: Page, layer: string) => page.getByRole('combobox', { name: `Rule for ${layer}`, exact: true });
-
-async function freshPage(browser: Browser, baseURL: string): Promise<{ page: Page; close: () => Promise<void> }> {
-  const context = await browser.newContext({ baseURL });
-  const page = await context.newPage();
-  watch(page);
-  return {
-    page,
-    close: async () => {
-      expect(problems.get(page), 'uncaught errors or console errors in the receiver').toEqual([]);
-      await context.close();
-    },
-  };
 }
 
 test('Epsilon defined as a custom rule gives the built-in Epsilon heatmap; it travels in the link', async ({ page, browser, baseURL }) => {

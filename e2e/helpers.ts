@@ -1,7 +1,7 @@
 // What several app specs share (dist/app on port 4173): a guard that fails a test on an uncaught error, a CSP
 // violation or a request to another origin; opening the app and waiting for an explanation; the page's landmarks
 // by their accessible names. (Not a spec: playwright.config.ts runs only *.spec.ts.)
-import { expect, test, type Page } from 'playwright/test';
+import { expect, test, type Browser, type Page } from 'playwright/test';
 import { BOTH_SIZES, PHONE } from '../playwright.config';
 
 /** The tag of the tests that run at the laptop's and at the phone's size (issue 17): `test(title, BOTH, body)`. */
@@ -89,4 +89,36 @@ export function relL2(actual: ArrayLike<number>, reference: ArrayLike<number>): 
     n += reference[i]! ** 2;
   }
   return Math.sqrt(d / n);
+}
+
+const consoleProblems = new WeakMap<Page, string[]>();
+
+/** Records a page's uncaught errors and every console error (the stricter guard of the share-link specs). */
+function watchConsole(page: Page): void {
+  const list: string[] = [];
+  consoleProblems.set(page, list);
+  page.on('pageerror', (e) => list.push(`uncaught: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') list.push(`console: ${m.text()}`);
+  });
+}
+
+/** Registers, for the spec file that calls it: each test's page fails it on an uncaught error or any console error. */
+export function guardConsole(): void {
+  test.beforeEach(({ page }) => watchConsole(page));
+  test.afterEach(({ page }) => expect(consoleProblems.get(page), 'uncaught errors or console errors').toEqual([]));
+}
+
+/** A page in a new browser context (a link's receiver: nothing shared with the sender), guarded as guardConsole's. */
+export async function freshPage(browser: Browser, baseURL: string): Promise<{ page: Page; close: () => Promise<void> }> {
+  const context = await browser.newContext({ baseURL });
+  const page = await context.newPage();
+  watchConsole(page);
+  return {
+    page,
+    close: async () => {
+      expect(consoleProblems.get(page), 'uncaught errors or console errors in the receiver').toEqual([]);
+      await context.close();
+    },
+  };
 }

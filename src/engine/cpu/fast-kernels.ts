@@ -151,6 +151,31 @@ function col2im(src: Float32Array, at: number, g: ConvGeometry, cpg: number, row
   }
 }
 
+/**
+ * The weights a convolution's GEMMs read (the arena's cached copy of a parameter, or the modified weights copied in
+ * for this step) and two scratch blocks of `a` and `b` floats for its B and C operands.
+ */
+function gemmOperands(step: Conv2dStep | Conv2dRelevanceStep, mem: FastMemory, ctx: FastContext, a: number, b: number): { w: number; bAt: number; cAt: number } {
+  const cached = mem.isParam(step.weight);
+  const wAt = cached ? weightsIn(ctx, mem, step.weight, step.weightMod, null) : null;
+  const [bAt, cAt, sAt] = ctx.arena.scratch(a, b, cached ? 0 : step.weight.size);
+  return { w: wAt ?? weightsIn(ctx, mem, step.weight, step.weightMod, sAt!), bAt: bAt!, cAt: cAt! };
+}
+
+/** A grouped convolution as one GEMM per group: the group's sizes and the kernel taps' valid output ranges. */
+function groupedGemm(g: Conv2dStep['geom']) {
+  const cpg = g.c / g.groups;
+  const opg = g.o / g.groups;
+  return {
+    cpg,
+    opg,
+    kg: cpg * g.kh * g.kw,
+    plane: g.oh * g.ow,
+    rows: tapRanges(g.kh, g.oh, g.h, g.strideH, g.dilH, g.padTop),
+    cols: tapRanges(g.kw, g.ow, g.w, g.strideW, g.dilW, g.padLeft),
+  };
+}
+
 export const conv2dFast: FastKernel<Conv2dStep> = (step, mem, ctx) => {
   const g = step.geom;
   const { arena } = ctx;
@@ -158,18 +183,14 @@ export const conv2dFast: FastKernel<Conv2dStep> = (step, mem, ctx) => {
   const x = modifiedInput32(xRaw, step.inputMod, step.bounds ? mem.get(step.bounds) : null, g, step.inputMod === 'identity' ? undefined : buffer(ctx, 0, xRaw.length, false));
   const bias = step.bias ? mem.get(step.bias) : null;
   const out = mem.get(step.out);
-  const wSize = step.weight.size;
-  const cached = mem.isParam(step.weight);
   if (isDense(g)) {
-    const wAt = cached ? weightsIn(ctx, mem, step.weight, step.weightMod, null) : null;
-    const [bAt, cAt, sAt] = arena.scratch(g.c * g.n, g.o * g.n, cached ? 0 : wSize);
-    const w = wAt ?? weightsIn(ctx, mem, step.weight, step.weightMod, sAt!);
+    const { w, bAt, cAt } = gemmOperands(step, mem, ctx, g.c * g.n, g.o * g.n);
     const f = arena.f32;
     // B = x^T (c x n), C = W B (o x n).
-    const b0 = bAt! >> 2;
+    const b0 = bAt >> 2;
     for (let n = 0; n < g.n; n++) for (let ci = 0; ci < g.c; ci++) f[b0 + ci * g.n + n] = x[n * g.c + ci]!;
-    arena.gemm(g.o, g.n, g.c, w, g.c, 1, bAt!, g.n, cAt!, g.n, false);
-    const c0 = cAt! >> 2;
+    arena.gemm(g.o, g.n, g.c, w, g.c, 1, bAt, g.n, cAt, g.n, false);
+    const c0 = cAt >> 2;
     for (let n = 0; n < g.n; n++) {
       for (let o = 0; o < g.o; o++) {
         const v = f[c0 + o * g.n + n]! + (bias ? bias[o]! : 0);
@@ -179,21 +200,14 @@ export const conv2dFast: FastKernel<Conv2dStep> = (step, mem, ctx) => {
     }
     return;
   }
-  const cpg = g.c / g.groups;
-  const opg = g.o / g.groups;
-  const kg = cpg * g.kh * g.kw;
-  const plane = g.oh * g.ow;
-  const rows = tapRanges(g.kh, g.oh, g.h, g.strideH, g.dilH, g.padTop);
-  const cols = tapRanges(g.kw, g.ow, g.w, g.strideW, g.dilW, g.padLeft);
-  const wAt = cached ? weightsIn(ctx, mem, step.weight, step.weightMod, null) : null;
-  const [colAt, cAt, sAt] = arena.scratch(kg * plane, opg * plane, cached ? 0 : wSize);
-  const w = wAt ?? weightsIn(ctx, mem, step.weight, step.weightMod, sAt!);
+  const { cpg, opg, kg, plane, rows, cols } = groupedGemm(g);
+  const { w, bAt: colAt, cAt } = gemmOperands(step, mem, ctx, kg * plane, opg * plane);
   const f = arena.f32;
   for (let n = 0; n < g.n; n++) {
     for (let grp = 0; grp < g.groups; grp++) {
-      im2col(x, (n * g.c + grp * cpg) * g.h * g.w, g, cpg, rows, cols, f, colAt! >> 2);
-      arena.gemm(opg, plane, kg, w + grp * opg * kg * 4, kg, 1, colAt!, plane, cAt!, plane, false);
-      const c0 = cAt! >> 2;
+      im2col(x, (n * g.c + grp * cpg) * g.h * g.w, g, cpg, rows, cols, f, colAt >> 2);
+      arena.gemm(opg, plane, kg, w + grp * opg * kg * 4, kg, 1, colAt, plane, cAt, plane, false);
+      const c0 = cAt >> 2;
       for (let o = 0; o < opg; o++) {
         const oc = grp * opg + o;
         const base = (n * g.o + oc) * plane;
@@ -213,38 +227,27 @@ export const conv2dRelevanceFast: FastKernel<Conv2dRelevanceStep> = (step, mem, 
   const x = modifiedInput32(xRaw, step.inputMod, step.bounds ? mem.get(step.bounds) : null, g, step.inputMod === 'identity' ? undefined : buffer(ctx, 0, xRaw.length, false));
   const s = mem.get(step.s);
   const rin = mem.get(step.rin);
-  const wSize = step.weight.size;
-  const cached = mem.isParam(step.weight);
   const acc = buffer(ctx, 1, g.n * g.c * g.h * g.w, true);
   if (isDense(g)) {
-    const wAt = cached ? weightsIn(ctx, mem, step.weight, step.weightMod, null) : null;
-    const [bAt, cAt, sAt] = arena.scratch(g.o * g.n, g.c * g.n, cached ? 0 : wSize);
-    const w = wAt ?? weightsIn(ctx, mem, step.weight, step.weightMod, sAt!);
+    const { w, bAt, cAt } = gemmOperands(step, mem, ctx, g.o * g.n, g.c * g.n);
     const f = arena.f32;
     // B = s^T (o x n), C = W^T B (c x n): A = W^T is W read with row stride 1, column stride c.
-    const b0 = bAt! >> 2;
+    const b0 = bAt >> 2;
     for (let n = 0; n < g.n; n++) for (let o = 0; o < g.o; o++) f[b0 + o * g.n + n] = s[n * g.o + o]!;
-    arena.gemm(g.c, g.n, g.o, w, 1, g.c, bAt!, g.n, cAt!, g.n, false);
-    const c0 = cAt! >> 2;
+    arena.gemm(g.c, g.n, g.o, w, 1, g.c, bAt, g.n, cAt, g.n, false);
+    const c0 = cAt >> 2;
     for (let n = 0; n < g.n; n++) for (let ci = 0; ci < g.c; ci++) acc[n * g.c + ci] = f[c0 + ci * g.n + n]!;
   } else {
-    const cpg = g.c / g.groups;
-    const opg = g.o / g.groups;
-    const kg = cpg * g.kh * g.kw;
-    const plane = g.oh * g.ow;
-    const rows = tapRanges(g.kh, g.oh, g.h, g.strideH, g.dilH, g.padTop);
-    const cols = tapRanges(g.kw, g.ow, g.w, g.strideW, g.dilW, g.padLeft);
-    const wAt = cached ? weightsIn(ctx, mem, step.weight, step.weightMod, null) : null;
-    const [bAt, cAt, sAt] = arena.scratch(opg * plane, kg * plane, cached ? 0 : wSize);
-    const w = wAt ?? weightsIn(ctx, mem, step.weight, step.weightMod, sAt!);
+    const { cpg, opg, kg, plane, rows, cols } = groupedGemm(g);
+    const { w, bAt, cAt } = gemmOperands(step, mem, ctx, opg * plane, kg * plane);
     const f = arena.f32;
     for (let n = 0; n < g.n; n++) {
       for (let grp = 0; grp < g.groups; grp++) {
         const sFrom = (n * g.o + grp * opg) * plane;
-        f.set(s.subarray(sFrom, sFrom + opg * plane), bAt! >> 2);
+        f.set(s.subarray(sFrom, sFrom + opg * plane), bAt >> 2);
         // C (kg x plane) = W_grp^T S_grp: W_grp (opg x kg) read transposed.
-        arena.gemm(kg, plane, opg, w + grp * opg * kg * 4, 1, kg, bAt!, plane, cAt!, plane, false);
-        col2im(f, cAt! >> 2, g, cpg, rows, cols, acc, (n * g.c + grp * cpg) * g.h * g.w);
+        arena.gemm(kg, plane, opg, w + grp * opg * kg * 4, 1, kg, bAt, plane, cAt, plane, false);
+        col2im(f, cAt >> 2, g, cpg, rows, cols, acc, (n * g.c + grp * cpg) * g.h * g.w);
       }
     }
   }
