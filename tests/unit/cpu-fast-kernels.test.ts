@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { TensorRef } from '../../src/engine/program';
-import type { Conv2dRelevanceStep, Conv2dStep, ConvGeometry, ElementwiseOp, ElementwiseStep, Step } from '../../src/engine/kernels/steps';
-import { affineMod, identityMod, negativeMod, onesMod, positiveMod, squareMod, zeroMod, type InputModifier, type ParamModifier } from '../../src/rules/rule-program';
+import type { ElementwiseOp, ElementwiseStep, Step } from '../../src/engine/kernels/steps';
+import { affineMod, identityMod, negativeMod, onesMod, positiveMod } from '../../src/rules/rule-program';
 import { WasmArena } from '../../src/engine/wasm/fast-wasm';
 import { GEMM_SOURCE_SHA256 } from '../../src/engine/wasm/gemm-wasm';
 import { fastKernelFor, type FastContext } from '../../src/engine/cpu/fast-kernels';
@@ -19,10 +19,9 @@ import { createEngine } from '../../src/engine/index';
 import { setFastCpuThreads } from '../../src/engine/cpu/fast-backend';
 import { benchInput, resnet50, TINY, vgg16, visionTransformer, VIT_TINY } from '../../src/bench/models';
 import { cpuRun, Tensors } from './helpers/step-runner';
+import { accumulatedError, convCaseFields, convSteps, hasOutput, type ConvCase } from './helpers/conv-cases';
 
 const TOL = 1e-5;
-const MODIFIERS: readonly InputModifier[] = ['identity', 'positive', 'negative', 'ones', 'low', 'high'];
-const WEIGHT_MODS: readonly ParamModifier[] = [identityMod, positiveMod, negativeMod, affineMod(1, 0.25, 0), affineMod(0, 2, -1), squareMod, onesMod, zeroMod];
 
 describe('the committed WASM module', () => {
   it('was compiled from the current assembly/gemm.ts (else run npm run gen:wasm)', () => {
@@ -78,49 +77,12 @@ describe('WASM GEMM', () => {
   });
 });
 
-interface Case {
-  n: number;
-  cpg: number;
-  opg: number;
-  groups: number;
-  h: number;
-  w: number;
-  kh: number;
-  kw: number;
-  stride: [number, number];
-  pads: [number, number, number, number];
-  dilation: [number, number];
-  bias: boolean;
-  inputMod: InputModifier;
-  weightMod: ParamModifier;
-  accumulate: boolean;
+interface Case extends ConvCase {
   /** Weights a param tensor (modified copy cached in the arena) or a computed one (modified per call). */
   param: boolean;
-  seed: number;
 }
 
-function geometry(k: Case): ConvGeometry {
-  const oh = Math.floor((k.h + k.pads[0] + k.pads[2] - k.dilation[0] * (k.kh - 1) - 1) / k.stride[0]) + 1;
-  const ow = Math.floor((k.w + k.pads[1] + k.pads[3] - k.dilation[1] * (k.kw - 1) - 1) / k.stride[1]) + 1;
-  return { n: k.n, c: k.cpg * k.groups, h: k.h, w: k.w, o: k.opg * k.groups, oh, ow, kh: k.kh, kw: k.kw, strideH: k.stride[0], strideW: k.stride[1], padTop: k.pads[0], padLeft: k.pads[1], dilH: k.dilation[0], dilW: k.dilation[1], groups: k.groups };
-}
 
-function steps(k: Case): { forward: Conv2dStep; relevance: Conv2dRelevanceStep; tensors: Tensors } {
-  const g = geometry(k);
-  const random = rng(k.seed);
-  const t = new Tensors();
-  const x = t.add(randomArray(g.n * g.c * g.h * g.w, random, 2));
-  const weight = t.add(randomArray(g.o * k.cpg * g.kh * g.kw, random));
-  const bias = k.bias ? t.add(randomArray(g.o, random, 0.5)) : null;
-  const low = randomArray(g.c, random, 1).map((v) => -Math.abs(v) - 0.1);
-  const high = randomArray(g.c, random, 1).map((v) => Math.abs(v) + 0.1);
-  const bounds = k.inputMod === 'low' || k.inputMod === 'high' ? t.add(Float32Array.from([...low, ...high])) : null;
-  const s = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
-  const out = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
-  const rin = t.add(randomArray(g.n * g.c * g.h * g.w, random));
-  const common = { geom: g, x, weight, weightMod: k.weightMod, bounds, inputMod: k.inputMod, accumulate: k.accumulate };
-  return { forward: { kernel: 'conv2d', ...common, bias, out }, relevance: { kernel: 'conv2d-relevance', ...common, s, rin }, tensors: t };
-}
 
 /** One step through the fast kernel, on float32 copies of the tensors; run twice when cached (the cache hit). */
 function fastRun(step: Step, tensors: Tensors, written: TensorRef, ctx: FastContext, param: boolean, weight: TensorRef): Float32Array {
@@ -133,50 +95,19 @@ function fastRun(step: Step, tensors: Tensors, written: TensorRef, ctx: FastCont
   return result;
 }
 
-/** ||fast - reference|| relative to the size of what was summed (with accumulate: the earlier contents too). */
-function error(got: Float32Array, want: Float64Array, before: Float32Array, accumulate: boolean): number {
-  if (!accumulate) return relL2(got, want);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < want.length; i++) {
-    d += (got[i]! - want[i]!) ** 2;
-    n += want[i]! ** 2 + before[i]! ** 2;
-  }
-  return Math.sqrt(d / n);
-}
 
 async function compare(k: Case): Promise<void> {
   // Reused buffers (as the backend's runner), or fresh arrays per call.
   const ctx: FastContext = { arena: await WasmArena.create(), weights: new WeakMap(), ...(k.seed % 2 ? { buffers: [] } : {}) };
-  const { forward, relevance, tensors } = steps(k);
+  const { forward, relevance, tensors } = convSteps(k);
   const label = JSON.stringify(k);
   const f = fastRun(forward, tensors, forward.out, ctx, k.param, forward.weight);
-  expect(error(f, cpuRun(forward, tensors, forward.out), tensors.data[forward.out.id]!, k.accumulate), `forward ${label}`).toBeLessThan(TOL);
+  expect(accumulatedError(f, cpuRun(forward, tensors, forward.out), tensors.data[forward.out.id]!, k.accumulate), `forward ${label}`).toBeLessThan(TOL);
   const r = fastRun(relevance, tensors, relevance.rin, ctx, k.param, relevance.weight);
-  expect(error(r, cpuRun(relevance, tensors, relevance.rin), tensors.data[relevance.rin.id]!, k.accumulate), `relevance ${label}`).toBeLessThan(TOL);
+  expect(accumulatedError(r, cpuRun(relevance, tensors, relevance.rin), tensors.data[relevance.rin.id]!, k.accumulate), `relevance ${label}`).toBeLessThan(TOL);
 }
 
-const convCase = fc
-  .record({
-    n: fc.integer({ min: 1, max: 2 }),
-    cpg: fc.integer({ min: 1, max: 40 }),
-    opg: fc.integer({ min: 1, max: 40 }),
-    groups: fc.integer({ min: 1, max: 3 }),
-    h: fc.integer({ min: 1, max: 14 }),
-    w: fc.integer({ min: 1, max: 14 }),
-    kh: fc.integer({ min: 1, max: 4 }),
-    kw: fc.integer({ min: 1, max: 4 }),
-    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-    pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
-    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
-    bias: fc.boolean(),
-    inputMod: fc.constantFrom(...MODIFIERS),
-    weightMod: fc.constantFrom(...WEIGHT_MODS),
-    accumulate: fc.boolean(),
-    param: fc.boolean(),
-    seed: fc.integer({ min: 1, max: 1 << 30 }),
-  })
-  .filter((k) => k.h + k.pads[0] + k.pads[2] > k.dilation[0] * (k.kh - 1) && k.w + k.pads[1] + k.pads[3] > k.dilation[1] * (k.kw - 1));
+const convCase = fc.record({ ...convCaseFields(40), param: fc.boolean() }).filter(hasOutput);
 
 const base: Case = {
   n: 1, cpg: 1, opg: 1, groups: 1, h: 1, w: 1, kh: 1, kw: 1, stride: [1, 1], pads: [0, 0, 0, 0], dilation: [1, 1],

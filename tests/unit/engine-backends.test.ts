@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import type { RuleAssignment } from '../../src/rules/assignment';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng } from './helpers/engines';
+import { hasOutput } from './helpers/conv-cases';
 
 interface ConvCase {
   c: number;
@@ -84,7 +85,7 @@ const convCase = fc
     seed: fc.integer({ min: 1, max: 1 << 30 }),
   })
   .map((r): ConvCase => ({ ...r, c: r.cpg * r.groups, o: r.opg * r.groups }))
-  .filter((k) => k.h + k.pads[0] + k.pads[2] > k.dilation[0] * (k.kh - 1) && k.w + k.pads[1] + k.pads[3] > k.dilation[1] * (k.kw - 1));
+  .filter(hasOutput);
 
 const assignments: Record<string, RuleAssignment> = {
   'captum default': { preset: 'captum-default' },

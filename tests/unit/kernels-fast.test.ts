@@ -8,18 +8,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { TensorRef } from '../../src/engine/program';
-import type { Conv2dRelevanceStep, Conv2dStep, ConvGeometry, ConvVariant, Step } from '../../src/engine/kernels/steps';
-import { affineMod, identityMod, negativeMod, onesMod, positiveMod, squareMod, zeroMod, type InputModifier, type ParamModifier } from '../../src/rules/rule-program';
+import type { ConvVariant, Step } from '../../src/engine/kernels/steps';
+import { affineMod, identityMod, negativeMod } from '../../src/rules/rule-program';
 import type { Graph, GraphNode } from '../../src/engine/graph';
 import type { RuleAssignment } from '../../src/rules/assignment';
 import { selectConvVariant } from '../../src/engine/ops/conv-shaped';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng } from './helpers/engines';
 import { cpuRun as cpuReference, StepGpu, Tensors } from './helpers/step-runner';
+import { accumulatedError, convCaseFields, convGeometry, convSteps, hasOutput, INPUT_MODS, WEIGHT_MODS, type ConvCase } from './helpers/conv-cases';
 
 const TOL = 1e-5;
-const MODIFIERS: readonly InputModifier[] = ['identity', 'positive', 'negative', 'ones', 'low', 'high'];
-/** Every kind of weight modifier the rules use (w, w+, w-, gamma's w + 0.25 w+, up/down's mix, WSquare, Flat, 0). */
-const WEIGHT_MODS: readonly ParamModifier[] = [identityMod, positiveMod, negativeMod, affineMod(1, 0.25, 0), affineMod(0, 2, -1), squareMod, onesMod, zeroMod];
 
 let stepGpu: StepGpu;
 
@@ -34,105 +32,25 @@ const cpuRun = (step: Step, tensors: Tensors, written: TensorRef): Float32Array 
 /** One step through its GPU spec (the variant it names), as the WebGPU backend dispatches it. */
 const gpuRun = (step: Step, tensors: Tensors, written: TensorRef): Promise<Float32Array> => stepGpu.run(step, tensors, written);
 
-interface Case {
-  n: number;
-  cpg: number;
-  opg: number;
-  groups: number;
-  h: number;
-  w: number;
-  kh: number;
-  kw: number;
-  stride: [number, number];
-  /** top, left, bottom, right */
-  pads: [number, number, number, number];
-  dilation: [number, number];
-  bias: boolean;
-  inputMod: InputModifier;
-  weightMod: ParamModifier;
-  accumulate: boolean;
-  seed: number;
-}
 
-function geometry(k: Case): ConvGeometry {
-  const oh = Math.floor((k.h + k.pads[0] + k.pads[2] - k.dilation[0] * (k.kh - 1) - 1) / k.stride[0]) + 1;
-  const ow = Math.floor((k.w + k.pads[1] + k.pads[3] - k.dilation[1] * (k.kw - 1) - 1) / k.stride[1]) + 1;
-  return {
-    n: k.n,
-    c: k.cpg * k.groups,
-    h: k.h,
-    w: k.w,
-    o: k.opg * k.groups,
-    oh,
-    ow,
-    kh: k.kh,
-    kw: k.kw,
-    strideH: k.stride[0],
-    strideW: k.stride[1],
-    padTop: k.pads[0],
-    padLeft: k.pads[1],
-    dilH: k.dilation[0],
-    dilW: k.dilation[1],
-    groups: k.groups,
-  };
-}
 
-interface StepPair {
-  forward: Conv2dStep;
-  relevance: Conv2dRelevanceStep;
-  tensors: Tensors;
-}
 
-function steps(k: Case, variant: ConvVariant | undefined): StepPair {
-  const g = geometry(k);
-  const random = rng(k.seed);
-  const t = new Tensors();
-  const x = t.add(randomArray(g.n * g.c * g.h * g.w, random, 2));
-  const weight = t.add(randomArray(g.o * k.cpg * g.kh * g.kw, random));
-  const bias = k.bias ? t.add(randomArray(g.o, random, 0.5)) : null;
-  const low = randomArray(g.c, random, 1).map((v) => -Math.abs(v) - 0.1);
-  const high = randomArray(g.c, random, 1).map((v) => Math.abs(v) + 0.1);
-  const bounds = k.inputMod === 'low' || k.inputMod === 'high' ? t.add(Float32Array.from([...low, ...high])) : null;
-  const s = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
-  const out = t.add(randomArray(g.n * g.o * g.oh * g.ow, random));
-  const rin = t.add(randomArray(g.n * g.c * g.h * g.w, random));
-  const common = { geom: g, x, weight, weightMod: k.weightMod, bounds, inputMod: k.inputMod, accumulate: k.accumulate, ...(variant ? { variant } : {}) };
-  return {
-    forward: { kernel: 'conv2d', ...common, bias, out },
-    relevance: { kernel: 'conv2d-relevance', ...common, s, rin },
-    tensors: t,
-  };
-}
 
-/**
- * ||gpu - cpu|| relative to the size of what was summed: with accumulate on, the result is the tensor's earlier
- * contents plus the new values, and float32 rounds that sum relative to its parts, not to a result that cancels.
- */
-function error(gpu: Float32Array, cpu: Float32Array, before: Float32Array, accumulate: boolean): number {
-  if (!accumulate) return relL2(gpu, cpu);
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < cpu.length; i++) {
-    d += (gpu[i]! - cpu[i]!) ** 2;
-    n += cpu[i]! ** 2 + before[i]! ** 2;
-  }
-  return Math.sqrt(d / n);
-}
 
-async function compare(k: Case, variant: ConvVariant | undefined, which: 'forward' | 'relevance' | 'both' = 'both'): Promise<void> {
-  const { forward, relevance, tensors } = steps(k, variant);
+async function compare(k: ConvCase, variant: ConvVariant | undefined, which: 'forward' | 'relevance' | 'both' = 'both'): Promise<void> {
+  const { forward, relevance, tensors } = convSteps(k, variant);
   const label = `${variant ?? 'direct'} ${JSON.stringify(k)}`;
   if (which !== 'relevance') {
     const [a, b] = [cpuRun(forward, tensors, forward.out), await gpuRun(forward, tensors, forward.out)];
-    expect(error(b, a, tensors.data[forward.out.id]!, k.accumulate), `forward ${label}`).toBeLessThan(TOL);
+    expect(accumulatedError(b, a, tensors.data[forward.out.id]!, k.accumulate), `forward ${label}`).toBeLessThan(TOL);
   }
   if (which !== 'forward') {
     const [a, b] = [cpuRun(relevance, tensors, relevance.rin), await gpuRun(relevance, tensors, relevance.rin)];
-    expect(error(b, a, tensors.data[relevance.rin.id]!, k.accumulate), `relevance ${label}`).toBeLessThan(TOL);
+    expect(accumulatedError(b, a, tensors.data[relevance.rin.id]!, k.accumulate), `relevance ${label}`).toBeLessThan(TOL);
   }
 }
 
-const base: Case = {
+const base: ConvCase = {
   n: 1,
   cpg: 1,
   opg: 1,
@@ -151,27 +69,8 @@ const base: Case = {
   seed: 1,
 };
 
-const convCase = fc
-  .record({
-    n: fc.integer({ min: 1, max: 2 }),
-    cpg: fc.integer({ min: 1, max: 40 }),
-    opg: fc.integer({ min: 1, max: 80 }),
-    groups: fc.integer({ min: 1, max: 3 }),
-    h: fc.integer({ min: 1, max: 14 }),
-    w: fc.integer({ min: 1, max: 14 }),
-    kh: fc.integer({ min: 1, max: 4 }),
-    kw: fc.integer({ min: 1, max: 4 }),
-    stride: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })),
-    pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
-    dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
-    bias: fc.boolean(),
-    // Modifiers, bias and accumulate are uniforms, not override constants: one pipeline per shader serves them all.
-    inputMod: fc.constantFrom(...MODIFIERS),
-    weightMod: fc.constantFrom(...WEIGHT_MODS),
-    accumulate: fc.boolean(),
-    seed: fc.integer({ min: 1, max: 1 << 30 }),
-  })
-  .filter((k) => k.h + k.pads[0] + k.pads[2] > k.dilation[0] * (k.kh - 1) && k.w + k.pads[1] + k.pads[3] > k.dilation[1] * (k.kw - 1));
+// Modifiers, bias and accumulate are uniforms, not override constants: one pipeline per shader serves them all.
+const convCase = fc.record(convCaseFields(80)).filter(hasOutput);
 
 describe('implicit GEMM kernels (variant gemm) match the float64 reference', () => {
   it('random geometry: groups, strides, asymmetric padding, dilation, batch, bias, accumulate', async () => {
@@ -182,7 +81,7 @@ describe('implicit GEMM kernels (variant gemm) match the float64 reference', () 
   }, 300_000);
 
   it('edges: tile remainders, K not a multiple of 16, stride 2 with asymmetric padding, dilation, wide groups', async () => {
-    const cases: Partial<Case>[] = [
+    const cases: Partial<ConvCase>[] = [
       // VGG's first layer: K = 27; N = 31*29 pixels, not a multiple of 64.
       { cpg: 3, opg: 70, h: 31, w: 29, kh: 3, kw: 3, pads: [1, 1, 1, 1] },
       // M = 130: three row tiles, the last one almost empty; K = 9*20 = 180.
@@ -216,7 +115,7 @@ describe('GEMV kernels (variant gemv, Linear layers) match the float64 reference
       [1027, 10],
     ] as const) {
       for (const n of [1, 3]) {
-        for (const inputMod of MODIFIERS) {
+        for (const inputMod of INPUT_MODS) {
           const accumulate = i % 2 === 1;
           await compare({ ...base, n, cpg: c, opg: o, inputMod, weightMod: WEIGHT_MODS[i % WEIGHT_MODS.length]!, accumulate, bias: i % 3 !== 0, seed: 500 + i++ }, 'gemv');
         }
@@ -232,7 +131,7 @@ describe('GEMV kernels (variant gemv, Linear layers) match the float64 reference
 
 describe('every weight modifier, applied on load, matches the float64 reference on every kernel', () => {
   it('direct, GEMM and GEMV kernels, forward and relevance', async () => {
-    const conv: Partial<Case> = { cpg: 18, opg: 20, h: 9, w: 8, kh: 3, kw: 3, pads: [1, 1, 1, 1], stride: [2, 1] };
+    const conv: Partial<ConvCase> = { cpg: 18, opg: 20, h: 9, w: 8, kh: 3, kw: 3, pads: [1, 1, 1, 1], stride: [2, 1] };
     for (const [i, weightMod] of WEIGHT_MODS.entries()) {
       await compare({ ...base, ...conv, weightMod, inputMod: i % 2 ? 'positive' : 'identity', seed: 900 + i }, undefined);
       await compare({ ...base, ...conv, weightMod, accumulate: i % 3 === 0, seed: 920 + i }, 'gemm');
@@ -242,7 +141,7 @@ describe('every weight modifier, applied on load, matches the float64 reference 
 });
 
 describe('kernel selection by geometry', () => {
-  const g = (c: Partial<Case>) => geometry({ ...base, ...c });
+  const g = (c: Partial<ConvCase>) => convGeometry({ ...base, ...c });
   it('picks GEMM for wide convolutions, GEMV for Linear layers, the direct kernel for the rest', () => {
     const vgg = g({ cpg: 64, opg: 64, h: 56, w: 56, kh: 3, kw: 3, pads: [1, 1, 1, 1] });
     expect(selectConvVariant(vgg, 'forward')).toBe('gemm');
