@@ -22,9 +22,28 @@ function contentSecurityPolicy(): Plugin {
   };
 }
 
+/**
+ * `vite preview` serves a file it has no type for as text and gzips it on the fly: a model's weights (TF.js shards
+ * have no extension; .onnx, .onnx.data) cost the preview server about 0.15 s of CPU per darknet-tiny load, on the
+ * same cores as the page. Static hosts serve them as application/octet-stream, uncompressed (docs/security.md,
+ * "Deployment"); so does the preview server, so that what it measures is what users get.
+ */
+function modelFilesAsBinary(): Plugin {
+  return {
+    name: 'lrp-lens-model-files',
+    configurePreviewServer(server) {
+      server.middlewares.use((req, res, next) => {
+        const path = (req.url ?? '').split('?')[0]!;
+        if (path.startsWith('/models/') && !/\.(json|txt|md)$/.test(path) && !/\/LICENSE$/.test(path)) res.setHeader('Content-Type', 'application/octet-stream');
+        next();
+      });
+    },
+  };
+}
+
 export default defineConfig(({ command, isPreview }) => ({
   root: '.',
-  plugins: [react(), contentSecurityPolicy()],
+  plugins: [react(), contentSecurityPolicy(), modelFilesAsBinary()],
   publicDir: 'public',
   // The engine worker (app/engine-worker.ts) is an ES module worker that shares chunks with the page.
   worker: { format: 'es' },

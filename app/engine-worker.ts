@@ -230,14 +230,10 @@ async function openModel(
   return { model: info, view };
 }
 
-/** At most one reading-progress message per this many ms (a 100 MB file arrives in many small chunks). */
-const READ_PROGRESS_MS = 50;
-
 /** Reads the files in chunks, reporting the bytes read as they arrive (a 100 MB model takes a while to read). */
 async function readFiles(files: readonly File[], progress: (p: Progress) => void): Promise<ModelFile[]> {
   const total = files.reduce((s, f) => s + f.size, 0);
   let loaded = 0;
-  let last = 0;
   const out: ModelFile[] = [];
   for (const f of files) {
     progress({ phase: 'read', loaded, total, file: f.name });
@@ -250,11 +246,7 @@ async function readFiles(files: readonly File[], progress: (p: Progress) => void
       if (at + value.length > bytes.length) throw new Error(`${f.name} changed while it was read`);
       bytes.set(value, at);
       at += value.length;
-      const now = performance.now();
-      if (now - last >= READ_PROGRESS_MS) {
-        last = now;
-        progress({ phase: 'read', loaded: loaded + at, total, file: f.name });
-      }
+      progress({ phase: 'read', loaded: loaded + at, total, file: f.name });
     }
     if (at !== bytes.length) throw new Error(`${f.name} changed while it was read`);
     out.push({ name: f.name, bytes });
@@ -668,8 +660,28 @@ const group = (r: Request): string | null =>
               ? 'concepts'
               : null;
 
+/** At most one progress message per this many ms within a phase: each one renders the page again. */
+const PROGRESS_MS = 50;
+
+/**
+ * A request's progress, posted when its phase changes and then at most every PROGRESS_MS: a download or a read
+ * arrives in many small chunks, and a message for each kept the page's thread re-rendering the progress bar while
+ * the model loaded, on the cores the worker needs.
+ */
+function progressPoster(id: number): (p: Progress) => void {
+  let phase: Progress['phase'] | null = null;
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (p.phase === phase && now - last < PROGRESS_MS) return;
+    phase = p.phase;
+    last = now;
+    post({ id, kind: 'progress', progress: p });
+  };
+}
+
 async function handle({ id, request }: PageMessage): Promise<void> {
-  const progress = (p: Progress) => post({ id, kind: 'progress', progress: p });
+  const progress = progressPoster(id);
   const reply = (value: unknown, transfer: Transferable[] = []) => post({ id, kind: 'result', value }, transfer);
   const viewTransfer = (v: ImageView | null): Transferable[] => (v ? [v.bitmap] : []);
   switch (request.type) {

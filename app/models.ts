@@ -22,18 +22,20 @@ export async function builtinCard(id: string): Promise<ModelCard> {
   return parseModelCard(await response.text(), `${id}/${model.card}`);
 }
 
-/** Fetches a built-in model's card and files, reporting bytes as they arrive. */
+/** Fetches a built-in model's card and files (all requests at once), reporting bytes as they arrive. */
 export async function fetchBuiltinFiles(id: string, progress: (p: Progress) => void): Promise<{ card: ModelCard; files: ModelFile[] }> {
   const model = builtin(id);
-  const card = await builtinCard(id);
-  const responses = await Promise.all(
-    model.files.map(async (name) => {
-      const url = builtinFileUrl(model, name);
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
-      return { name, response };
-    }),
-  );
+  const [card, responses] = await Promise.all([
+    builtinCard(id),
+    Promise.all(
+      model.files.map(async (name) => {
+        const url = builtinFileUrl(model, name);
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`${url}: ${response.status} ${response.statusText}`);
+        return { name, response };
+      }),
+    ),
+  ]);
   const total = responses.reduce((s, r) => s + Number(r.response.headers.get('Content-Length') ?? 0), 0);
   let loaded = 0;
   progress({ phase: 'download', loaded, total });

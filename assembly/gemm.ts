@@ -136,3 +136,5 @@ export function gemm(m: i32, n: i32, kk: i32, a: usize, ars: i32, acs: i32, b: u
     }
   }
 }
+
+export { im2col, col2im, addBias } from './im2col';

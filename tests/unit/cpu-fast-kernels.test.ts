@@ -5,7 +5,7 @@
  * committed WASM module against its source.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { TensorRef } from '../../src/engine/program';
@@ -19,13 +19,19 @@ import { createEngine } from '../../src/engine/index';
 import { setFastCpuThreads } from '../../src/engine/cpu/fast-backend';
 import { benchInput, resnet50, TINY, vgg16, visionTransformer, VIT_TINY } from '../../src/bench/models';
 import { cpuRun, Tensors } from './helpers/step-runner';
+import { kernelFor } from '../../src/engine/kernels/registry';
+import type { CpuMemory } from '../../src/engine/kernels/kernel';
 import { accumulatedError, convCaseFields, convSteps, hasOutput, type ConvCase } from './helpers/conv-cases';
 
 const TOL = 1e-5;
 
 describe('the committed WASM module', () => {
-  it('was compiled from the current assembly/gemm.ts (else run npm run gen:wasm)', () => {
-    const sha = createHash('sha256').update(readFileSync(new URL('../../assembly/gemm.ts', import.meta.url))).digest('hex');
+  it('was compiled from the current assembly/*.ts (else run npm run gen:wasm)', () => {
+    // As scripts/gen-wasm.mjs hashes them: each source's name and text, by name.
+    const dir = new URL('../../assembly/', import.meta.url);
+    const hash = createHash('sha256');
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.ts')).sort()) hash.update(`${name}\n`).update(readFileSync(new URL(name, dir)));
+    const sha = hash.digest('hex');
     expect(GEMM_SOURCE_SHA256, 'src/engine/wasm/gemm-wasm.ts is stale: run npm run gen:wasm').toBe(sha);
   });
 });
@@ -143,7 +149,7 @@ describe('fast conv2d and conv2d-relevance match the float64 references', () => 
 describe('fast elementwise ops match the reference', () => {
   it('every op, with and without accumulate, on values with zeros and signs', async () => {
     const ctx: FastContext = { arena: await WasmArena.create(), weights: new WeakMap(), buffers: [] };
-    const ops: readonly ElementwiseOp[] = ['relu', 'relu-gradient', 'add', 'multiply', 'copy', 'leaky-relu', 'clip', 'sigmoid-gradient', 'tanh'];
+    const ops: readonly ElementwiseOp[] = ['relu', 'relu-gradient', 'add', 'multiply', 'copy', 'leaky-relu', 'leaky-relu-gradient', 'clip', 'sigmoid-gradient', 'tanh'];
     for (const [i, op] of ops.entries()) {
       for (const accumulate of [false, true]) {
         const random = rng(50 + i);
@@ -155,8 +161,126 @@ describe('fast elementwise ops match the reference', () => {
         const mem = t.data.map((d) => d.slice());
         fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
         expect(relL2(mem[out.id]!, cpuRun(step, t, out)), `${op} accumulate=${accumulate}`).toBeLessThan(1e-7);
+        // The same arithmetic as the reference run on float32 memory, as cpu-fast ran it before: bit for bit.
+        expect(mem[out.id], `${op} accumulate=${accumulate}`).toEqual(referenceOnFloat32(step, t, out));
       }
     }
+  });
+});
+
+/** The float64 reference kernel run on float32 memory (what cpu-fast runs for kernels without a fast version). */
+function referenceOnFloat32(step: Step, t: Tensors, written: TensorRef): Float32Array {
+  const mem = t.data.map((d) => d.slice());
+  kernelFor(step).cpu(step, { get: (ref: TensorRef) => mem[ref.id]! } as unknown as CpuMemory);
+  return mem[written.id]!;
+}
+
+describe('fast stabilised division and window copy match the reference bit for bit', () => {
+  it('stabilised division: every mask, epsilon none, 0 or positive, z with zeros of both signs', async () => {
+    const ctx: FastContext = { arena: await WasmArena.create(1), weights: new WeakMap(), buffers: [] };
+    let seed = 70;
+    for (const mask of ['all', 'positive', 'negative'] as const) {
+      for (const epsilon of [null, 0, 1e-6, 0.25]) {
+        for (const coefficient of [1, -0.5]) {
+          const random = rng(seed++);
+          const t = new Tensors();
+          const r = t.add(randomArray(401, random));
+          const z = t.add(randomArray(401, random).map((v, j) => (j % 9 === 0 ? 0 : j % 9 === 1 ? -0 : j % 9 === 2 ? -(epsilon ?? 0) : v)));
+          const zref = t.add(randomArray(401, random).map((v, j) => (j % 11 === 0 ? 0 : v)));
+          const out = t.add(randomArray(401, random));
+          const step: Step = { kernel: 'stabilized-divide', r, z, zref, s: out, epsilon, coefficient, mask };
+          const mem = t.data.map((d) => d.slice());
+          fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
+          expect(mem[out.id], `${mask} ${epsilon} ${coefficient}`).toEqual(referenceOnFloat32(step, t, out));
+        }
+      }
+    }
+    ctx.arena.dispose();
+  });
+
+  it('window copy: random pads and slices (starts, steps, negative starts), forward and inverse, accumulate', async () => {
+    const ctx: FastContext = { arena: await WasmArena.create(1), weights: new WeakMap(), buffers: [] };
+    const dim = fc.integer({ min: 1, max: 5 });
+    const axis = fc.record({ start: fc.integer({ min: -2, max: 2 }), step: fc.integer({ min: 1, max: 3 }) });
+    await fc.assert(
+      fc.property(
+        fc.tuple(dim, dim, dim, dim),
+        fc.tuple(dim, dim, dim, dim),
+        fc.tuple(axis, axis, axis, axis),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 1 << 30 }),
+        (inShape, outShape, axes, inverse, accumulate, seed) => {
+          const random = rng(seed);
+          const t = new Tensors();
+          const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+          const x = t.add(randomArray(size(inShape), random));
+          const out = t.add(randomArray(size(outShape), random));
+          const step: Step = {
+            kernel: 'window-copy',
+            x,
+            out,
+            inShape,
+            outShape,
+            start: [axes[0].start, axes[1].start, axes[2].start, axes[3].start],
+            step: [axes[0].step, axes[1].step, axes[2].step, axes[3].step],
+            inverse,
+            accumulate,
+          };
+          const mem = t.data.map((d) => d.slice());
+          fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
+          expect(mem[out.id]).toEqual(referenceOnFloat32(step, t, out));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    ctx.arena.dispose();
+  });
+});
+
+describe('fast max pooling matches the reference bit for bit', () => {
+  const int = (min: number, max: number) => fc.integer({ min, max });
+  const common = { n: int(1, 2), c: int(1, 3), h: int(1, 9), w: int(1, 9), epsilon: fc.constantFrom(null, 0, 1e-6, 0.25), accumulate: fc.boolean(), ties: fc.boolean(), seed: int(1, 1 << 30) };
+  const geometries = {
+    'random geometry: kernel, stride, padding, dilation': { kh: int(1, 3), kw: int(1, 3), strideH: int(1, 3), strideW: int(1, 3), padTop: int(0, 1), padLeft: int(0, 1), dilH: int(1, 2), dilW: int(1, 2) },
+    // The unrolled 2x2 path (no padding, dilation 1), stride 1 and 2.
+    '2x2 windows without padding, stride 1 or 2': { kh: fc.constant(2), kw: fc.constant(2), strideH: int(1, 2), strideW: int(1, 2), padTop: fc.constant(0), padLeft: fc.constant(0), dilH: fc.constant(1), dilW: fc.constant(1) },
+  };
+  it.each(Object.entries(geometries))('%s; batch, ties, epsilon or none, accumulate', async (_, geometry) => {
+    const ctx: FastContext = { arena: await WasmArena.create(1), weights: new WeakMap(), buffers: [] };
+    await fc.assert(
+      fc.property(
+        fc.record({ ...common, ...geometry }),
+        (p) => {
+          const extH = (p.kh - 1) * p.dilH + 1;
+          const extW = (p.kw - 1) * p.dilW + 1;
+          const oh = Math.floor((p.h + 2 * p.padTop - extH) / p.strideH) + 1;
+          const ow = Math.floor((p.w + 2 * p.padLeft - extW) / p.strideW) + 1;
+          // Every window must see the input (PyTorch's constraint: padding at most half the kernel).
+          if (oh < 1 || ow < 1 || p.padTop > Math.floor(extH / 2) || p.padLeft > Math.floor(extW / 2)) return;
+          const geom = { n: p.n, c: p.c, h: p.h, w: p.w, oh, ow, kh: p.kh, kw: p.kw, strideH: p.strideH, strideW: p.strideW, padTop: p.padTop, padLeft: p.padLeft, dilH: p.dilH, dilW: p.dilW };
+          const random = rng(p.seed);
+          const t = new Tensors();
+          // With ties: few distinct values, so the first-maximum rule decides.
+          const x = t.add(randomArray(p.n * p.c * p.h * p.w, random).map((v) => (p.ties ? Math.round(v * 2) / 2 : v)));
+          const out = t.add(randomArray(p.n * p.c * oh * ow, random));
+          const r = t.add(randomArray(p.n * p.c * oh * ow, random));
+          const rin = t.add(randomArray(p.n * p.c * p.h * p.w, random));
+          const steps: Step[] = [
+            { kernel: 'maxpool2d', geom, x, out },
+            { kernel: 'maxpool2d-relevance', geom, x, r, rin, epsilon: p.epsilon, accumulate: p.accumulate },
+          ];
+          for (const step of steps) {
+            const written = step.kernel === 'maxpool2d' ? out : rin;
+            const mem = t.data.map((d) => d.slice());
+            fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
+            expect(mem[written.id]).toEqual(referenceOnFloat32(step, t, written));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    ctx.arena.dispose();
   });
 });
 

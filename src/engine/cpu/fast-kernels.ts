@@ -8,12 +8,14 @@
  * memory on first use and kept there (per weight array and modifier); the input modifier is applied per call.
  */
 import type { TensorRef } from '../program';
-import { tapRanges } from '../kernels/conv2d';
 import { elementwiseKernel } from '../kernels/elementwise';
 import type { CpuMemory } from '../kernels/kernel';
 import { isDense, type Conv2dRelevanceStep, type Conv2dStep, type ConvGeometry, type ElementwiseStep, type Step, type StepKind } from '../kernels/steps';
 import { applyParamModifier, type InputModifier, type ParamModifier } from '../../rules/rule-program';
 import type { WasmArena } from '../wasm/fast-wasm';
+import { maxPoolFast, maxPoolRelevanceFast } from './fast-pool';
+import { windowCopyFast } from './fast-window-copy';
+import { stabilizedDivideFast } from './fast-divide';
 
 export interface FastMemory {
   get(ref: TensorRef): Float32Array;
@@ -94,86 +96,25 @@ export function modifiedInput32(x: Float32Array, mod: InputModifier, bounds: Flo
   return out;
 }
 
-/**
- * im2col of one image's group: dst[((ci * kh + ky) * kw + kx) * N + oy * ow + ox] = x at the tap, 0 where the tap
- * falls in the padding. dst is the arena's view, `at` a float index.
- */
-function im2col(x: Float32Array, xBase: number, g: ConvGeometry, cpg: number, rows: Int32Array, cols: Int32Array, dst: Float32Array, at: number): void {
-  const plane = g.oh * g.ow;
-  const kTaps = g.kh * g.kw;
-  if (kTaps === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop === 0 && g.padLeft === 0 && g.oh === g.h && g.ow === g.w) {
-    // A 1x1 convolution with stride 1: the columns are the input itself.
-    for (let i = 0, n = cpg * plane; i < n; i++) dst[at + i] = x[xBase + i]!;
-    return;
-  }
-  dst.fill(0, at, at + cpg * kTaps * plane);
-  for (let ci = 0; ci < cpg; ci++) {
-    const xPlane = xBase + ci * g.h * g.w;
-    for (let ky = 0; ky < g.kh; ky++) {
-      for (let kx = 0; kx < g.kw; kx++) {
-        const rowBase = at + (ci * kTaps + ky * g.kw + kx) * plane;
-        const ox0 = cols[2 * kx]!;
-        const ox1 = cols[2 * kx + 1]!;
-        if (ox0 > ox1) continue;
-        for (let oy = rows[2 * ky]!; oy <= rows[2 * ky + 1]!; oy++) {
-          const xRow = xPlane + (oy * g.strideH + ky * g.dilH - g.padTop) * g.w + kx * g.dilW - g.padLeft;
-          const d = rowBase + oy * g.ow;
-          if (g.strideW === 1) for (let ox = ox0; ox <= ox1; ox++) dst[d + ox] = x[xRow + ox]!;
-          else for (let ox = ox0; ox <= ox1; ox++) dst[d + ox] = x[xRow + ox * g.strideW]!;
-        }
-      }
-    }
-  }
-}
-
-/** col2im: acc (one image's group of input channels, from aBase) += the columns' taps; the transpose of im2col. */
-function col2im(src: Float32Array, at: number, g: ConvGeometry, cpg: number, rows: Int32Array, cols: Int32Array, acc: Float32Array, aBase: number): void {
-  const plane = g.oh * g.ow;
-  const kTaps = g.kh * g.kw;
-  if (kTaps === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop === 0 && g.padLeft === 0 && g.oh === g.h && g.ow === g.w) {
-    for (let i = 0, n = cpg * plane; i < n; i++) acc[aBase + i] = acc[aBase + i]! + src[at + i]!;
-    return;
-  }
-  for (let ci = 0; ci < cpg; ci++) {
-    const aPlane = aBase + ci * g.h * g.w;
-    for (let ky = 0; ky < g.kh; ky++) {
-      for (let kx = 0; kx < g.kw; kx++) {
-        const rowBase = at + (ci * kTaps + ky * g.kw + kx) * plane;
-        const ox0 = cols[2 * kx]!;
-        const ox1 = cols[2 * kx + 1]!;
-        for (let oy = rows[2 * ky]!; oy <= rows[2 * ky + 1]!; oy++) {
-          const aRow = aPlane + (oy * g.strideH + ky * g.dilH - g.padTop) * g.w + kx * g.dilW - g.padLeft;
-          const s = rowBase + oy * g.ow;
-          for (let ox = ox0; ox <= ox1; ox++) acc[aRow + ox * g.strideW] = acc[aRow + ox * g.strideW]! + src[s + ox]!;
-        }
-      }
-    }
-  }
-}
+/** A 1x1 convolution with stride 1 and no padding: its im2col columns are the input itself. */
+const isPointwise = (g: ConvGeometry) => g.kh === 1 && g.kw === 1 && g.strideH === 1 && g.strideW === 1 && g.padTop === 0 && g.padLeft === 0 && g.oh === g.h && g.ow === g.w;
 
 /**
  * The weights a convolution's GEMMs read (the arena's cached copy of a parameter, or the modified weights copied in
- * for this step) and two scratch blocks of `a` and `b` floats for its B and C operands.
+ * for this step) and three scratch blocks of `a`, `b` and `c` floats: its B and C operands, and one image's planes
+ * (the input a convolution's im2col reads, the relevance its col2im sums into).
  */
-function gemmOperands(step: Conv2dStep | Conv2dRelevanceStep, mem: FastMemory, ctx: FastContext, a: number, b: number): { w: number; bAt: number; cAt: number } {
+function gemmOperands(step: Conv2dStep | Conv2dRelevanceStep, mem: FastMemory, ctx: FastContext, a: number, b: number, c = 0): { w: number; bAt: number; cAt: number; imageAt: number } {
   const cached = mem.isParam(step.weight);
   const wAt = cached ? weightsIn(ctx, mem, step.weight, step.weightMod, null) : null;
-  const [bAt, cAt, sAt] = ctx.arena.scratch(a, b, cached ? 0 : step.weight.size);
-  return { w: wAt ?? weightsIn(ctx, mem, step.weight, step.weightMod, sAt!), bAt: bAt!, cAt: cAt! };
+  const [bAt, cAt, imageAt, sAt] = ctx.arena.scratch(a, b, c, cached ? 0 : step.weight.size);
+  return { w: wAt ?? weightsIn(ctx, mem, step.weight, step.weightMod, sAt!), bAt: bAt!, cAt: cAt!, imageAt: imageAt! };
 }
 
-/** A grouped convolution as one GEMM per group: the group's sizes and the kernel taps' valid output ranges. */
+/** A grouped convolution as one GEMM per group: the group's sizes. */
 function groupedGemm(g: Conv2dStep['geom']) {
   const cpg = g.c / g.groups;
-  const opg = g.o / g.groups;
-  return {
-    cpg,
-    opg,
-    kg: cpg * g.kh * g.kw,
-    plane: g.oh * g.ow,
-    rows: tapRanges(g.kh, g.oh, g.h, g.strideH, g.dilH, g.padTop),
-    cols: tapRanges(g.kw, g.ow, g.w, g.strideW, g.dilW, g.padLeft),
-  };
+  return { cpg, opg: g.o / g.groups, kg: cpg * g.kh * g.kw, plane: g.oh * g.ow, image: g.c * g.h * g.w, groupPlanes: cpg * g.h * g.w };
 }
 
 export const conv2dFast: FastKernel<Conv2dStep> = (step, mem, ctx) => {
@@ -200,22 +141,26 @@ export const conv2dFast: FastKernel<Conv2dStep> = (step, mem, ctx) => {
     }
     return;
   }
-  const { cpg, opg, kg, plane, rows, cols } = groupedGemm(g);
-  const { w, bAt: colAt, cAt } = gemmOperands(step, mem, ctx, kg * plane, opg * plane);
+  // Per image: its (modified) input into the arena; per group, im2col there (none for a pointwise convolution: the
+  // input is the columns), the GEMM and the bias in WASM, then the group's output planes copied out in one piece.
+  const { cpg, opg, kg, plane, image, groupPlanes } = groupedGemm(g);
+  const pointwise = isPointwise(g);
+  const { w, bAt: colAt, cAt, imageAt } = gemmOperands(step, mem, ctx, pointwise ? 0 : kg * plane, opg * plane, image + g.o);
+  const biasAt = imageAt + image * 4;
   const f = arena.f32;
+  if (bias) f.set(bias, biasAt >> 2);
+  const c0 = cAt >> 2;
   for (let n = 0; n < g.n; n++) {
+    f.set(x.subarray(n * image, (n + 1) * image), imageAt >> 2);
     for (let grp = 0; grp < g.groups; grp++) {
-      im2col(x, (n * g.c + grp * cpg) * g.h * g.w, g, cpg, rows, cols, f, colAt >> 2);
-      arena.gemm(opg, plane, kg, w + grp * opg * kg * 4, kg, 1, colAt, plane, cAt, plane, false);
-      const c0 = cAt >> 2;
-      for (let o = 0; o < opg; o++) {
-        const oc = grp * opg + o;
-        const base = (n * g.o + oc) * plane;
-        const bv = bias ? bias[oc]! : 0;
-        const src = c0 + o * plane;
-        if (step.accumulate) for (let i = 0; i < plane; i++) out[base + i] = out[base + i]! + (f[src + i]! + bv);
-        else for (let i = 0; i < plane; i++) out[base + i] = f[src + i]! + bv;
-      }
+      const xAt = imageAt + grp * groupPlanes * 4;
+      if (!pointwise) arena.im2col(xAt, cpg, g, colAt);
+      arena.gemm(opg, plane, kg, w + grp * opg * kg * 4, kg, 1, pointwise ? xAt : colAt, plane, cAt, plane, false);
+      if (bias) arena.addBias(cAt, opg, plane, biasAt + grp * opg * 4);
+      const base = (n * g.o + grp * opg) * plane;
+      const size = opg * plane;
+      if (step.accumulate) for (let i = 0; i < size; i++) out[base + i] = out[base + i]! + f[c0 + i]!;
+      else out.set(f.subarray(c0, c0 + size), base);
     }
   }
 };
@@ -227,8 +172,8 @@ export const conv2dRelevanceFast: FastKernel<Conv2dRelevanceStep> = (step, mem, 
   const x = modifiedInput32(xRaw, step.inputMod, step.bounds ? mem.get(step.bounds) : null, g, step.inputMod === 'identity' ? undefined : buffer(ctx, 0, xRaw.length, false));
   const s = mem.get(step.s);
   const rin = mem.get(step.rin);
-  const acc = buffer(ctx, 1, g.n * g.c * g.h * g.w, true);
   if (isDense(g)) {
+    const acc = buffer(ctx, 1, g.n * g.c, false);
     const { w, bAt, cAt } = gemmOperands(step, mem, ctx, g.o * g.n, g.c * g.n);
     const f = arena.f32;
     // B = s^T (o x n), C = W^T B (c x n): A = W^T is W read with row stride 1, column stride c.
@@ -237,28 +182,37 @@ export const conv2dRelevanceFast: FastKernel<Conv2dRelevanceStep> = (step, mem, 
     arena.gemm(g.c, g.n, g.o, w, 1, g.c, bAt, g.n, cAt, g.n, false);
     const c0 = cAt >> 2;
     for (let n = 0; n < g.n; n++) for (let ci = 0; ci < g.c; ci++) acc[n * g.c + ci] = f[c0 + ci * g.n + n]!;
-  } else {
-    const { cpg, opg, kg, plane, rows, cols } = groupedGemm(g);
-    const { w, bAt, cAt } = gemmOperands(step, mem, ctx, opg * plane, kg * plane);
-    const f = arena.f32;
-    for (let n = 0; n < g.n; n++) {
-      for (let grp = 0; grp < g.groups; grp++) {
-        const sFrom = (n * g.o + grp * opg) * plane;
-        f.set(s.subarray(sFrom, sFrom + opg * plane), bAt >> 2);
-        // C (kg x plane) = W_grp^T S_grp: W_grp (opg x kg) read transposed.
-        arena.gemm(kg, plane, opg, w + grp * opg * kg * 4, 1, kg, bAt, plane, cAt, plane, false);
-        col2im(f, cAt >> 2, g, cpg, rows, cols, acc, (n * g.c + grp * cpg) * g.h * g.w);
-      }
-    }
+    if (step.accumulate) for (let i = 0; i < acc.length; i++) rin[i] = rin[i]! + x[i]! * acc[i]!;
+    else for (let i = 0; i < acc.length; i++) rin[i] = x[i]! * acc[i]!;
+    return;
   }
-  if (step.accumulate) for (let i = 0; i < acc.length; i++) rin[i] = rin[i]! + x[i]! * acc[i]!;
-  else for (let i = 0; i < acc.length; i++) rin[i] = x[i]! * acc[i]!;
+  // Per image: per group, C = W_grp^T S_grp, summed into the image's planes in the arena by col2im (a pointwise
+  // convolution's C is those planes: the GEMM writes them); then rin = x * the sum.
+  const { cpg, opg, kg, plane, image, groupPlanes } = groupedGemm(g);
+  const pointwise = isPointwise(g);
+  const { w, bAt, cAt, imageAt: accAt } = gemmOperands(step, mem, ctx, opg * plane, pointwise ? 0 : kg * plane, image);
+  const f = arena.f32;
+  const a0 = accAt >> 2;
+  for (let n = 0; n < g.n; n++) {
+    if (!pointwise) f.fill(0, a0, a0 + image);
+    for (let grp = 0; grp < g.groups; grp++) {
+      const sFrom = (n * g.o + grp * opg) * plane;
+      f.set(s.subarray(sFrom, sFrom + opg * plane), bAt >> 2);
+      // C (kg x plane) = W_grp^T S_grp: W_grp (opg x kg) read transposed.
+      const groupAt = accAt + grp * groupPlanes * 4;
+      arena.gemm(kg, plane, opg, w + grp * opg * kg * 4, 1, kg, bAt, plane, pointwise ? groupAt : cAt, plane, false);
+      if (!pointwise) arena.col2im(cAt, cpg, g, groupAt);
+    }
+    const base = n * image;
+    if (step.accumulate) for (let i = 0; i < image; i++) rin[base + i] = rin[base + i]! + x[base + i]! * f[a0 + i]!;
+    else for (let i = 0; i < image; i++) rin[base + i] = x[base + i]! * f[a0 + i]!;
+  }
 };
 
 /**
- * The elementwise ops of CNNs (ReLU and its gradient, add, multiply, copy) as tight loops, the same arithmetic as
- * the reference (../kernels/elementwise.ts): one switch per step instead of one per element. Other ops run the
- * reference.
+ * The elementwise ops of CNNs (ReLU, leaky ReLU and their gradients, add, multiply, copy) as tight loops, the same
+ * arithmetic as the reference (../kernels/elementwise.ts): one switch per step instead of one per element. Other ops
+ * run the reference.
  */
 export const elementwiseFast: FastKernel<ElementwiseStep> = (step, mem) => {
   const a = mem.get(step.a);
@@ -278,6 +232,20 @@ export const elementwiseFast: FastKernel<ElementwiseStep> = (step, mem) => {
         return;
       }
       break;
+    case 'leaky-relu': {
+      const slope = step.p0 ?? 0;
+      if (acc) for (let i = 0; i < n; i++) out[i] = out[i]! + (a[i]! > 0 ? a[i]! : slope * a[i]!);
+      else for (let i = 0; i < n; i++) out[i] = a[i]! > 0 ? a[i]! : slope * a[i]!;
+      return;
+    }
+    case 'leaky-relu-gradient':
+      if (b) {
+        const slope = step.p0 ?? 0;
+        if (acc) for (let i = 0; i < n; i++) out[i] = out[i]! + (a[i]! > 0 ? b[i]! : slope * b[i]!);
+        else for (let i = 0; i < n; i++) out[i] = a[i]! > 0 ? b[i]! : slope * b[i]!;
+        return;
+      }
+      break;
     case 'add':
       if (b) {
         if (acc) for (let i = 0; i < n; i++) out[i] = out[i]! + (a[i]! + b[i]!);
@@ -294,7 +262,7 @@ export const elementwiseFast: FastKernel<ElementwiseStep> = (step, mem) => {
       break;
     case 'copy':
       if (acc) for (let i = 0; i < n; i++) out[i] = out[i]! + a[i]!;
-      else if (out !== a) for (let i = 0; i < n; i++) out[i] = a[i]!;
+      else if (out !== a) out.set(a.length === n ? a : a.subarray(0, n));
       return;
     default:
       break;
@@ -307,6 +275,10 @@ export const fastKernels: { readonly [K in StepKind]?: FastKernel<Extract<Step, 
   conv2d: conv2dFast,
   'conv2d-relevance': conv2dRelevanceFast,
   elementwise: elementwiseFast,
+  maxpool2d: maxPoolFast,
+  'maxpool2d-relevance': maxPoolRelevanceFast,
+  'window-copy': windowCopyFast,
+  'stabilized-divide': stabilizedDivideFast,
 };
 
 export function fastKernelFor<S extends Step>(step: S): FastKernel<S> | undefined {

@@ -1,8 +1,9 @@
 /**
- * The WASM side of the fast CPU backend: one instance of the float32 SIMD GEMM (assembly/gemm.ts, compiled into
- * ./gemm-wasm.ts) and its linear memory, laid out as [reserved 64 KiB | persistent blocks | scratch]. Persistent
- * blocks (a convolution's weights with the rule's modifier applied) are allocated once and kept; the scratch region
- * after them holds one kernel call's im2col matrix and GEMM output. Growing the memory detaches old views, so
+ * The WASM side of the fast CPU backend: one instance of the float32 SIMD GEMM and the convolutions' im2col /
+ * col2im (assembly/gemm.ts, assembly/im2col.ts, compiled into ./gemm-wasm.ts) and its linear memory, laid out as
+ * [reserved 64 KiB | persistent blocks | scratch]. Persistent blocks (a convolution's weights with the rule's
+ * modifier applied) are allocated once and kept; the scratch region after them holds one kernel call's input, im2col
+ * matrix and GEMM output. Growing the memory detaches old views, so
  * callers take `f32` after their last `alloc` / `scratch` of a call.
  */
 import { GEMM_SHARED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemm-wasm';
@@ -205,17 +206,42 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
+/** A convolution's spatial geometry, as im2col / col2im (assembly/im2col.ts) read it. */
+export interface ConvWindow {
+  readonly h: number;
+  readonly w: number;
+  readonly oh: number;
+  readonly ow: number;
+  readonly kh: number;
+  readonly kw: number;
+  readonly strideH: number;
+  readonly strideW: number;
+  readonly dilH: number;
+  readonly dilW: number;
+  readonly padTop: number;
+  readonly padLeft: number;
+}
+
+/** assembly/im2col.ts's exports: (source, channels, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, destination). */
+type WindowFn = (src: number, c: number, h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, dst: number) => void;
+
 export class WasmArena {
   private top = RESERVED;
   private view: Float32Array;
   private readonly memory: WebAssembly.Memory;
   private readonly gemmFn: GemmFn;
+  private readonly im2colFn: WindowFn;
+  private readonly col2imFn: WindowFn;
+  private readonly addBiasFn: (c: number, rows: number, cols: number, bias: number) => void;
   private threads: GemmThreads | null = null;
 
   private constructor(instance: WebAssembly.Instance) {
-    const exports = instance.exports as { memory: WebAssembly.Memory; gemm: GemmFn };
+    const exports = instance.exports as { memory: WebAssembly.Memory; gemm: GemmFn; im2col: WindowFn; col2im: WindowFn; addBias: WasmArena['addBiasFn'] };
     this.memory = exports.memory;
     this.gemmFn = exports.gemm;
+    this.im2colFn = exports.im2col;
+    this.col2imFn = exports.col2im;
+    this.addBiasFn = exports.addBias;
     this.ensure(RESERVED + PAGE);
     this.view = new Float32Array(this.memory.buffer);
   }
@@ -298,6 +324,24 @@ export class WasmArena {
     }
     this.ensure(at);
     return out;
+  }
+
+  /**
+   * im2col of `channels` planes at byte address x into dst: row ((ci * kh + ky) * kw + kx) holds the tap's input
+   * for every output position (oh x ow), 0 in the padding.
+   */
+  im2col(x: number, channels: number, g: ConvWindow, dst: number): void {
+    this.im2colFn(x, channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW, g.padTop, g.padLeft, dst);
+  }
+
+  /** col2im, the transpose of im2col: the planes at byte address acc += the columns at src, per tap. */
+  col2im(src: number, channels: number, g: ConvWindow, acc: number): void {
+    this.col2imFn(src, channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW, g.padTop, g.padLeft, acc);
+  }
+
+  /** c[r * cols + j] += bias[r] (byte addresses): a convolution's bias on its GEMM output, one row per channel. */
+  addBias(c: number, rows: number, cols: number, bias: number): void {
+    this.addBiasFn(c, rows, cols, bias);
   }
 
   /** C[i*ldc + j] (+)= sum_k A[i*ars + k*acs] * B[k*ldb + j]; a, b, c byte addresses, strides in floats. */
