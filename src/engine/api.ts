@@ -90,8 +90,16 @@ export interface Explanation {
   readonly timings: { readonly totalMs: number; readonly gpuMs: number | null };
   /** What this explanation recomputed: the forward pass or not (cached for the same input), and how many of the
    * program's relevance steps (the layers above the first changed rule are reused); of those, `cachedSteps` were
-   * skipped because their layer's denominators were cached for this input (src/engine/denominator.ts). */
-  readonly work: { readonly forward: boolean; readonly relevanceSteps: number; readonly ofRelevanceSteps: number; readonly cachedSteps?: number };
+   * skipped because their layer's denominators were cached for this input (src/engine/denominator.ts). `program`:
+   * whether its program was compiled for it, patched from the last one (new numbers in a few layers' rules:
+   * src/engine/program-patch.ts), or kept from an earlier explanation with the same rules. */
+  readonly work: {
+    readonly forward: boolean;
+    readonly relevanceSteps: number;
+    readonly ofRelevanceSteps: number;
+    readonly cachedSteps?: number;
+    readonly program?: 'compiled' | 'patched' | 'cached';
+  };
   readonly backend: BackendKind;
   /** One per ExplainOptions.hooks entry, in that order; absent when no hooks were given. */
   readonly hooks?: readonly HookObservation[];

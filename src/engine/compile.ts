@@ -93,7 +93,29 @@ function partKeys(graph: Graph): PartKeyMemo {
   return memo;
 }
 
-export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>, options: CompileOptions = {}): Program {
+/**
+ * What every program of one graph shares, built once per graph: the forward steps and state (numbered identically in
+ * all programs, Program.forwardTensors), each value's forward tensor and its relevance storage. Programs fork its
+ * builder; nothing emits into it.
+ */
+export interface ForwardPart {
+  readonly builder: ProgramBuilder;
+  readonly input: TensorRef;
+  readonly control: TensorRef;
+  readonly logits: TensorRef;
+  /** One int: the class the seed chose. */
+  readonly chosen: TensorRef;
+  /** Each value's forward tensor. */
+  readonly values: ReadonlyMap<string, TensorRef>;
+  /** Each value's relevance storage (a reshape's sole input shares its output's). */
+  readonly store: ReadonlyMap<string, TensorRef>;
+}
+
+const forwardParts = new WeakMap<Graph, ForwardPart>();
+
+export function forwardPart(graph: Graph): ForwardPart {
+  const known = forwardParts.get(graph);
+  if (known) return known;
   const shapes = inferShapes(graph);
   if (graph.input.shape[0] !== 1) throw new ShapeError('explanations take one input at a time (batch 1)');
   const b = new ProgramBuilder();
@@ -125,6 +147,19 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
     }
   }
   const chosen = b.tensor([1], 'target');
+  const part: ForwardPart = { builder: b, input, control, logits, chosen, values, store };
+  forwardParts.set(graph, part);
+  return part;
+}
+
+/** A layer's segment key (Segment.key): the layer, its compiled rule and its hook's mode. */
+export const layerSegmentKey = (node: { readonly name: string }, rule: ResolvedLayerRule, hook?: HookSite): string =>
+  `${node.name}:${JSON.stringify(rule.program)}${hook ? `:hook:${hook.mode}` : ''}`;
+
+export function compileProgram(graph: Graph, rules: ReadonlyMap<string, ResolvedLayerRule>, options: CompileOptions = {}): Program {
+  const part = forwardPart(graph);
+  const { input, control, values, logits, store, chosen } = part;
+  const b = ProgramBuilder.continuing(part.builder, part.builder.known());
   const forwardTensors = b.tensors.length;
 
   // Hooks: after the forward state (every program of the graph numbers that identically), their factor tensors.
@@ -184,7 +219,7 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
       b.emit('relevance', { kernel: 'elementwise', op: 'copy', a: b.view(ref, shape), b: null, out: t.ref, accumulate: t.accumulate });
     };
     const hook = hookAt.get(node.name);
-    segment(`${node.name}:${JSON.stringify(rule.program)}${hook ? `:hook:${hook.site.mode}` : ''}`, () => {
+    segment(layerSegmentKey(node, rule, hook?.site), () => {
       let r = store.get(node.output)!;
       // The relevance arriving here stays in its storage (read back as the hook's observation), unless that storage
       // is also an input's (a reshape's), where a scaling hook below may write: a copy is read back instead.

@@ -6,6 +6,8 @@ import { shapeSize, type Graph, type Shape } from './graph';
 import type { BackendKind, Explanation, ExplainOptions, LayerHook, LoadedModel } from './api';
 import { compileForward, compileProgram, inferShapes, withBatch, type HookSite } from './compile';
 import { resolveAssignment } from './rule-assignment';
+import { patchProgram } from './program-patch';
+import type { ResolvedLayerRule } from '../rules/assignment';
 import { CpuProgramRunner } from './cpu/cpu-backend';
 import { createFastSharedForward, disposeFastShared, FastCpuProgramRunner } from './cpu/fast-backend';
 import { WasmArena } from './wasm/fast-wasm';
@@ -241,7 +243,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       const classes = shapes.get(graph.output)![1]!;
       interface Entry {
         readonly spec: CompileSpec;
+        readonly rules: ReadonlyMap<string, ResolvedLayerRule>;
         readonly program: Program;
+        /** How the program was made, and whether an explanation has used it yet (Explanation.work.program). */
+        readonly made: 'patched' | 'compiled';
+        used: boolean;
         readonly generation: number;
         readonly runner: Promise<ProgramRunner>;
       }
@@ -279,9 +285,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
         if (entry) {
           entries.delete(key);
         } else {
-          const program = compileProgram(graph, resolveAssignment(graph, spec.rules), spec.hooks.length ? { hooks: spec.hooks } : {});
+          const rules = resolveAssignment(graph, spec.rules);
+          // New numbers in a few layers' rules (a slider): the most recent program patched, else compiled.
+          const recent = spec.hooks.length ? undefined : [...entries.values()].at(-1);
+          const patched = recent && !recent.spec.hooks.length ? patchProgram(graph, recent.program, recent.rules, rules) : null;
+          const program = patched ?? compileProgram(graph, rules, spec.hooks.length ? { hooks: spec.hooks } : {});
           const made = await makeRunner(program);
-          entry = { spec, program, ...made };
+          entry = { spec, rules, program, made: patched ? 'patched' : 'compiled', used: false, ...made };
           made.runner.catch(() => entries.delete(key));
         }
         entries.set(key, entry); // most recently used last
@@ -343,6 +353,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 
       /** A run's result as the Explanation explain() returns. */
       const explanation = (entry: Entry, result: RunResult, start: number): Explanation => {
+        const used = entry.used;
+        entry.used = true;
         const outputs = entry.program.outputs.layers;
         const layers = result.layers.map((data, i) => ({ layer: outputs[i]!.layer, shape: outputs[i]!.ref.shape, data }));
         const observed = entry.program.outputs.hooks;
@@ -357,7 +369,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           layers,
           nonFinite: findNonFinite(result.relevance, layers),
           timings: { totalMs: performance.now() - start, gpuMs: result.work.gpuMs ?? null },
-          work: { forward: result.work.forward, relevanceSteps: result.work.relevanceSteps, ofRelevanceSteps: entry.program.relevanceSteps.length, cachedSteps: result.work.cachedSteps ?? 0 },
+          work: {
+            forward: result.work.forward,
+            relevanceSteps: result.work.relevanceSteps,
+            ofRelevanceSteps: entry.program.relevanceSteps.length,
+            cachedSteps: result.work.cachedSteps ?? 0,
+            program: used ? 'cached' : entry.made,
+          },
           backend,
         };
       };

@@ -94,12 +94,34 @@ export interface Program {
 
 export type Phase = 'param' | 'forward' | 'relevance';
 
+/** The key a modified parameter is deduplicated by: its source and modifier. */
+export const modifiedParamKey = (source: TensorRef, mod: ParamModifier): string => `mod:${source.id}:${paramModifierKey(mod)}`;
+
 export class ProgramBuilder {
   readonly tensors: TensorDecl[] = [];
   readonly paramSteps: Step[] = [];
   readonly forwardSteps: Step[] = [];
   readonly relevanceSteps: Step[] = [];
   private readonly byKey = new Map<string, TensorRef>();
+
+  /**
+   * A builder that goes on from what `from` built (its tensors and steps, copied) and deduplicates by the same keys:
+   * compile.ts forks one graph's forward part per program, program-patch.ts re-emits a segment after a program's
+   * tensors.
+   */
+  static continuing(from: { readonly tensors: readonly TensorDecl[]; readonly paramSteps: readonly Step[]; readonly forwardSteps: readonly Step[] }, known: Iterable<readonly [string, TensorRef]>): ProgramBuilder {
+    const b = new ProgramBuilder();
+    b.tensors.push(...from.tensors);
+    b.paramSteps.push(...from.paramSteps);
+    b.forwardSteps.push(...from.forwardSteps);
+    for (const [k, ref] of known) b.byKey.set(k, ref);
+    return b;
+  }
+
+  /** The parameters and modified parameters made so far, by the keys they are deduplicated by. */
+  known(): IterableIterator<[string, TensorRef]> {
+    return this.byKey.entries();
+  }
 
   tensor(shape: Shape, label: string, kind: TensorKind = 'temp', data?: Float32Array): TensorRef {
     const id = this.tensors.length;
@@ -121,7 +143,7 @@ export class ProgramBuilder {
   /** A parameter transformed by a rule's modifier, computed once per program in the param phase. */
   modified(source: TensorRef, mod: ParamModifier): TensorRef {
     if (mod.kind === 'affine' && mod.plain === 1 && mod.pos === 0 && mod.neg === 0) return source;
-    const key = `mod:${source.id}:${paramModifierKey(mod)}`;
+    const key = modifiedParamKey(source, mod);
     const found = this.byKey.get(key);
     if (found) return found;
     const ref = this.tensor(source.shape, key);

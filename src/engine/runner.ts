@@ -55,6 +55,7 @@ export interface RunResult {
 }
 
 import type { Program, Segment, TensorDecl } from './program';
+import type { Step } from './kernels/steps';
 
 interface DenominatorEntry {
   /** Per tensor of the part, in the key's order (DenominatorPart.tensors). */
@@ -191,8 +192,11 @@ interface ModifiedEntry {
 
 let ownKeys = 0;
 
-/** Per param step of a program: the key of the modified parameter it writes (see ModifiedParamCache). */
-const modifiedKeys = new WeakMap<Program, readonly string[]>();
+/**
+ * Per param step of a program: the key of the modified parameter it writes (see ModifiedParamCache). By the param
+ * steps' list, which a program patched from another shares with it (../program-patch.ts), along with its tensors.
+ */
+const modifiedKeys = new WeakMap<readonly Step[], readonly string[]>();
 
 /**
  * The keys of a program's modified parameters, per param step: the source parameter (by its deduplication key and
@@ -200,7 +204,7 @@ const modifiedKeys = new WeakMap<Program, readonly string[]>();
  * modifier. Equal keys mean equal values in any program of the same graph.
  */
 export function modifiedParamKeys(program: Program): readonly string[] {
-  let keys = modifiedKeys.get(program);
+  let keys = modifiedKeys.get(program.paramSteps);
   if (keys) return keys;
   const byDst = new Map<number, string>();
   const name = (id: number): string => {
@@ -216,7 +220,7 @@ export function modifiedParamKeys(program: Program): readonly string[] {
     byDst.set(step.dst.id, key);
     return key;
   });
-  modifiedKeys.set(program, keys);
+  modifiedKeys.set(program.paramSteps, keys);
   return keys;
 }
 

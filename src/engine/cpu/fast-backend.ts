@@ -17,13 +17,19 @@ import { fastKernelFor, type FastContext, type FastMemory } from './fast-kernels
 /** The forward state of every program of one graph, and the WASM arena they share (its cached weights). */
 export interface FastStore {
   tensors: Float32Array[];
+  /**
+   * The relevance temporaries, by tensor id, shared by all programs of the model: a run writes each temporary before
+   * it reads it (buffer-reuse.ts) and runs are synchronous, one at a time, so no program sees another's values. A
+   * program made for a rule change (compiled or patched: ../program-patch.ts) then allocates nothing.
+   */
+  scratch: Float32Array[];
   context: FastContext | null;
   /** The context being made (its arena's threads starting): runners created meanwhile wait for the same one. */
   pending: Promise<FastContext> | null;
 }
 export type FastSharedForward = SharedForward<FastStore>;
 
-export const createFastSharedForward = (): FastSharedForward => new SharedForward<FastStore>({ tensors: [], context: null, pending: null });
+export const createFastSharedForward = (): FastSharedForward => new SharedForward<FastStore>({ tensors: [], scratch: [], context: null, pending: null });
 
 const allocate = (t: Program['tensors'][number]) => (t.data ? Float32Array.from(t.data) : new Float32Array(t.size));
 
@@ -78,6 +84,7 @@ export function disposeFastShared(shared: FastSharedForward): void {
   shared.storage.context = null;
   shared.storage.pending = null;
   shared.storage.tensors.length = 0;
+  shared.storage.scratch.length = 0;
 }
 
 export class FastCpuProgramRunner implements ProgramRunner {
@@ -97,7 +104,14 @@ export class FastCpuProgramRunner implements ProgramRunner {
     // Cached denominators and modified parameters live in shared caches (one storage per key, across programs).
     const cached = shared.denominators.acquire(program, allocate, 4);
     const modified = shared.modified.acquire(program, allocate, 4);
-    this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map((t) => cached.get(t.id) ?? modified.get(t.id) ?? allocate(t))];
+    const scratch = shared.storage.scratch;
+    const temporary = (t: Program['tensors'][number]): Float32Array => {
+      if (t.kind !== 'temp' || t.data) return allocate(t);
+      const held = scratch[t.id];
+      if (held && held.length >= t.size) return held;
+      return (scratch[t.id] = new Float32Array(Math.max(t.size, held?.length ?? 0)));
+    };
+    this.memory = [...forward, ...program.tensors.slice(program.forwardTensors).map((t) => cached.get(t.id) ?? modified.get(t.id) ?? temporary(t))];
     this.mem = {
       get: (ref: TensorRef) => {
         const m = this.memory[ref.id]!;
