@@ -18,13 +18,15 @@ function lastValid(offset: i32, stride: i32, size: i32, out: i32): i32 {
   return min(out - 1, room / stride);
 }
 
-// dst[((ci * KH + ky) * KW + kx) * OH * OW + oy * OW + ox] = x[ci][tap] (0 where the tap is in the padding).
-export function im2col(x: usize, c: i32, h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, dst: usize): void {
+// Both directions walk the columns matrix in the same order: row ((ci * KH + ky) * KW + kx), then oy, then ox.
+// im2col (toColumns): cols[row][oy * OW + ox] = planes[ci][tap], 0 where the tap is in the padding.
+// col2im (!toColumns): planes[ci][tap] += cols[row][oy * OW + ox] over every tap inside the input (the transpose).
+function walk(planes: usize, c: i32, h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, cols: usize, toColumns: bool): void {
   const plane = <usize>(oh * ow) << 2;
   const rowBytes = <usize>ow << 2;
-  let d = dst;
+  let d = cols;
   for (let ci = 0; ci < c; ci++) {
-    const xPlane = x + ((<usize>ci * <usize>(h * w)) << 2);
+    const xPlane = planes + ((<usize>ci * <usize>(h * w)) << 2);
     for (let ky = 0; ky < kh; ky++) {
       const offY = ky * dh - pt;
       const oy0 = firstValid(offY, sh);
@@ -33,69 +35,62 @@ export function im2col(x: usize, c: i32, h: i32, w: i32, oh: i32, ow: i32, kh: i
         const offX = kx * dw - pl;
         const ox0 = firstValid(offX, sw);
         const ox1 = lastValid(offX, sw, w, ow);
-        if (ox0 > ox1 || oy0 > oy1) {
-          memory.fill(d, 0, plane);
-          d += plane;
-          continue;
-        }
         const run = ox1 - ox0 + 1;
-        if (oy0 > 0) memory.fill(d, 0, <usize>oy0 * rowBytes);
-        for (let oy = oy0; oy <= oy1; oy++) {
-          const row = d + <usize>oy * rowBytes;
-          if (ox0 > 0) memory.fill(row, 0, <usize>ox0 << 2);
-          const src = xPlane + ((<usize>((oy * sh + offY) * w + ox0 * sw + offX)) << 2);
-          if (sw == 1) memory.copy(row + (<usize>ox0 << 2), src, <usize>run << 2);
-          else for (let j = 0; j < run; j++) store<f32>(row + (<usize>(ox0 + j) << 2), load<f32>(src + (<usize>(j * sw) << 2)));
-          if (ox1 < ow - 1) memory.fill(row + (<usize>(ox1 + 1) << 2), 0, <usize>(ow - 1 - ox1) << 2);
+        if (toColumns) {
+          if (run <= 0 || oy0 > oy1) {
+            memory.fill(d, 0, plane);
+            d += plane;
+            continue;
+          }
+          if (oy0 > 0) memory.fill(d, 0, <usize>oy0 * rowBytes);
+          if (oy1 < oh - 1) memory.fill(d + <usize>(oy1 + 1) * rowBytes, 0, <usize>(oh - 1 - oy1) * rowBytes);
         }
-        if (oy1 < oh - 1) memory.fill(d + <usize>(oy1 + 1) * rowBytes, 0, <usize>(oh - 1 - oy1) * rowBytes);
+        for (let oy = oy0; oy <= oy1 && run > 0; oy++) {
+          const row = d + <usize>oy * rowBytes;
+          const x = xPlane + ((<usize>((oy * sh + offY) * w + ox0 * sw + offX)) << 2);
+          if (toColumns) toRow(row, x, ox0, ox1, ow, sw, run);
+          else fromRow(row + (<usize>ox0 << 2), x, sw, run);
+        }
         d += plane;
       }
     }
   }
 }
 
-// acc[ci][tap] += src[((ci * KH + ky) * KW + kx) * OH * OW + oy * OW + ox] over every tap inside the input: the
-// transpose of im2col (taps in the padding are dropped).
-export function col2im(src: usize, c: i32, h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, acc: usize): void {
-  const plane = <usize>(oh * ow) << 2;
-  const rowBytes = <usize>ow << 2;
-  let s = src;
-  for (let ci = 0; ci < c; ci++) {
-    const aPlane = acc + ((<usize>ci * <usize>(h * w)) << 2);
-    for (let ky = 0; ky < kh; ky++) {
-      const offY = ky * dh - pt;
-      const oy0 = firstValid(offY, sh);
-      const oy1 = lastValid(offY, sh, h, oh);
-      for (let kx = 0; kx < kw; kx++) {
-        const offX = kx * dw - pl;
-        const ox0 = firstValid(offX, sw);
-        const ox1 = lastValid(offX, sw, w, ow);
-        const run = ox1 - ox0 + 1;
-        for (let oy = oy0; oy <= oy1 && run > 0; oy++) {
-          const from = s + <usize>oy * rowBytes + (<usize>ox0 << 2);
-          const to = aPlane + ((<usize>((oy * sh + offY) * w + ox0 * sw + offX)) << 2);
-          if (sw == 1) {
-            let j = 0;
-            for (; j + 4 <= run; j += 4) {
-              const at = <usize>j << 2;
-              v128.store(to + at, f32x4.add(v128.load(to + at), v128.load(from + at)));
-            }
-            for (; j < run; j++) {
-              const at = <usize>j << 2;
-              store<f32>(to + at, load<f32>(to + at) + load<f32>(from + at));
-            }
-          } else {
-            for (let j = 0; j < run; j++) {
-              const t = to + (<usize>(j * sw) << 2);
-              store<f32>(t, load<f32>(t) + load<f32>(from + (<usize>j << 2)));
-            }
-          }
-        }
-        s += plane;
-      }
+/** One columns row from the input row at x: zeros, the run of taps (strided by sw), zeros. */
+function toRow(row: usize, x: usize, ox0: i32, ox1: i32, ow: i32, sw: i32, run: i32): void {
+  if (ox0 > 0) memory.fill(row, 0, <usize>ox0 << 2);
+  if (sw == 1) memory.copy(row + (<usize>ox0 << 2), x, <usize>run << 2);
+  else for (let j = 0; j < run; j++) store<f32>(row + (<usize>(ox0 + j) << 2), load<f32>(x + (<usize>(j * sw) << 2)));
+  if (ox1 < ow - 1) memory.fill(row + (<usize>(ox1 + 1) << 2), 0, <usize>(ow - 1 - ox1) << 2);
+}
+
+/** The input row at x += a run of a columns row (strided by sw): f32x4 adds where contiguous. */
+function fromRow(from: usize, x: usize, sw: i32, run: i32): void {
+  if (sw == 1) {
+    let j = 0;
+    for (; j + 4 <= run; j += 4) {
+      const at = <usize>j << 2;
+      v128.store(x + at, f32x4.add(v128.load(x + at), v128.load(from + at)));
+    }
+    for (; j < run; j++) {
+      const at = <usize>j << 2;
+      store<f32>(x + at, load<f32>(x + at) + load<f32>(from + at));
+    }
+  } else {
+    for (let j = 0; j < run; j++) {
+      const t = x + (<usize>(j * sw) << 2);
+      store<f32>(t, load<f32>(t) + load<f32>(from + (<usize>j << 2)));
     }
   }
+}
+
+export function im2col(x: usize, c: i32, h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, dst: usize): void {
+  walk(x, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, dst, true);
+}
+
+export function col2im(src: usize, c: i32, h: i32, w: i32, oh: i32, ow: i32, kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dw: i32, pt: i32, pl: i32, acc: usize): void {
+  walk(acc, c, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, src, false);
 }
 
 // c[r * cols + j] += bias[r] for r < rows, j < cols: a convolution's bias on its GEMM output (rows = channels).

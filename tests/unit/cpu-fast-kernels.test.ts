@@ -158,15 +158,21 @@ describe('fast elementwise ops match the reference', () => {
         const b = t.add(randomArray(301, random));
         const out = t.add(randomArray(301, random));
         const step: ElementwiseStep = { kernel: 'elementwise', op, a, b, out, accumulate, p0: -0.5, p1: 0.5 };
-        const mem = t.data.map((d) => d.slice());
-        fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
-        expect(relL2(mem[out.id]!, cpuRun(step, t, out)), `${op} accumulate=${accumulate}`).toBeLessThan(1e-7);
+        const got = fastOnCopies(step, t, out, ctx);
+        expect(relL2(got, cpuRun(step, t, out)), `${op} accumulate=${accumulate}`).toBeLessThan(1e-7);
         // The same arithmetic as the reference run on float32 memory, as cpu-fast ran it before: bit for bit.
-        expect(mem[out.id], `${op} accumulate=${accumulate}`).toEqual(referenceOnFloat32(step, t, out));
+        expect(got, `${op} accumulate=${accumulate}`).toEqual(referenceOnFloat32(step, t, out));
       }
     }
   });
 });
+
+/** The step's fast kernel run on copies of the tensors: what it wrote to `written`. */
+function fastOnCopies(step: Step, t: Tensors, written: TensorRef, ctx: FastContext): Float32Array {
+  const mem = t.data.map((d) => d.slice());
+  fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
+  return mem[written.id]!;
+}
 
 /** The float64 reference kernel run on float32 memory (what cpu-fast runs for kernels without a fast version). */
 function referenceOnFloat32(step: Step, t: Tensors, written: TensorRef): Float32Array {
@@ -189,9 +195,7 @@ describe('fast stabilised division and window copy match the reference bit for b
           const zref = t.add(randomArray(401, random).map((v, j) => (j % 11 === 0 ? 0 : v)));
           const out = t.add(randomArray(401, random));
           const step: Step = { kernel: 'stabilized-divide', r, z, zref, s: out, epsilon, coefficient, mask };
-          const mem = t.data.map((d) => d.slice());
-          fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
-          expect(mem[out.id], `${mask} ${epsilon} ${coefficient}`).toEqual(referenceOnFloat32(step, t, out));
+          expect(fastOnCopies(step, t, out, ctx), `${mask} ${epsilon} ${coefficient}`).toEqual(referenceOnFloat32(step, t, out));
         }
       }
     }
@@ -227,9 +231,7 @@ describe('fast stabilised division and window copy match the reference bit for b
             inverse,
             accumulate,
           };
-          const mem = t.data.map((d) => d.slice());
-          fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
-          expect(mem[out.id]).toEqual(referenceOnFloat32(step, t, out));
+          expect(fastOnCopies(step, t, out, ctx)).toEqual(referenceOnFloat32(step, t, out));
         },
       ),
       { numRuns: 300 },
@@ -272,9 +274,7 @@ describe('fast max pooling matches the reference bit for bit', () => {
           ];
           for (const step of steps) {
             const written = step.kernel === 'maxpool2d' ? out : rin;
-            const mem = t.data.map((d) => d.slice());
-            fastKernelFor(step)!(step, { get: (ref) => mem[ref.id]!, isParam: () => false, storage: (ref) => mem[ref.id]! }, ctx);
-            expect(mem[written.id]).toEqual(referenceOnFloat32(step, t, written));
+            expect(fastOnCopies(step, t, written, ctx)).toEqual(referenceOnFloat32(step, t, written));
           }
         },
       ),

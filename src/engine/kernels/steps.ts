@@ -6,12 +6,10 @@ import type { TensorRef } from '../program';
 import type { InputModifier, OutputMask, ParamModifier } from '../../rules/rule-program';
 
 /** Geometry of a (grouped) 2-D convolution over NCHW; Linear is the 1x1-on-1x1 case. */
-export interface ConvGeometry {
-  readonly n: number;
-  readonly c: number;
+/** A sliding window over an H x W plane giving OH x OW outputs: what convolutions and pools share. */
+export interface WindowGeometry {
   readonly h: number;
   readonly w: number;
-  readonly o: number;
   readonly oh: number;
   readonly ow: number;
   readonly kh: number;
@@ -22,6 +20,12 @@ export interface ConvGeometry {
   readonly padLeft: number;
   readonly dilH: number;
   readonly dilW: number;
+}
+
+export interface ConvGeometry extends WindowGeometry {
+  readonly n: number;
+  readonly c: number;
+  readonly o: number;
   readonly groups: number;
 }
 
@@ -120,21 +124,9 @@ export interface ElementwiseStep {
   readonly p1?: number;
 }
 
-export interface PoolGeometry {
+export interface PoolGeometry extends WindowGeometry {
   readonly n: number;
   readonly c: number;
-  readonly h: number;
-  readonly w: number;
-  readonly oh: number;
-  readonly ow: number;
-  readonly kh: number;
-  readonly kw: number;
-  readonly strideH: number;
-  readonly strideW: number;
-  readonly padTop: number;
-  readonly padLeft: number;
-  readonly dilH: number;
-  readonly dilW: number;
 }
 
 export interface MaxPoolStep {

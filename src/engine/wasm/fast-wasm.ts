@@ -8,6 +8,7 @@
  */
 import { GEMM_SHARED_WASM_BASE64, GEMM_WASM_BASE64 } from './gemm-wasm';
 import { CONTROL_BYTES, gemmLoop, type GemmFn, type GemmHelperReady, type GemmHelperStart } from './gemm-protocol';
+import type { WindowGeometry } from '../kernels/steps';
 
 const PAGE = 65536;
 const RESERVED = PAGE;
@@ -206,22 +207,6 @@ export function wasmSimdSupported(): boolean {
   }
 }
 
-/** A convolution's spatial geometry, as im2col / col2im (assembly/im2col.ts) read it. */
-export interface ConvWindow {
-  readonly h: number;
-  readonly w: number;
-  readonly oh: number;
-  readonly ow: number;
-  readonly kh: number;
-  readonly kw: number;
-  readonly strideH: number;
-  readonly strideW: number;
-  readonly dilH: number;
-  readonly dilW: number;
-  readonly padTop: number;
-  readonly padLeft: number;
-}
-
 /** assembly/im2col.ts's exports: (source, channels, h, w, oh, ow, kh, kw, sh, sw, dh, dw, pt, pl, destination). */
 type WindowFn = (src: number, c: number, h: number, w: number, oh: number, ow: number, kh: number, kw: number, sh: number, sw: number, dh: number, dw: number, pt: number, pl: number, dst: number) => void;
 
@@ -330,12 +315,12 @@ export class WasmArena {
    * im2col of `channels` planes at byte address x into dst: row ((ci * kh + ky) * kw + kx) holds the tap's input
    * for every output position (oh x ow), 0 in the padding.
    */
-  im2col(x: number, channels: number, g: ConvWindow, dst: number): void {
+  im2col(x: number, channels: number, g: WindowGeometry, dst: number): void {
     this.im2colFn(x, channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW, g.padTop, g.padLeft, dst);
   }
 
   /** col2im, the transpose of im2col: the planes at byte address acc += the columns at src, per tap. */
-  col2im(src: number, channels: number, g: ConvWindow, acc: number): void {
+  col2im(src: number, channels: number, g: WindowGeometry, acc: number): void {
     this.col2imFn(src, channels, g.h, g.w, g.oh, g.ow, g.kh, g.kw, g.strideH, g.strideW, g.dilH, g.dilW, g.padTop, g.padLeft, acc);
   }
 
