@@ -23,6 +23,7 @@ import { conceptMaps } from './concept-maps';
 import { baselineMap } from './baseline-maps';
 import { sumChannels } from '../src/models/colormap';
 import { builtinCard, fetchBuiltinFiles, type ModelFile } from './models';
+import { throttledProgress } from './progress-throttle';
 import { cardForFiles, importModelFiles } from '../src/session/open-model';
 import { photoInput, seenImage, tensorInput } from '../src/session/model-input';
 import type {
@@ -660,28 +661,8 @@ const group = (r: Request): string | null =>
               ? 'concepts'
               : null;
 
-/** At most one progress message per this many ms within a phase: each one renders the page again. */
-const PROGRESS_MS = 50;
-
-/**
- * A request's progress, posted when its phase changes and then at most every PROGRESS_MS: a download or a read
- * arrives in many small chunks, and a message for each kept the page's thread re-rendering the progress bar while
- * the model loaded, on the cores the worker needs.
- */
-function progressPoster(id: number): (p: Progress) => void {
-  let phase: Progress['phase'] | null = null;
-  let last = 0;
-  return (p) => {
-    const now = performance.now();
-    if (p.phase === phase && now - last < PROGRESS_MS) return;
-    phase = p.phase;
-    last = now;
-    post({ id, kind: 'progress', progress: p });
-  };
-}
-
 async function handle({ id, request }: PageMessage): Promise<void> {
-  const progress = progressPoster(id);
+  const progress = throttledProgress((p) => post({ id, kind: 'progress', progress: p }));
   const reply = (value: unknown, transfer: Transferable[] = []) => post({ id, kind: 'result', value }, transfer);
   const viewTransfer = (v: ImageView | null): Transferable[] => (v ? [v.bitmap] : []);
   switch (request.type) {

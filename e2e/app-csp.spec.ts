@@ -172,3 +172,16 @@ test('with the CSP and isolation headers, ONNX and TF.js models open and are exp
   expect(await page.evaluate(tryWasm)).toBe('compiled');
   expect(await w.workers[0]!.evaluate(tryWasm)).toBe('compiled');
 });
+
+test('model weights are served as binary and uncompressed, as static hosts serve them; JSON may be compressed', async ({ request }) => {
+  // `vite preview` would gzip a file it has no type for on the fly (TF.js shards have no extension), at a cost of
+  // CPU on the cores the page needs (docs/performance.md, "The fast CPU backend in the app").
+  for (const path of ['/models/darknet-tiny/group1-shard1of1', '/models/resnet20-cifar10/resnet20_cifar10.onnx.data']) {
+    const r = await request.get(path, { headers: { 'Accept-Encoding': 'gzip, br' } });
+    expect(r.status(), path).toBe(200);
+    expect(r.headers()['content-type'], path).toBe('application/octet-stream');
+    expect(r.headers()['content-encoding'], path).toBeUndefined();
+  }
+  const json = await request.get('/models/darknet-tiny/model.json', { headers: { 'Accept-Encoding': 'gzip' } });
+  expect(json.headers()['content-type']).toMatch(/^application\/json/);
+});

@@ -115,6 +115,15 @@ function findNonFinite(relevance: Float32Array, layers: Explanation['layers']): 
   return { layer: origin ? origin.layer : 'input', count: inInput || count(origin!.data) };
 }
 
+/** patchProgram, or null where it fails: compiling then reports the rules' problem the way it always does. */
+function tryPatch(...args: Parameters<typeof patchProgram>): Program | null {
+  try {
+    return patchProgram(...args);
+  } catch {
+    return null;
+  }
+}
+
 /** What a compiled program depends on: the rules and where hooks read and scale. */
 interface CompileSpec {
   readonly rules: ExplainOptions['rules'];
@@ -288,7 +297,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           const rules = resolveAssignment(graph, spec.rules);
           // New numbers in a few layers' rules (a slider): the most recent program patched, else compiled.
           const recent = spec.hooks.length ? undefined : [...entries.values()].at(-1);
-          const patched = recent && !recent.spec.hooks.length ? patchProgram(graph, recent.program, recent.rules, rules) : null;
+          const patched = recent && !recent.spec.hooks.length ? tryPatch(graph, recent.program, recent.rules, rules) : null;
           const program = patched ?? compileProgram(graph, rules, spec.hooks.length ? { hooks: spec.hooks } : {});
           const made = await makeRunner(program);
           entry = { spec, rules, program, made: patched ? 'patched' : 'compiled', used: false, ...made };

@@ -55,7 +55,8 @@ export async function loadModel(source: ModelSource, options: NodeLoadModelOptio
   const backend = options.backend ?? 'auto';
   let gpu = options.gpu;
   let problem: string | undefined;
-  if (!gpu && backend !== 'cpu') {
+  // Dawn only where WebGPU may be used: a CPU backend named outright never loads it (nor prints its warnings).
+  if (!gpu && (backend === 'auto' || backend === 'webgpu')) {
     try {
       gpu = await nodeGpu();
     } catch (e) {

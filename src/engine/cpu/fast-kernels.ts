@@ -1,8 +1,10 @@
 /**
  * Float32 implementations of the heavy kernels for the fast CPU backend (./fast-backend.ts): conv2d and
- * conv2d-relevance (Linear layers included: the dense geometry) as im2col / col2im in JavaScript around the WASM
- * SIMD GEMM (../wasm/fast-wasm.ts). Same step semantics as the float64 references in ../kernels/conv2d.ts and
- * conv2d-relevance.ts; the sums run in float32 and in another order, so results agree within float32 rounding.
+ * conv2d-relevance (Linear layers included: the dense geometry) as the WASM SIMD GEMM with im2col / col2im and the
+ * bias in WASM too (../wasm/fast-wasm.ts), and the elementwise ops; the table at the end adds the pools, Pad / Slice
+ * and the stabilised division (./fast-pool.ts, ./fast-window-copy.ts, ./fast-divide.ts). The convolutions have the
+ * same step semantics as the float64 references in ../kernels/conv2d.ts and conv2d-relevance.ts; their sums run in
+ * float32 and in another order, so results agree within float32 rounding.
  *
  * The rule's weight modifier is applied once: the modified weights of a 'param' tensor are copied into the WASM
  * memory on first use and kept there (per weight array and modifier); the input modifier is applied per call.
