@@ -589,12 +589,15 @@ export function dismissPendingModel(): void {
   void queue.then(openDefaults);
 }
 
-function onHashChange(): void {
-  const fragment = window.location.hash.slice(1);
+function onHashChange(event: HashChangeEvent): void {
+  // The event's address, not window.location: a follow() that wrote the address (replaceState) between the paste and
+  // this event would otherwise hide the pasted link, which then went unopened.
+  const fragment = new URL(event.newURL).hash.slice(1);
   if (fragment === lastFragment) return;
   const parsed = parseShareFragment(fragment);
   if (!parsed) return;
   lastFragment = fragment;
+  followGeneration++; // a follow() still waiting for the worker must not write the state before the link over it
   if ('error' in parsed) {
     linkFailed(parsed.error, 'The app keeps its current state.');
     return;

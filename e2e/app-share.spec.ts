@@ -553,3 +553,22 @@ test('hostile links give a clear message and a page that keeps working', async (
   await nextExplanation(page, n);
   await expect(page.getByRole('heading', { name: 'LRP Lens' })).toBeVisible();
 });
+
+test('a link pasted just as the address bar follows a change is still opened', async ({ page }) => {
+  await page.goto('/?model=tinyvgg&image=coffee.png');
+  const n = await settled(page);
+  await expect.poll(() => page.url(), { timeout: 10_000 }).toMatch(/#s1\./);
+  // The paste, then the app's own address write (history.replaceState) before the hashchange event is handled: the
+  // event's address is the pasted link, window.location already the state before it.
+  const overrides = { conv_1_2: { rule: 'gamma', params: { gamma: 0.75 } } };
+  const link = encodeShareState({ ...base, overrides }); // Captum's default preset: not the page's EpsilonPlusFlat
+  await page.evaluate((h) => {
+    const before = window.location.href;
+    window.location.hash = h;
+    window.history.replaceState(window.history.state, '', before);
+  }, link);
+  await expect(page.getByRole('combobox', { name: 'Preset', exact: true })).toHaveValue('captum-default');
+  await expect(ruleFor(page, 'conv_1_2')).toHaveValue('gamma');
+  await nextExplanation(page, n);
+  await expect.poll(() => decodeShareState(page.url()).overrides, { timeout: 10_000 }).toEqual(overrides);
+});
