@@ -68,6 +68,39 @@ function renamed<S>(v: S, freshFrom: number, map: ReadonlyMap<number, number>): 
   return v;
 }
 
+/** What patching a program looks up, made once per program (a patched program's is derived from its base's). */
+interface PatchIndex {
+  /** Each layer segment's index, by its key. */
+  readonly segmentAt: ReadonlyMap<string, number>;
+  /** The segment that first writes each relevance storage: later writers accumulate (compile.ts, target()). */
+  readonly firstWriter: ReadonlyMap<number, number>;
+  /** The relevance steps of cached denominator parts: their numbers must not change. */
+  readonly partSteps: ReadonlySet<number>;
+  /** What the program deduplicates by: the forward parameters and its modified parameters. */
+  readonly known: ReadonlyMap<string, TensorRef>;
+}
+
+const indexes = new WeakMap<Program, PatchIndex>();
+
+function patchIndex(part: ReturnType<typeof forwardPart>, base: Program): PatchIndex {
+  const held = indexes.get(base);
+  if (held) return held;
+  const firstWriter = new Map<number, number>();
+  base.segments.forEach((s, i) => {
+    for (const id of s.writes) if (!firstWriter.has(id)) firstWriter.set(id, i);
+  });
+  const known = new Map(part.builder.known());
+  for (const step of base.paramSteps) if (step.kernel === 'modify-params') known.set(modifiedParamKey(step.src, step.mod), step.dst);
+  const index: PatchIndex = {
+    segmentAt: new Map(base.segments.map((s, i) => [s.key, i])),
+    firstWriter,
+    partSteps: new Set((base.denominators ?? []).flatMap((d) => d.steps)),
+    known,
+  };
+  indexes.set(base, index);
+  return index;
+}
+
 /**
  * The program for `rules`, made from `base` (compiled for `baseRules` on the same graph, without hooks), or null
  * where it cannot be (the caller compiles).
@@ -90,16 +123,7 @@ export function patchProgram(graph: Graph, base: Program, baseRules: ReadonlyMap
   if (changed.length === 0) return base;
 
   const part = forwardPart(graph);
-  const segmentAt = new Map(base.segments.map((s, i) => [s.key, i]));
-  // The segment that first writes each relevance storage: later writers accumulate (compile.ts, target()).
-  const firstWriter = new Map<number, number>();
-  base.segments.forEach((s, i) => {
-    for (const id of s.writes) if (!firstWriter.has(id)) firstWriter.set(id, i);
-  });
-  const partSteps = new Set((base.denominators ?? []).flatMap((d) => d.steps));
-  // What the old program deduplicates by: the forward parameters and its modified parameters.
-  const known: [string, TensorRef][] = [...part.builder.known()];
-  for (const step of base.paramSteps) if (step.kernel === 'modify-params') known.push([modifiedParamKey(step.src, step.mod), step.dst]);
+  const { segmentAt, firstWriter, partSteps, known } = patchIndex(part, base);
 
   const steps = [...base.relevanceSteps];
   const segments = [...base.segments];
@@ -138,5 +162,11 @@ export function patchProgram(graph: Graph, base: Program, baseRules: ReadonlyMap
     for (let i = 0; i < emitted.length; i++) steps[seg.start + i] = renamed(emitted[i]!, freshFrom, map);
     segments[at] = { ...seg, key };
   }
-  return { ...base, relevanceSteps: steps, segments };
+  const patched: Program = { ...base, relevanceSteps: steps, segments };
+  // The patched program has the old one's tensors, parameters and denominators: its index differs in keys alone.
+  const keys = new Map(segmentAt);
+  for (const { oldKey } of changed) keys.delete(oldKey);
+  for (const { oldKey, key } of changed) keys.set(key, segmentAt.get(oldKey)!);
+  indexes.set(patched, { segmentAt: keys, firstWriter, partSteps, known });
+  return patched;
 }

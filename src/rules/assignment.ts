@@ -94,13 +94,34 @@ export function resolveAssignmentWith(graph: Graph, assignment: RuleAssignment, 
     if (!def.appliesTo.includes(cls)) {
       throw new RuleError(`layer "${node.name}" (${node.op}): rule "${def.id}" does not apply to this kind of layer`);
     }
-    let program: RuleProgram;
-    try {
-      program = compileRuleDefinition(def, choice.params);
-    } catch (e) {
-      throw new RuleError(`layer "${node.name}": ${(e as Error).message}`);
-    }
-    out.set(node.name, { layer: node.name, rule: def.id, params: choice.params, program });
+    out.set(node.name, resolvedRule(node.name, def, choice.params));
   }
   return out;
+}
+
+/**
+ * Resolved rules by definition, then layer and parameters: a layer whose rule and parameters are unchanged gets the
+ * same object back, so that comparing two assignments (the engine's program patches) is one identity check per layer
+ * and resolving one again compiles only what changed. Keyed by the definition object (a redefined custom rule is
+ * another object) and bounded: a slider adds one entry per value it passes.
+ */
+const resolvedRules = new WeakMap<RuleDefinition, Map<string, ResolvedLayerRule>>();
+const MAX_RESOLVED_PER_RULE = 4096;
+
+function resolvedRule(layer: string, def: RuleDefinition, params: RuleParams): ResolvedLayerRule {
+  let byLayer = resolvedRules.get(def);
+  if (!byLayer) resolvedRules.set(def, (byLayer = new Map()));
+  const key = `${layer}\u0000${JSON.stringify(params)}`;
+  const known = byLayer.get(key);
+  if (known) return known;
+  let program: RuleProgram;
+  try {
+    program = compileRuleDefinition(def, params);
+  } catch (e) {
+    throw new RuleError(`layer "${layer}": ${(e as Error).message}`);
+  }
+  if (byLayer.size >= MAX_RESOLVED_PER_RULE) byLayer.clear();
+  const resolved: ResolvedLayerRule = { layer, rule: def.id, params, program };
+  byLayer.set(key, resolved);
+  return resolved;
 }

@@ -115,6 +115,33 @@ describe('rule assignment', () => {
     expect(() => resolveAssignment(graph, { preset: 'Nope' })).toThrow(/unknown preset/);
   });
 
+  it('resolving again returns the same rule objects for unchanged layers, new ones where a number or a definition changed', () => {
+    const graph = testGraph(1);
+    const a = resolveAssignment(graph, { preset: 'EpsilonPlusFlat', layers: [{ layer: 'fc', rule: 'epsilon', epsilon: 0.01 }] });
+    const b = resolveAssignment(graph, { preset: 'EpsilonPlusFlat', layers: [{ layer: 'fc', rule: 'epsilon', epsilon: 0.02 }] });
+    for (const [layer, rule] of a) if (layer !== 'fc') expect(b.get(layer), layer).toBe(rule);
+    expect(b.get('fc')).not.toBe(a.get('fc'));
+    expect(b.get('fc')!.program).toEqual({ kind: 'lrp', groups: [expect.objectContaining({ epsilon: 0.02 })] });
+    // A custom rule of the same id, defined anew with another epsilon: its own program, never the cached one.
+    const custom = (epsilon: number) => ({
+      ruleDefs: [
+        {
+          id: 'my.epsilon',
+          label: 'Epsilon (custom)',
+          appliesTo: ['weighted'],
+          program: { groups: [{ terms: [{ input: 'identity', weight: 'identity' }], bias: 'identity', stabilizer: { epsilon } }] },
+        },
+      ],
+      layers: [{ layer: 'fc', rule: 'my.epsilon' }],
+    });
+    const c1 = resolveAssignment(graph, custom(0.5) as never).get('fc')!;
+    const c2 = resolveAssignment(graph, custom(0.25) as never).get('fc')!;
+    expect([c1.program, c2.program]).toEqual([
+      { kind: 'lrp', groups: [expect.objectContaining({ epsilon: 0.5 })] },
+      { kind: 'lrp', groups: [expect.objectContaining({ epsilon: 0.25 })] },
+    ]);
+  });
+
   it('the same explanation on both backends for a residual graph under a composite', async () => {
     const graph = testGraph(3);
     const input = randomArray(3 * 36, rng(5), 2);
