@@ -109,6 +109,8 @@ export interface ForwardPart {
   readonly values: ReadonlyMap<string, TensorRef>;
   /** Each value's relevance storage (a reshape's sole input shares its output's). */
   readonly store: ReadonlyMap<string, TensorRef>;
+  /** The values that are never negative (OpDef.nonNegative from the input on: what a ReLU gives, pooled, reshaped). */
+  readonly nonNegative: ReadonlySet<string>;
 }
 
 const forwardParts = new WeakMap<Graph, ForwardPart>();
@@ -122,11 +124,13 @@ export function forwardPart(graph: Graph): ForwardPart {
   const input = b.tensor(graph.input.shape, 'input', 'input');
   const control = b.tensor([3], 'control', 'input');
   const values = new Map<string, TensorRef>([[graph.input.name, input]]);
+  const nonNegative = new Set<string>();
 
   for (const node of graph.nodes) {
     const def = ops[node.op];
     const out = def.forward({ node, inputs: node.inputs.map((v) => values.get(v)!), outShape: shapes.get(node.output)!, b });
     values.set(node.output, out);
+    if (def.nonNegative?.(node, node.inputs.map((v) => nonNegative.has(v)))) nonNegative.add(node.output);
   }
 
   const logits = values.get(graph.output)!;
@@ -147,7 +151,7 @@ export function forwardPart(graph: Graph): ForwardPart {
     }
   }
   const chosen = b.tensor([1], 'target');
-  const part: ForwardPart = { builder: b, input, control, logits, chosen, values, store };
+  const part: ForwardPart = { builder: b, input, control, logits, chosen, values, store, nonNegative };
   forwardParts.set(graph, part);
   return part;
 }
@@ -232,7 +236,8 @@ export function compileProgram(graph: Graph, rules: ReadonlyMap<string, Resolved
         b.emit('relevance', { kernel: 'broadcast-binary', op: 'multiply', a: r, b: hook.factors, out: scaled, scale: 1, accumulate: false });
         r = scaled;
       }
-      ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r, program: rule.program, b, target, pass });
+      const nonNegativeInputs = node.inputs.map((v) => part.nonNegative.has(v));
+      ops[node.op].relevance({ node, inputs, output: values.get(node.output)!, r, program: rule.program, b, nonNegativeInputs, target, pass });
       return node.inputs;
     });
     // A residual add's first input is only part of what it splits; every other layer reports its input's relevance.

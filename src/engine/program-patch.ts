@@ -148,7 +148,8 @@ export function patchProgram(graph: Graph, base: Program, baseRules: ReadonlyMap
       b.emit('relevance', { kernel: 'elementwise', op: 'copy', a: b.view(ref, shape), b: null, out: t.ref, accumulate: t.accumulate });
     };
     const r = part.store.get(node.output)!;
-    ops[node.op].relevance({ node, inputs: node.inputs.map((v) => part.values.get(v)!), output: part.values.get(node.output)!, r, program: rule.program, b, target, pass });
+    const nonNegativeInputs = node.inputs.map((v) => part.nonNegative.has(v));
+    ops[node.op].relevance({ node, inputs: node.inputs.map((v) => part.values.get(v)!), output: part.values.get(node.output)!, r, program: rule.program, b, nonNegativeInputs, target, pass });
 
     const emitted = b.relevanceSteps;
     if (emitted.length !== seg.end - seg.start || b.paramSteps.length !== base.paramSteps.length) return null;

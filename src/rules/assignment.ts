@@ -72,31 +72,72 @@ function splitEntry(entry: LayerRuleEntry): RuleChoice {
 export function resolveAssignmentWith(graph: Graph, assignment: RuleAssignment, classOf: (op: OpType) => LayerClass): Map<string, ResolvedLayerRule> {
   const custom = new Map(parseRuleDefinitions(assignment.ruleDefs, 'ruleDefs').map((d) => [d.id, d]));
   const lookup = (id: string): RuleDefinition | undefined => findBuiltinRule(id) ?? custom.get(id);
-  const presetName = assignment.preset ?? DEFAULT_PRESET;
-  const composite = findComposite(presetName);
-  if (!composite) throw new RuleError(`unknown preset "${presetName}"`);
-  const choices = composite.assign(graph, assignment.presetParams ?? {}, classOf);
+  const preset = presetRules(graph, assignment, classOf);
+  const overrides = new Map<string, RuleChoice>();
   for (const entry of assignment.layers ?? []) {
     if (typeof entry.layer !== 'string' || typeof entry.rule !== 'string') {
       throw new RuleError('each layer entry needs a "layer" and a "rule"');
     }
-    choices.set(selectLayer(graph, entry.layer).name, splitEntry(entry));
+    overrides.set(selectLayer(graph, entry.layer).name, splitEntry(entry));
   }
   const out = new Map<string, ResolvedLayerRule>();
-  for (const node of graph.nodes) {
-    const choice = choices.get(node.name) ?? { rule: 'gradient', params: {} };
-    const def = lookup(choice.rule);
-    if (!def) {
-      // A custom rule is found only in the assignment's own ruleDefs.
-      throw new RuleError(`layer "${node.name}": unknown rule "${choice.rule}"${custom.size ? ` (the assignment's ruleDefs define ${[...custom.keys()].join(', ')})` : ''}`);
-    }
-    const cls = classOf(node.op);
-    if (!def.appliesTo.includes(cls)) {
-      throw new RuleError(`layer "${node.name}" (${node.op}): rule "${def.id}" does not apply to this kind of layer`);
-    }
-    out.set(node.name, resolvedRule(node.name, def, choice.params));
-  }
+  graph.nodes.forEach((node, i) => {
+    const choice = overrides.get(node.name);
+    const resolved = choice ? resolveLayer(node, choice, lookup, custom, classOf) : preset[i]!;
+    if (resolved instanceof Error) throw resolved;
+    out.set(node.name, resolved);
+  });
   return out;
+}
+
+/** One layer's rule, checked against the layer; what is wrong with it as an error. */
+function resolveLayer(
+  node: GraphNode,
+  choice: RuleChoice,
+  lookup: (id: string) => RuleDefinition | undefined,
+  custom: ReadonlyMap<string, RuleDefinition>,
+  classOf: (op: OpType) => LayerClass,
+): ResolvedLayerRule | RuleError {
+  const def = lookup(choice.rule);
+  if (!def) {
+    // A custom rule is found only in the assignment's own ruleDefs.
+    return new RuleError(`layer "${node.name}": unknown rule "${choice.rule}"${custom.size ? ` (the assignment's ruleDefs define ${[...custom.keys()].join(', ')})` : ''}`);
+  }
+  if (!def.appliesTo.includes(classOf(node.op))) {
+    return new RuleError(`layer "${node.name}" (${node.op}): rule "${def.id}" does not apply to this kind of layer`);
+  }
+  try {
+    return resolvedRule(node.name, def, choice.params);
+  } catch (e) {
+    if (e instanceof RuleError) return e;
+    throw e;
+  }
+}
+
+/**
+ * Every layer's rule under the assignment's preset alone (its error where it has one, thrown only if no override
+ * replaces it), by node index: made once per graph, layer classes and preset with its parameters, as a slider
+ * re-resolves the same preset with one override changed. The preset's choices are built-in rules only.
+ */
+const presetCache = new WeakMap<Graph, WeakMap<(op: OpType) => LayerClass, Map<string, readonly (ResolvedLayerRule | RuleError)[]>>>();
+const MAX_PRESETS_PER_GRAPH = 32;
+
+function presetRules(graph: Graph, assignment: RuleAssignment, classOf: (op: OpType) => LayerClass): readonly (ResolvedLayerRule | RuleError)[] {
+  const presetName = assignment.preset ?? DEFAULT_PRESET;
+  const composite = findComposite(presetName);
+  if (!composite) throw new RuleError(`unknown preset "${presetName}"`);
+  let byClasses = presetCache.get(graph);
+  if (!byClasses) presetCache.set(graph, (byClasses = new WeakMap()));
+  let byPreset = byClasses.get(classOf);
+  if (!byPreset) byClasses.set(classOf, (byPreset = new Map()));
+  const key = `${presetName}\u0000${JSON.stringify(assignment.presetParams ?? {})}`;
+  const known = byPreset.get(key);
+  if (known) return known;
+  const choices = composite.assign(graph, assignment.presetParams ?? {}, classOf);
+  const rules = graph.nodes.map((node) => resolveLayer(node, choices.get(node.name) ?? { rule: 'gradient', params: {} }, findBuiltinRule, new Map(), classOf));
+  if (byPreset.size >= MAX_PRESETS_PER_GRAPH) byPreset.clear();
+  byPreset.set(key, rules);
+  return rules;
 }
 
 /**

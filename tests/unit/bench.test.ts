@@ -168,14 +168,17 @@ describe('benchmark models', () => {
     }
   });
 
-  it('counts the relevance pass from the program: epsilon ~1x the forward MACs, EpsilonPlusFlat more', () => {
+  it('counts the relevance pass from the program: epsilon ~1x the forward MACs, EpsilonPlusFlat ~2x (x- terms left out after ReLUs)', () => {
     const g = vgg16(undefined, { random: false });
     const forward = graphCounts(g).forwardMacs;
     const captum = assignmentCounts(g, CAPTUM_EPSILON);
     const epf = assignmentCounts(g, EPSILON_PLUS_FLAT);
     expect(captum.forwardMacs).toBe(forward); // max pools are not convolutions; no average pool in VGG16
     expect(captum.relevanceMacs / forward).toBeCloseTo(1, 2);
-    expect(epf.relevanceMacs / forward).toBeGreaterThan(3);
+    // ZPlus on a ReLU's output: one convolution for z and one for the relevance (its x- terms are zero and left out,
+    // else four); the first layer's Flat the same; the Linear layers' Epsilon reuses the forward output as z.
+    expect(epf.relevanceMacs / forward).toBeGreaterThan(1.9);
+    expect(epf.relevanceMacs / forward).toBeLessThan(2);
     expect(epf.bufferBytes).toBeGreaterThan(4 * 138_357_544);
     const table = formatPresetTable([{ name: 'vgg16', graph: g }]).split('\n');
     expect(table[2]).toBe('| forward only | 30.9 (1.00) |');

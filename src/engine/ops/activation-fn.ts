@@ -9,7 +9,7 @@ import { unsupportedRule, type OpDef } from './op';
 
 export function fnActivationOp(
   op: OpType,
-  declared: Pick<OpDef, 'summary' | 'onnx' | 'keras'>,
+  declared: Pick<OpDef, 'summary' | 'onnx' | 'keras' | 'nonNegative'>,
   fn: (node: GraphNode) => { fn: ActivationFn; alpha?: number; beta?: number },
 ): OpDef {
   return {

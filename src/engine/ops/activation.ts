@@ -23,7 +23,7 @@ export function activationOp(
   op: OpType,
   forward: ElementwiseOp,
   gradient: ElementwiseOp,
-  declared: Pick<OpDef, 'summary' | 'onnx' | 'keras'>,
+  declared: Pick<OpDef, 'summary' | 'onnx' | 'keras' | 'nonNegative'>,
   params: (node: Parameters<OpDef['inferShape']>[0]) => { p0?: number; p1?: number } = () => ({}),
 ): OpDef {
   return {

@@ -1,4 +1,4 @@
-import { fail, unsupportedRule, type OpDef, type RelevanceContext } from './op';
+import { fail, nonNegativeIfAllInputs, unsupportedRule, type OpDef, type RelevanceContext } from './op';
 import type { ConstValue, KerasLayer, KerasMapping, OnnxMapping, OnnxNode } from './import-context';
 import { mergeInputs, mergeShapes } from '../tfjs/keras-helpers';
 import { emitBinary, emitContribution, emitSumTo, inferBroadcast } from './broadcast';
@@ -14,6 +14,7 @@ import { perChannel, perFeature, tensor } from '../onnx/mapping-helpers';
 export const addOp: OpDef = {
   op: 'add',
   layerClass: 'add',
+  nonNegative: (node, inputs) => node.attrs.mode !== 'sub' && nonNegativeIfAllInputs(node, inputs),
   summary:
     'Sum or difference of two computed values (residual additions; ONNX broadcasting): Norm splits relevance in proportion to each operand; the gradient gives each all of it.',
   onnx: { Add: onnxAddSub(false), Sub: onnxAddSub(true) },

@@ -3,7 +3,7 @@ import type { ProgramBuilder } from '../program';
 import type { ConvGeometry } from '../kernels/steps';
 import { emitConvForward, emitConvRelevance, type ConvLayer } from './conv-shaped';
 import { onnxPoolAttributes, poolOutSize } from './maxpool2d';
-import { expectRank, fail, type OpDef } from './op';
+import { expectRank, fail, nonNegativeIfInput, type OpDef } from './op';
 import type { KerasLayer } from './import-context';
 import { kerasGlobalPool, kerasPoolGeometry } from '../tfjs/keras-helpers';
 
@@ -73,6 +73,7 @@ function poolOp(op: 'avgpool2d' | 'globalavgpool'): OpDef {
   return {
     op,
     layerClass: 'avgpool',
+    nonNegative: nonNegativeIfInput,
     summary: global
       ? 'Global average pooling (also ReduceMean over H and W): Norm splits relevance in proportion to each input.'
       : 'Average pooling: a depthwise convolution with weights 1/window; Norm splits relevance in proportion to each input.',

@@ -1,6 +1,7 @@
 import { attrNumber } from '../graph';
 import { activationOp } from './activation';
 import { fail } from './op';
+import type { GraphNode } from '../graph';
 import type { OnnxMapping } from './import-context';
 
 /** Clip (ReLU6 and friends): bounds from attributes (opset < 11) or constant inputs; Clip(0, none) is a ReLU. */
@@ -34,7 +35,7 @@ const onnxClip: OnnxMapping = {
 };
 
 /** Clip / ReLU6: clamp to [min, max]. */
-export const clipOp = activationOp('clip', 'clip', 'clip-gradient', { summary: 'Clip / ReLU6: Pass in the composites, or its gradient.', onnx: { Clip: onnxClip } }, (node) => {
+export const clipOp = activationOp('clip', 'clip', 'clip-gradient', { summary: 'Clip / ReLU6: Pass in the composites, or its gradient.', onnx: { Clip: onnxClip }, nonNegative: (node: GraphNode) => attrNumber(node, 'min', -3.4e38) >= 0 }, (node) => {
   const p0 = attrNumber(node, 'min', -3.4e38);
   const p1 = attrNumber(node, 'max', 3.4e38);
   if (!(p0 <= p1)) fail(node, `min ${p0} is above max ${p1}`);

@@ -1,7 +1,7 @@
 import { attrNumber, attrNumbers, shapeSize, type GraphNode, type Shape, type Tensor } from '../graph';
 import { tensor } from '../onnx/mapping-helpers';
 import { contiguousStrides, plainCopy, STRIDED_COPY_RANK } from '../kernels/strided-copy';
-import { fail, type OpDef } from './op';
+import { fail, nonNegativeIfAllInputs, type OpDef } from './op';
 import type { KerasLayer } from './import-context';
 import { brief, engineAxis, kerasAxis } from '../tfjs/keras-helpers';
 
@@ -49,6 +49,7 @@ function parts(node: GraphNode, inputShapes: readonly Shape[]): { input: number;
 export const concatOp: OpDef = {
   op: 'concat',
   layerClass: 'structural',
+  nonNegative: nonNegativeIfAllInputs,
   summary: 'Concatenation of computed values along any axis (rank up to 6); each input gets its slice of the relevance.',
   onnx: {
     Concat: {

@@ -86,6 +86,20 @@ function boundsTensor(ctx: RelevanceContext, channels: number): TensorRef | null
   return ctx.b.param(key, { shape: [2 * channels], data });
 }
 
+/**
+ * A rule's groups for an input that is never negative (after a ReLU: OpDef.nonNegative): a term on its negative part
+ * reads x- = min(x, 0) = 0 and adds exactly 0 to z and to the relevance, so it is left out, and one on its positive
+ * part reads x+ = x, so it reads x itself. ZPlus, Gamma and AlphaBeta then run half their convolutions and no
+ * input modifier, with the same values. A group left without terms passes no relevance and is dropped; where every
+ * group would be, the rule is kept as it is (the input's relevance must be written).
+ */
+export function withoutZeroTerms(groups: readonly Group[]): readonly Group[] {
+  const kept = groups
+    .map((g) => ({ ...g, terms: g.terms.filter((t) => t.input !== 'negative').map((t) => (t.input === 'positive' ? { ...t, input: 'identity' as const } : t)) }))
+    .filter((g) => g.terms.length > 0);
+  return kept.length ? kept : groups;
+}
+
 export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void {
   const { b, program } = ctx;
   const x = ctx.inputs[0]!;
@@ -98,7 +112,9 @@ export function emitConvRelevance(ctx: RelevanceContext, layer: ConvLayer): void
   const groups: readonly Group[] =
     program.kind === 'gradient'
       ? [{ terms: [{ input: 'ones', weight: { kind: 'affine', plain: 1, pos: 0, neg: 0 } }], bias: { kind: 'zero' }, coefficient: 1, mask: 'all', epsilon: null }]
-      : program.groups;
+      : ctx.nonNegativeInputs[0]
+        ? withoutZeroTerms(program.groups)
+        : program.groups;
   const forwardVariant = variantField(selectConvVariant(layer.geom, 'forward'));
   const relevanceVariant = variantField(selectConvVariant(layer.geom, 'relevance'));
   const bounds = boundsTensor(ctx, layer.geom.c);

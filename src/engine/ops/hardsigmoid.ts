@@ -1,5 +1,5 @@
 import { attrNumber } from '../graph';
-import { fail } from './op';
+import { alwaysNonNegative, fail } from './op';
 import { fnActivationOp } from './activation-fn';
 import { unaryOnnx } from './activation';
 
@@ -9,6 +9,7 @@ export const hardSigmoidOp = fnActivationOp(
   {
     summary: 'HardSigmoid clamp(alpha x + beta, 0, 1): Pass in the composites, or its gradient.',
     onnx: { HardSigmoid: unaryOnnx('hardsigmoid', 'any shape, alpha and beta', (n) => ({ alpha: n.attr.float('alpha', 0.2), beta: n.attr.float('beta', 0.5) })) },
+    nonNegative: alwaysNonNegative,
   },
   (node) => {
     const alpha = attrNumber(node, 'alpha', 0.2);

@@ -3,7 +3,7 @@ import { pair, resolvePads } from '../onnx/mapping-helpers';
 import type { KerasMapping, OnnxNode } from './import-context';
 import { kerasGlobalPool, kerasPoolGeometry } from '../tfjs/keras-helpers';
 import type { PoolGeometry } from '../kernels/steps';
-import { expectRank, fail, unsupportedRule, type OpDef } from './op';
+import { expectRank, fail, nonNegativeIfInput, unsupportedRule, type OpDef } from './op';
 
 /**
  * Output size of a pooling window along one axis. Ceil mode (PyTorch's and ONNX's ceil_mode) rounds up: extra end
@@ -53,6 +53,7 @@ export function onnxPoolAttributes(n: OnnxNode): { x: string; attrs: { kernel: n
 export const maxPoolOp: OpDef = {
   op: 'maxpool2d',
   layerClass: 'maxpool',
+  nonNegative: nonNegativeIfInput,
   summary: 'Max pooling: relevance goes to each window\'s maximum (its gradient; Captum scales it by a / stab(a)).',
   onnx: {
     MaxPool: {

@@ -29,6 +29,8 @@ export interface RelevanceContext {
   readonly r: TensorRef;
   readonly program: RuleProgram;
   readonly b: ProgramBuilder;
+  /** Per input, whether it is never negative (OpDef.nonNegative, through the graph: after a ReLU). */
+  readonly nonNegativeInputs: readonly boolean[];
   /** Where relevance for input i goes; the first writer overwrites, later writers accumulate. */
   target(i: number): RelevanceTarget;
   /** Relevance for input i is `ref` unchanged (reshaped to the input's shape). */
@@ -52,6 +54,11 @@ export interface OpDef {
   readonly keras?: Readonly<Record<string, KerasMapping>>;
   /** Checks attributes, parameters and input shapes; throws a clear error naming the layer. */
   inferShape(node: GraphNode, inputShapes: readonly Shape[]): Shape;
+  /**
+   * Whether the output is never negative, given which inputs never are (absent: not known). A rule's terms on the
+   * negative part of a weighted layer's input are zero there and are left out (conv-shaped.ts).
+   */
+  readonly nonNegative?: (node: GraphNode, nonNegativeInputs: readonly boolean[]) => boolean;
   forward(ctx: ForwardContext): TensorRef;
   relevance(ctx: RelevanceContext): void;
 }
@@ -71,3 +78,15 @@ export function expectRank(node: GraphNode, shape: Shape, rank: number): void {
 export function unsupportedRule(ctx: RelevanceContext): never {
   return fail(ctx.node, `rule program "${ctx.program.kind}" does not apply to this layer`);
 }
+
+/** OpDef.nonNegative of an op whose output is never negative (ReLU, Sigmoid). */
+export const alwaysNonNegative = (): boolean => true;
+
+/** No parameter of the node (a constant part, as a concatenated class token) has a negative value. */
+const paramsNonNegative = (node: GraphNode): boolean => Object.values(node.params).every((t) => t.data.every((v) => v >= 0));
+
+/** OpDef.nonNegative of an op whose outputs are some of its first input's values, or their mean (pools, reshapes). */
+export const nonNegativeIfInput = (node: GraphNode, inputs: readonly boolean[]): boolean => inputs[0] === true && paramsNonNegative(node);
+
+/** OpDef.nonNegative of an op whose output is never negative where none of its inputs is (sums, concatenation). */
+export const nonNegativeIfAllInputs = (node: GraphNode, inputs: readonly boolean[]): boolean => inputs.length > 0 && inputs.every(Boolean) && paramsNonNegative(node);

@@ -1,5 +1,5 @@
 import { attrNumbers, type GraphNode } from '../graph';
-import { expectRank, fail, type OpDef } from './op';
+import { expectRank, fail, nonNegativeIfInput, type OpDef } from './op';
 import type { KerasLayer, OnnxMapping } from './import-context';
 import { brief } from '../tfjs/keras-helpers';
 
@@ -43,6 +43,7 @@ function pads(node: GraphNode): { begin: Quad; end: Quad } {
 export const padOp: OpDef = {
   op: 'pad',
   layerClass: 'structural',
+  nonNegative: nonNegativeIfInput,
   summary: 'Zero padding; relevance returns to the unpadded elements.',
   onnx: { Pad: onnxPad },
   keras: { ZeroPadding2D: { limits: 'symmetric or per side', map: kerasZeroPad } },

@@ -1,5 +1,5 @@
 import { attrNumbers, shapeSize } from '../graph';
-import { fail, type OpDef } from './op';
+import { fail, nonNegativeIfInput, type OpDef } from './op';
 import type { KerasLayer, KerasTensor, OnnxMapping, OnnxNode } from './import-context';
 import { brief } from '../tfjs/keras-helpers';
 import { flattenShape, resolveReshape, squeezeShape, unsqueezeShape } from '../onnx/onnx-const';
@@ -49,6 +49,7 @@ const onnxReshapes: Record<string, OnnxMapping> = {
 export const reshapeOp: OpDef = {
   op: 'reshape',
   layerClass: 'structural',
+  nonNegative: nonNegativeIfInput,
   summary: 'A view of the same values in another shape; relevance moves back unchanged.',
   onnx: onnxReshapes,
   keras: {

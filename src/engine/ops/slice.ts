@@ -2,7 +2,7 @@ import { attrNumbers, type GraphNode, type Shape } from '../graph';
 import { contiguousStrides, plainCopy, STRIDED_COPY_RANK } from '../kernels/strided-copy';
 import { normaliseSlice } from '../onnx/onnx-const';
 import type { OnnxNode } from './import-context';
-import { fail, type OpDef } from './op';
+import { fail, nonNegativeIfInput, type OpDef } from './op';
 
 /** Per axis: the first element taken, the step between taken elements (non-zero, negative walks backwards), how many. */
 export interface SliceWindow {
@@ -111,6 +111,7 @@ function splitSizes(n: OnnxNode, dim: number): number[] {
 export const sliceOp: OpDef = {
   op: 'slice',
   layerClass: 'structural',
+  nonNegative: nonNegativeIfInput,
   summary: 'A strided window of the input (rank up to 6; also each output of a Split); relevance returns to the elements taken.',
   onnx: {
     Slice: {

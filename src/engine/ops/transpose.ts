@@ -1,6 +1,6 @@
 import { attrNumbers, type GraphNode, type Shape } from '../graph';
 import { contiguousStrides, plainCopy, STRIDED_COPY_RANK } from '../kernels/strided-copy';
-import { fail, type OpDef } from './op';
+import { fail, nonNegativeIfInput, type OpDef } from './op';
 
 /** The permutation (attribute `perm`: output axis j is input axis perm[j]), checked against the input's rank. */
 function permutation(node: GraphNode, x: Shape): number[] {
@@ -18,6 +18,7 @@ function permutation(node: GraphNode, x: Shape): number[] {
 export const transposeOp: OpDef = {
   op: 'transpose',
   layerClass: 'structural',
+  nonNegative: nonNegativeIfInput,
   summary: 'Axis permutation of a computed value (rank up to 6); relevance routes back to each element.',
   onnx: {
     Transpose: {
