@@ -105,6 +105,32 @@ describe('implicit GEMM kernels (variant gemm) match the float64 reference', () 
   }, 300_000);
 });
 
+describe('direct kernels (no variant) match the float64 reference', () => {
+  it('random geometry: groups, strides, asymmetric padding, dilation, batch, bias, accumulate', async () => {
+    await fc.assert(
+      fc.asyncProperty(convCase, (k) => compare(k, undefined)),
+      { numRuns: 30, seed: 20261206 },
+    );
+  }, 300_000);
+
+  it('patch embeddings (stride = kernel), strides above and below the kernel, with padding and dilation', async () => {
+    const cases: Partial<ConvCase>[] = [
+      // A ViT's patch embedding: 3 channels, 8x8 patches with stride 8 (each input pixel in one window).
+      { cpg: 3, opg: 20, h: 32, w: 24, kh: 8, kw: 8, stride: [8, 8] },
+      // Patches that do not tile the image; non-square stride; padding.
+      { cpg: 2, opg: 7, h: 19, w: 13, kh: 4, kw: 3, stride: [4, 3], pads: [1, 0, 2, 1], accumulate: true, inputMod: 'positive' },
+      // Stride above the kernel (pixels no window reaches) and below it (overlapping windows).
+      { cpg: 3, opg: 5, h: 17, w: 17, kh: 2, kw: 3, stride: [5, 4], pads: [0, 2, 1, 0] },
+      { cpg: 4, opg: 6, h: 12, w: 11, kh: 5, kw: 5, stride: [3, 2], pads: [2, 2, 2, 2], inputMod: 'negative' },
+      // Dilation with stride: every tap is tried.
+      { cpg: 3, opg: 4, h: 15, w: 14, kh: 3, kw: 3, stride: [2, 3], pads: [2, 1, 2, 1], dilation: [2, 3], inputMod: 'low' },
+      // Grouped (depthwise) with stride.
+      { cpg: 1, opg: 1, groups: 6, h: 10, w: 9, kh: 3, kw: 3, stride: [2, 2], pads: [1, 1, 1, 1] },
+    ];
+    for (const [i, c] of cases.entries()) await compare({ ...base, weightMod: WEIGHT_MODS[i % WEIGHT_MODS.length]!, ...c, seed: 300 + i }, undefined);
+  }, 300_000);
+});
+
 describe('GEMV kernels (variant gemv, Linear layers) match the float64 reference', () => {
   it('in and out not multiples of 64, batch 1 to 3, every modifier, accumulate on and off', async () => {
     let i = 0;
