@@ -107,6 +107,11 @@ export interface Explanation {
 
 export interface ModelStats {
   readonly programs: number;
+  /**
+   * Bytes of the cached programs' tensors (float64 on the cpu backend, else float32): the forward state the programs
+   * share once, plus each program's own (denominators, modified parameters, temporaries). An upper bound: programs
+   * also share cached denominators and modified parameters, and cpu-fast its temporaries.
+   */
   readonly bufferBytes: number;
 }
 

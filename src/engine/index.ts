@@ -441,8 +441,17 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
           return result.logits;
         },
         stats() {
+          // The forward state (the tensors below forwardTensors: weights, activations, every value's relevance) is
+          // one storage all programs of the model share: counted once; the rest of each program per program.
+          const bytes = backend === 'cpu' ? 8 : 4;
           let bufferBytes = 0;
-          for (const { program } of entries.values()) for (const t of program.tensors) bufferBytes += t.size * (backend === 'cpu' ? 8 : 4);
+          let forwardCounted = false;
+          for (const { program } of entries.values()) {
+            program.tensors.forEach((t, id) => {
+              if (id >= program.forwardTensors || !forwardCounted) bufferBytes += t.size * bytes;
+            });
+            forwardCounted = true;
+          }
           return { programs: entries.size, bufferBytes };
         },
         dispose() {

@@ -165,7 +165,13 @@ describe('re-explanation', () => {
       const b = { preset: 'EpsilonGammaBox', presetParams: { low: -3, high: 3 } };
       const model = await engine.load(graph);
       await model.explain(input, { rules: a });
+      const one = model.stats().bufferBytes;
       const again = await model.explain(input, { rules: b, target: 4 });
+      // The second program shares the first one's forward state (weights, activations, relevance): it adds its own
+      // tensors only, fewer bytes than the whole first program.
+      const added = model.stats().bufferBytes - one;
+      expect(added).toBeGreaterThan(0);
+      expect(added).toBeLessThan(one);
       const switched = await model.explain(other, { rules: a });
       const back = await model.explain(input, { rules: b, target: 4 });
       const fresh = await (await engine.load(graph)).explain(input, { rules: b, target: 4 });
