@@ -12,6 +12,7 @@ import { foldBatchNorm } from '../../src/engine/canonicalize';
 import { findComposite } from '../../src/rules/composites';
 import { erf64 } from '../../src/engine/kernels/activation';
 import { cpuEngine, gpuEngine, randomArray, relL2, rng, sum } from './helpers/engines';
+import { node } from './helpers/small-nets';
 
 // ---------------------------------------------------------------------------------------------------------------
 // A float64 forward pass over the few ops these graphs use, written without the engine's kernels.
@@ -178,14 +179,6 @@ function numericGradient(graph: Graph, input: Float32Array, t: number, h = 1e-6)
 // ---------------------------------------------------------------------------------------------------------------
 // Graph building.
 
-const node = (name: string, op: GraphNode['op'], inputs: string[], attrs: GraphNode['attrs'] = {}, params: GraphNode['params'] = {}): GraphNode => ({
-  name,
-  op,
-  inputs,
-  output: name,
-  attrs,
-  params,
-});
 const t = (shape: number[], data: Float32Array): Tensor => ({ shape, data });
 
 /** ... -> reshape to [1, F] -> fc (5 classes). */

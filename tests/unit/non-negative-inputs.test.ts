@@ -10,15 +10,8 @@ import { resolveAssignment } from '../../src/engine/rule-assignment';
 import { createEngine, type Engine } from '../../src/engine/index';
 import type { RuleAssignment } from '../../src/rules/assignment';
 import { cpuEngine, gpuEngine, randomArray, rng } from './helpers/engines';
+import { node } from './helpers/small-nets';
 
-const node = (name: string, op: GraphNode['op'], inputs: string[], attrs: GraphNode['attrs'] = {}, params: GraphNode['params'] = {}): GraphNode => ({
-  name,
-  op,
-  inputs,
-  output: name,
-  attrs,
-  params,
-});
 
 describe('which values are never negative', () => {
   it('follows ReLU, Sigmoid and Clip at or above 0 through pools, reshapes, sums and concatenations, and nothing else', () => {

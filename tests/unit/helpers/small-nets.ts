@@ -7,6 +7,16 @@ import type { Graph, GraphNode } from '../../../src/engine/graph';
 import type { Explanation } from '../../../src/engine/index';
 import { randomArray, rng } from './engines';
 
+/** A graph node whose output value is named as the node. */
+export const node = (name: string, op: GraphNode['op'], inputs: string[], attrs: GraphNode['attrs'] = {}, params: GraphNode['params'] = {}): GraphNode => ({
+  name,
+  op,
+  inputs,
+  output: name,
+  attrs,
+  params,
+});
+
 /**
  * conv1 -> relu -> conv2 (+ the residual) -> avg pool -> flatten -> fc, every layer with a bias: every rule of
  * EpsilonPlusFlat, EpsilonPlus, Gamma, ZPlus and Epsilon applies.
